@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Set up vsenhance in ./.venv: find Python >= 3.12, install the package with its dev extras, and make sure
+# ffmpeg is present (apt-get, when missing). Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "[setup] $*" >&2; }
+
+find_python() {
+    local c v
+    for c in "${PYTHON:-}" python3.14 python3.13 python3.12 python3 python; do
+        [ -n "$c" ] || continue
+        if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+            command -v "$c"; return 0
+        fi
+    done
+    # pyenv keeps other versions installed but not on PATH; ask it rather than hard-coding a path.
+    if command -v pyenv >/dev/null 2>&1; then
+        for v in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[2-9]|[2-9][0-9])(\.[0-9]+)?$' | sort -rV); do
+            c=$(PYENV_VERSION="$v" pyenv which python 2>/dev/null) || continue
+            "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo "$c"; return 0; }
+        done
+    fi
+    return 1
+}
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+    py=$(find_python) || { log "Python >= 3.12 is required (VapourSynth's wheel is cp312-abi3). Install it, or set PYTHON=/path/to/python3.12."; exit 1; }
+    log "creating .venv with $py"
+    rm -rf .venv
+    "$py" -m venv .venv
+fi
+
+stamp=.venv/.vsenhance-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    log "installing vsenhance and its dependencies (torch is large: a few minutes the first time)"
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e '.[dev,gpu-monitor]'
+    touch "$stamp"
+fi
+
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+    log "ffmpeg not found: installing it with apt-get"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq ffmpeg >/dev/null
+fi
+log "ready: $(.venv/bin/python --version), $(ffmpeg -version | head -n 1)"

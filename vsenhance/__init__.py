@@ -1,0 +1,57 @@
+"""vsenhance: VapourSynth filters for AI video enhancement.
+
+Importing the package is cheap: torch and onnxruntime load only when a filter that needs them is called.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    ClipError,
+    DeviceError,
+    DownloadError,
+    EncodeError,
+    ModelError,
+    PlanMismatchError,
+    VSEnhanceError,
+)
+
+try:
+    __version__ = version("vsenhance")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+_LAZY = {
+    "upscale": "vsenhance.filters.upscale",
+    "upscale_ranges": "vsenhance.filters.ranges",
+    "pose": "vsenhance.filters.pose",
+    "draw_pose": "vsenhance.filters.pose",
+    "export_pose": "vsenhance.filters.pose",
+}
+
+__all__ = [
+    "ClipError",
+    "DeviceError",
+    "DownloadError",
+    "EncodeError",
+    "ModelError",
+    "PlanMismatchError",
+    "VSEnhanceError",
+    "__version__",
+    *_LAZY,
+]
+
+if TYPE_CHECKING:
+    from .filters.pose import draw_pose, export_pose, pose
+    from .filters.ranges import upscale_ranges
+    from .filters.upscale import upscale
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vsenhance' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -1,0 +1,1 @@
+"""Segmented, resumable vspipe | ffmpeg encoding. Imports no torch."""

@@ -1,0 +1,1 @@
+"""Public VapourSynth filters: clip first, keyword options."""

@@ -1,0 +1,1 @@
+"""Pure inference runtimes; never imports vapoursynth frames."""

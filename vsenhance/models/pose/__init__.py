@@ -1,0 +1,1 @@
+"""Pose models: detector and keypoint pre/post-processing, ONNX Runtime sessions."""
