@@ -45,9 +45,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .filters.pose import draw_pose, export_pose, pose
-    from .filters.ranges import upscale_ranges
-    from .filters.upscale import upscale
+    from .filters.pose import draw_pose as draw_pose
+    from .filters.pose import export_pose as export_pose
+    from .filters.pose import pose as pose
+    from .filters.ranges import upscale_ranges as upscale_ranges
+    from .filters.upscale import upscale as upscale
 
 
 def __getattr__(name: str) -> Any:

@@ -54,8 +54,12 @@ class ColorParams:
     range: int  # vs.Range: 1 = full, 0 = limited
 
     def resize_in(self) -> dict[str, int]:
-        return {"matrix_in": self.matrix, "transfer_in": self.transfer, "primaries_in": self.primaries,
-                "range_in": self.range}
+        return {
+            "matrix_in": self.matrix,
+            "transfer_in": self.transfer,
+            "primaries_in": self.primaries,
+            "range_in": self.range,
+        }
 
     def resize_out(self) -> dict[str, int]:
         return {"matrix": self.matrix, "transfer": self.transfer, "primaries": self.primaries, "range": self.range}
@@ -92,25 +96,32 @@ def color_params(clip: vs.VideoNode) -> ColorParams:
     return params
 
 
-def to_rgb(clip: vs.VideoNode, params: ColorParams, *, half: bool = False) -> vs.VideoNode:
-    """Convert any supported clip to RGBS (or RGBH) in full range, chroma upsampled with Spline36."""
+def to_rgb(clip: vs.VideoNode, params: ColorParams | None, *, half: bool = False) -> vs.VideoNode:
+    """Convert a clip to full-range RGBS (or RGBH), chroma upsampled with Spline36.
+
+    ``params`` is required for YUV and GRAY input; RGB input keeps its own ``_Range`` prop.
+    """
     target = vs.RGBH if half else vs.RGBS
     if clip.format.id == target:
         return clip
-    kwargs = params.resize_in()
-    if clip.format.color_family == vs.RGB:
-        kwargs = {"range_in": params.range}
+    kwargs = params.resize_in() if params is not None and clip.format.color_family != vs.RGB else {}
     return core.resize.Spline36(clip, format=target, range=vs.RANGE_FULL, **kwargs)
 
 
-def from_rgb(clip: vs.VideoNode, fmt: vs.VideoFormat, params: ColorParams) -> vs.VideoNode:
-    """Convert an RGB float clip to ``fmt`` with the source's colour parameters (dithered when reducing depth)."""
+def from_rgb(clip: vs.VideoNode, fmt: vs.VideoFormat, params: ColorParams | None) -> vs.VideoNode:
+    """Convert an RGB float clip to ``fmt`` (dithered when reducing depth).
+
+    ``params`` (the source's colour parameters) is required for YUV and GRAY output.
+    """
     if clip.format.id == fmt.id:
         return clip
     kwargs: dict[str, int | str] = {"dither_type": "error_diffusion"}
     if fmt.color_family == vs.RGB:
-        kwargs["range"] = vs.RANGE_FULL if fmt.sample_type == vs.FLOAT else params.range
+        full = fmt.sample_type == vs.FLOAT or params is None
+        kwargs["range"] = vs.RANGE_FULL if full else params.range
     else:
+        if params is None:
+            raise ValueError("from_rgb: colour parameters are required for YUV/GRAY output")
         kwargs.update(params.resize_out())
         kwargs["range_in"] = vs.RANGE_FULL
     return core.resize.Spline36(clip, format=fmt.id, **kwargs)

@@ -1,0 +1,56 @@
+"""Per-frame callbacks: ``std.ModifyFrame`` wiring and how many frames VapourSynth works on at once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import vapoursynth as vs
+
+from .frames import read_planes
+
+__all__ = ["PlaneFunction", "ensure_threads", "map_planes"]
+
+log = logging.getLogger(__name__)
+
+PlaneFunction = Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], None]
+"""Reads the source planes and fills the (writable) destination planes."""
+
+
+def ensure_threads(workers: int, func: str) -> None:
+    """Give VapourSynth enough threads to keep ``workers`` frames in flight plus one for decode/encode.
+
+    vspipe requests as many frames at once as the core has threads, so fewer threads than workers would
+    leave workers idle: the GPU "waveform".
+    """
+    core = vs.core
+    wanted = workers + 1
+    if core.num_threads < wanted:
+        log.info(
+            "%s: raising core.num_threads from %d to %d so %d workers stay busy",
+            func,
+            core.num_threads,
+            wanted,
+            workers,
+        )
+        core.num_threads = wanted
+
+
+def map_planes(clip: vs.VideoNode, template: vs.VideoNode, fn: PlaneFunction) -> vs.VideoNode:
+    """A clip shaped like ``template`` whose frame n is ``fn(planes of clip[n])``, with clip[n]'s props.
+
+    Each frame is computed independently (random access: frame n needs only clip[n]); VapourSynth calls
+    the callback from several threads at once, so ``fn`` must be thread-safe.
+    """
+
+    def modify(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
+        src, blank = f
+        dst = blank.copy()
+        fn(read_planes(src), read_planes(dst))
+        props = dst.props
+        props.clear()
+        props.update(src.props)
+        return dst
+
+    return template.std.ModifyFrame([clip, template], modify)

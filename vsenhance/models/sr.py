@@ -1,0 +1,261 @@
+"""Super-resolution runtime: device and precision, worker slots (CUDA streams), tiled inference.
+
+Pure PyTorch and numpy: frames arrive as (H, W) planes and leave through writable (H, W) arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from spandrel import ImageModelDescriptor
+
+from ..errors import DeviceError, ModelError
+from .tiling import Tile, padding, tile_grid
+
+__all__ = ["SRRuntime", "TileSettings", "resolve_device", "resolve_dtype"]
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+_NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16}
+_MIN_OOM_TILE = 32
+
+
+def resolve_device(device: str, func: str) -> torch.device:
+    """``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; never a silent fallback."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise DeviceError(
+            func, f"device={device!r} is not a device.", 'Use "auto", "cpu", "cuda" or "cuda:N".'
+        ) from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type != "cuda":
+        raise DeviceError(func, f"device {device!r} is not supported.", 'Use "auto", "cpu", "cuda" or "cuda:N".')
+    if not torch.cuda.is_available():
+        raise DeviceError(
+            func,
+            f"device={device!r} was requested but CUDA is not available to PyTorch "
+            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}).",
+            'Install a CUDA build of torch and an NVIDIA driver, or pass device="cpu".',
+        )
+    index = dev.index or 0
+    if index >= torch.cuda.device_count():
+        raise DeviceError(
+            func,
+            f"device={device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) present.",
+            "Pick an index below the device count.",
+        )
+    return torch.device("cuda", index)
+
+
+def resolve_dtype(precision: str, device: torch.device, descriptor: ImageModelDescriptor, func: str) -> torch.dtype:
+    """``"auto"`` is fp16 on CUDA (when the architecture supports it) and fp32 on the CPU."""
+    if precision == "auto":
+        if device.type == "cuda" and descriptor.supports_half:
+            return torch.float16
+        return torch.float32
+    if precision not in _DTYPES:
+        raise ModelError(func, f"precision={precision!r} is not known.", 'Use "auto", "fp32", "fp16" or "bf16".')
+    dtype = _DTYPES[precision]
+    if dtype is torch.float16 and not descriptor.supports_half:
+        raise ModelError(func, f"{descriptor.architecture.name} does not support fp16.", 'Use precision="fp32".')
+    if dtype is torch.bfloat16 and not descriptor.supports_bfloat16:
+        raise ModelError(func, f"{descriptor.architecture.name} does not support bf16.", 'Use precision="fp32".')
+    if dtype is torch.float16 and device.type == "cpu":
+        raise DeviceError(func, "fp16 inference is not supported on the CPU.", 'Use precision="fp32" or "bf16".')
+    return dtype
+
+
+@dataclass(frozen=True)
+class TileSettings:
+    """Real-ESRGAN's ``tile``/``tile_pad``/``pre_pad``, plus how many same-sized tiles go through at once."""
+
+    tile: int = 512
+    tile_pad: int = 10
+    pre_pad: int = 0
+    tile_batch: int = 1
+
+
+class _Slot:
+    """One worker: a lock, a CUDA stream (on a GPU) and pinned host buffers reused across frames."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.lock = threading.Lock()
+        self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+        self._pinned: dict[tuple[str, tuple[int, ...], torch.dtype], torch.Tensor] = {}
+
+    def pinned(self, key: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        buf = self._pinned.get((key, shape, dtype))
+        if buf is None:
+            buf = torch.empty(shape, dtype=dtype, pin_memory=True)
+            self._pinned[(key, shape, dtype)] = buf
+        return buf
+
+
+class SRRuntime:
+    """Runs a spandrel super-resolution model on RGB frames with Real-ESRGAN's tiling.
+
+    ``streams`` workers take frames round-robin; each owns a CUDA stream on a GPU, so uploads, inference
+    and downloads of different frames overlap. ``process`` is thread-safe.
+    """
+
+    def __init__(
+        self,
+        descriptor: ImageModelDescriptor,
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+        tiles: TileSettings,
+        streams: int = 1,
+        func: str = "vsenhance.upscale",
+    ) -> None:
+        self.descriptor = descriptor
+        self.scale = int(descriptor.scale)
+        self.device = device
+        self.dtype = dtype
+        self.func = func
+        self._tiles = tiles
+        self._tile = tiles.tile
+        self._tile_lock = threading.Lock()
+        self._oom_warned = False
+        self._multiple_of = max(1, int(descriptor.size_requirements.multiple_of))
+        self._min_size = max(1, int(descriptor.size_requirements.minimum))
+        self.calls = 0  # frames processed, for tests and logs
+
+        model = descriptor.model.eval().requires_grad_(False)
+        self._channels_last = device.type == "cuda"
+        model = model.to(device=device, dtype=dtype)
+        if self._channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        if device.type == "cpu":
+            threads = max(1, (os.cpu_count() or 1) // streams)
+            torch.set_num_threads(threads)
+            log.info("%s: %d CPU worker(s) with %d torch thread(s) each", func, streams, threads)
+        self._slots = [_Slot(device) for _ in range(streams)]
+        self._next = 0
+        self._next_lock = threading.Lock()
+
+    # -- public ---------------------------------------------------------------------------------------
+
+    def process(self, planes: Sequence[np.ndarray], out: Sequence[np.ndarray]) -> None:
+        """Upscale three (H, W) float planes into three (H*s, W*s) writable float planes."""
+        with self._next_lock:
+            slot = self._slots[self._next]
+            self._next = (self._next + 1) % len(self._slots)
+        with slot.lock, torch.inference_mode():
+            if slot.stream is None:
+                self._process_cpu(planes, out)
+            else:
+                with torch.cuda.stream(slot.stream):
+                    self._process_cuda(slot, planes, out)
+        self.calls += 1
+
+    def upscale_tensor(self, img: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] on the runtime's device → (N, 3, H*s, W*s) clamped, with OOM recovery."""
+        while True:
+            tile = self._tile
+            try:
+                return self._tiled(img, tile)
+            except torch.OutOfMemoryError:
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                self._shrink_tile(tile, img.shape[-2:])
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _process_cpu(self, planes: Sequence[np.ndarray], out: Sequence[np.ndarray]) -> None:
+        img = torch.from_numpy(np.stack(planes)).unsqueeze(0).to(self.dtype)
+        result = self.upscale_tensor(img)[0].float().numpy()
+        for dst, src in zip(out, result, strict=True):
+            np.copyto(dst, src, casting="unsafe")
+
+    def _process_cuda(self, slot: _Slot, planes: Sequence[np.ndarray], out: Sequence[np.ndarray]) -> None:
+        h, w = planes[0].shape
+        host_in = slot.pinned("in", (3, h, w), _NP_TO_TORCH[planes[0].dtype])
+        for i, plane in enumerate(planes):
+            host_in[i].numpy()[...] = plane
+        img = host_in.to(self.device, non_blocking=True).unsqueeze(0).to(self.dtype)
+        result = self.upscale_tensor(img)[0]
+        host_out = slot.pinned("out", tuple(result.shape), _NP_TO_TORCH[out[0].dtype])
+        host_out.copy_(result, non_blocking=True)
+        slot.stream.synchronize()
+        for dst, src in zip(out, host_out.numpy(), strict=True):
+            np.copyto(dst, src)
+
+    def _shrink_tile(self, failed: int, size: torch.Size) -> None:
+        with self._tile_lock:
+            if self._tile != failed:  # another worker already shrank it
+                return
+            current = failed if failed > 0 else max(size)
+            smaller = current // 2
+            if smaller < _MIN_OOM_TILE:
+                raise DeviceError(
+                    self.func,
+                    f"out of memory even with tile={current}.",
+                    "Free GPU memory, lower streams/tile_batch, or use a smaller model.",
+                )
+            self._tile = smaller
+            if not self._oom_warned:
+                self._oom_warned = True
+                log.warning("%s: out of memory; retrying with tile=%d (and for later frames)", self.func, smaller)
+
+    def _pad(self, img: torch.Tensor, bottom: int, right: int) -> torch.Tensor:
+        if not bottom and not right:
+            return img
+        h, w = img.shape[-2:]
+        # Reflect, as the reference; frames too small to reflect (where the reference fails) replicate.
+        mode = "reflect" if bottom < h and right < w else "replicate"
+        return F.pad(img, (0, right, 0, bottom), mode=mode)
+
+    def _tiled(self, img: torch.Tensor, tile: int) -> torch.Tensor:
+        n, _, h, w = img.shape
+        s = self.scale
+        pad = padding(h, w, s, self._tiles.pre_pad)
+        img = self._pad(img, pad.pre, pad.pre)
+        img = self._pad(img, pad.mod_h, pad.mod_w)
+        ph, pw = img.shape[-2:]
+        tiles = tile_grid(ph, pw, tile, self._tiles.tile_pad)
+        if len(tiles) == 1:
+            result = self._run(img)
+        else:
+            result = torch.empty((n, 3, ph * s, pw * s), dtype=img.dtype, device=img.device)
+            for group in self._groups(tiles):
+                x = torch.cat([img[:, :, t.in_y0 : t.in_y1, t.in_x0 : t.in_x1] for t in group])
+                y = self._run(x)
+                for i, t in enumerate(group):
+                    oy, ox = t.out_slices(s)
+                    dy, dx = t.dest_slices(s)
+                    result[:, :, dy, dx] = y[i * n : (i + 1) * n, :, oy, ox]
+        return result[:, :, : h * s, : w * s].clamp_(0, 1)
+
+    def _groups(self, tiles: list[Tile]) -> list[list[Tile]]:
+        """Tiles in batches of ``tile_batch``; a batch holds tiles of one input shape only."""
+        by_shape: dict[tuple[int, int], list[Tile]] = {}
+        for t in tiles:
+            by_shape.setdefault(t.in_shape, []).append(t)
+        size = max(1, self._tiles.tile_batch)
+        return [group[i : i + size] for group in by_shape.values() for i in range(0, len(group), size)]
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        """The network on one batch, padded (replicate) to the architecture's size requirements if needed."""
+        h, w = x.shape[-2:]
+        m = self._multiple_of
+        th, tw = max(-(-h // m) * m, self._min_size), max(-(-w // m) * m, self._min_size)
+        if (th, tw) != (h, w):
+            x = F.pad(x, (0, tw - w, 0, th - h), mode="replicate")
+        if self._channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = self.model(x)
+        return y[:, :, : h * self.scale, : w * self.scale]
