@@ -1,9 +1,128 @@
-"""``vsenhance`` encode commands (argument parsing only)."""
+"""``vsenhance`` encode commands (argument parsing only): ``encode``, ``estimate``, ``cut``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import ClipError
+
+__all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this module's commands to the top-level parser (filled in with the feature)."""
+    """Add ``encode``, ``estimate`` and ``cut`` to the top-level parser."""
+    p = sub.add_parser(
+        "encode",
+        help="encode a .vpy in resumable segments (vspipe | ffmpeg), then join them frame-exactly",
+        description="Encode SCRIPT in segments of N frames, each by `vspipe | ffmpeg`, recording progress in "
+        "OUT.vsenhance/ beside the output; an interrupted job resumes where it stopped.",
+    )
+    p.add_argument("script", type=Path, metavar="SCRIPT.vpy")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="final file (e.g. OUT.mkv)")
+    p.add_argument("-a", "--arg", dest="script_args", action="append", default=[], metavar="key=value",
+                   help="argument passed to the script (vspipe -a), repeatable")  # fmt: skip
+    p.add_argument("--segment-frames", type=int, default=1000, metavar="N", help="frames per segment (1000)")
+    p.add_argument("--resume", action="store_true",
+                   help="require an existing matching plan (a matching plan is resumed anyway)")  # fmt: skip
+    p.add_argument("--restart", action="store_true", help="discard an existing plan and its segments")
+    p.add_argument("-y", "--overwrite", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--encoder", choices=("x264", "x265", "ffv1"), default="x264", help="video encoder (x264)")
+    p.add_argument("--crf", type=float, default=18, help="x264/x265 CRF (18)")
+    p.add_argument("--preset", default="slow", help="x264/x265 preset (slow)")
+    p.add_argument("--ffmpeg-args", default=None, metavar='"..."',
+                   help="extra ffmpeg output options, split like a shell would (no shell is run)")  # fmt: skip
+    p.add_argument("--audio", type=Path, default=None, metavar="SOURCE", help="mux the audio of SOURCE")
+    p.add_argument("--keep-segments", action="store_true", help="keep the segments and state after joining")
+    p.set_defaults(handler=_encode)
+
+    p = sub.add_parser(
+        "estimate",
+        help="render frames spread across a script and project the total render time",
+        description="Render N frames spread across SCRIPT in a subprocess, report fps and the projected "
+        "render time; for hybrid scripts (frame prop VSEnhancePath) the AI and Lanczos parts separately.",
+    )
+    p.add_argument("script", type=Path, metavar="SCRIPT.vpy")
+    p.add_argument("--frames", type=int, default=20, metavar="N", help="frames to sample (20)")
+    p.add_argument("-a", "--arg", dest="script_args", action="append", default=[], metavar="key=value",
+                   help="argument passed to the script, repeatable")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the estimate as JSON on stdout")
+    p.set_defaults(handler=_estimate)
+
+    p = sub.add_parser(
+        "cut",
+        help="extract a short test clip from a video to try settings on",
+        description="Cut DURATION seconds from INPUT starting at START. Stream copy by default: it starts at "
+        "the keyframe at or before START, so the clip may start up to one GOP early; --reencode is exact.",
+    )
+    p.add_argument("input", type=Path, metavar="INPUT")
+    p.add_argument("--start", required=True, type=_time_arg, help="11:56, 1:02:03.5 or 75 (seconds)")
+    p.add_argument("--duration", type=_time_arg, default=30.0, help="length, same formats (30)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    p.add_argument("--reencode", action="store_true", help="exact cut, re-encoded with x264 crf 16 and AAC")
+    p.add_argument("-y", "--overwrite", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(handler=_cut)
+
+
+def _time_arg(text: str) -> float:
+    from ..encode.cut import parse_time
+
+    try:
+        return parse_time(text)
+    except ClipError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from exc
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops as cleanly as Ctrl-C (children ended, partial segment dropped)."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from ..encode.job import EncodeOptions, run_encode
+    from ..encode.plan import EncoderSettings, normalise_script_args
+
+    opts = EncodeOptions(
+        script=args.script,
+        output=args.output,
+        script_args=tuple(normalise_script_args(args.script_args)),
+        encoder=EncoderSettings.create(args.encoder, args.crf, args.preset, args.ffmpeg_args),
+        segment_frames=args.segment_frames,
+        resume=args.resume,
+        restart=args.restart,
+        overwrite=args.overwrite,
+        audio=args.audio,
+        keep_segments=args.keep_segments,
+    )
+    with _sigterm_as_interrupt():
+        return run_encode(opts)
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from ..encode.estimate import run_estimate
+    from ..encode.plan import normalise_script_args
+
+    return run_estimate(args.script, normalise_script_args(args.script_args), args.frames, as_json=args.json)
+
+
+def _cut(args: argparse.Namespace) -> int:
+    from ..encode.cut import cut
+
+    cut(args.input, args.output, args.start, args.duration, reencode=args.reencode, overwrite=args.overwrite)
+    return 0

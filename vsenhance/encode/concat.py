@@ -1,0 +1,74 @@
+"""Join the segments with the concat demuxer (stream copy), optionally muxing the source's audio."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from pathlib import Path
+
+from ..errors import EncodeError
+from .state import count_frames
+from .tools import child_env
+
+__all__ = ["concat_argv", "concat_segments", "write_concat_list"]
+
+
+def _quote(name: str) -> str:
+    return "'" + name.replace("'", "'\\''") + "'"
+
+
+def write_concat_list(list_path: Path, segment_files: list[Path]) -> None:
+    lines = ["ffconcat version 1.0"]
+    for path in segment_files:
+        # names relative to the list's folder; the concat demuxer resolves them there
+        rel = os.path.relpath(path, list_path.parent)
+        lines.append(f"file {_quote(rel)}")
+    list_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def concat_argv(ffmpeg: Path, list_path: Path, output: Path, audio: Path | None) -> list[str]:
+    argv = [
+        os.fspath(ffmpeg), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+        "-f", "concat", "-safe", "0", "-i", os.fspath(list_path),
+    ]  # fmt: skip
+    if audio is not None:
+        argv += ["-i", os.fspath(audio)]
+    argv += ["-map", "0:v:0"]
+    if audio is not None:
+        argv += ["-map", "1:a?"]
+    argv += ["-c", "copy", "-y", os.fspath(output)]
+    return argv
+
+
+def concat_segments(
+    ffmpeg: Path, list_path: Path, segment_files: list[Path], output: Path, total_frames: int,
+    audio: Path | None = None,
+) -> None:  # fmt: skip
+    """Write ``output`` atomically (a hidden temp file beside it, then ``os.replace``), frame-count checked."""
+    write_concat_list(list_path, segment_files)
+    tmp = output.with_name(f".{output.stem}.partial{output.suffix}")
+    try:
+        done = subprocess.run(
+            concat_argv(ffmpeg, list_path, tmp, audio), capture_output=True, env=child_env(),
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        if done.returncode != 0:
+            tail = "\n".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-15:])
+            raise EncodeError(
+                "concat_segments",
+                f"joining the segments into {output} failed (ffmpeg exited with {done.returncode}):\n{tail}",
+                "check that the output extension's container can hold the codec (and audio); "
+                "the segments are kept in the state folder, so a rerun only repeats the mux.",
+            )
+        got = count_frames(tmp)
+        if got != total_frames:
+            raise EncodeError(
+                "concat_segments",
+                f"the joined file holds {got} frames instead of {total_frames}.",
+                "report this; the segments are kept in the state folder.",
+            )
+        os.replace(tmp, output)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

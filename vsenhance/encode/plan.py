@@ -1,0 +1,218 @@
+"""The encode plan: segments of N frames and a fingerprint of everything that decides the segments' content.
+
+The fingerprint is the SHA-256 of: the script file's bytes (only the script itself: files it imports or the
+source video it reads are *not* hashed), the ``-a`` arguments (sorted), the encoder settings, the segment size
+and the clip's total frame count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import ClipError, EncodeError
+
+__all__ = [
+    "ENCODERS",
+    "EncoderSettings",
+    "Plan",
+    "Segment",
+    "hash_file",
+    "make_segments",
+    "normalise_script_args",
+]
+
+ENCODERS = ("x264", "x265", "ffv1")
+SEGMENT_EXT = ".mkv"  # Matroska holds H.264, HEVC and FFV1 alike
+
+
+@dataclass(frozen=True)
+class Segment:
+    index: int
+    first: int  # inclusive
+    last: int  # inclusive
+
+    @property
+    def frames(self) -> int:
+        return self.last - self.first + 1
+
+    @property
+    def name(self) -> str:
+        return f"seg_{self.index:05d}{SEGMENT_EXT}"
+
+
+def make_segments(total_frames: int, segment_frames: int) -> list[Segment]:
+    """Split ``total_frames`` into consecutive segments of ``segment_frames`` (the last may be shorter)."""
+    if total_frames <= 0:
+        raise ClipError("make_segments", f"the clip has {total_frames} frames.", "check the script's output clip.")
+    if segment_frames <= 0:
+        raise ClipError(
+            "make_segments", f"segment size {segment_frames} is not positive.", "pass --segment-frames N > 0."
+        )
+    return [
+        Segment(i, first, min(first + segment_frames, total_frames) - 1)
+        for i, first in enumerate(range(0, total_frames, segment_frames))
+    ]
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    encoder: str = "x264"
+    crf: float | None = 18
+    preset: str | None = "slow"
+    ffmpeg_args: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def create(cls, encoder: str, crf: float | None, preset: str | None, ffmpeg_args: str | None) -> EncoderSettings:
+        """Validate and normalise (ffv1 is lossless: crf and preset do not apply and are not hashed)."""
+        if encoder not in ENCODERS:
+            raise ClipError("EncoderSettings", f"unknown encoder {encoder!r}.", f"use one of {', '.join(ENCODERS)}.")
+        try:
+            extra = tuple(shlex.split(ffmpeg_args)) if ffmpeg_args else ()
+        except ValueError as exc:
+            raise ClipError(
+                "EncoderSettings", f"--ffmpeg-args could not be split: {exc}.", "check the quoting."
+            ) from exc
+        if encoder == "ffv1":
+            crf, preset = None, None
+        else:
+            crf = 18 if crf is None else crf
+            if crf < 0:
+                raise ClipError("EncoderSettings", f"crf {crf} is negative.", "pass --crf 0 or more.")
+            preset = preset or "slow"
+        if crf is not None and float(crf).is_integer():
+            crf = int(crf)
+        return cls(encoder, crf, preset, extra)
+
+    def codec_argv(self) -> list[str]:
+        """ffmpeg output options for the video codec (the pixel format comes from the y4m header)."""
+        if self.encoder == "ffv1":
+            argv = ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1"]
+        elif self.encoder == "x264":
+            argv = ["-c:v", "libx264", "-crf", str(self.crf), "-preset", str(self.preset)]
+        else:
+            argv = ["-c:v", "libx265", "-crf", str(self.crf), "-preset", str(self.preset)]
+            argv += ["-x265-params", "log-level=error"]
+        return argv + list(self.ffmpeg_args)
+
+    def describe(self) -> str:
+        if self.encoder == "ffv1":
+            text = "ffv1 (lossless, level 3)"
+        else:
+            text = f"{self.encoder} crf {self.crf} preset {self.preset}"
+        return text + (f" + {shlex.join(self.ffmpeg_args)}" if self.ffmpeg_args else "")
+
+
+def normalise_script_args(items: list[str] | None) -> list[str]:
+    """Check ``key=value`` items and sort them by key (order does not matter to a script)."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ClipError(
+                "normalise_script_args", f"script argument {item!r} is not key=value.", "pass -a key=value."
+            )
+        out[key] = value
+    return [f"{k}={out[k]}" for k in sorted(out)]
+
+
+def hash_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Plan:
+    script: str  # absolute path, informational (not part of the fingerprint: moving the script is fine)
+    script_sha256: str
+    script_args: tuple[str, ...]
+    encoder: EncoderSettings
+    segment_frames: int
+    total_frames: int
+    fps_num: int = 0
+    fps_den: int = 1
+    width: int = 0
+    height: int = 0
+
+    @property
+    def segments(self) -> list[Segment]:
+        return make_segments(self.total_frames, self.segment_frames)
+
+    def fingerprint_fields(self) -> dict:
+        return {
+            "script_sha256": self.script_sha256,
+            "script_args": list(self.script_args),
+            "encoder": asdict(self.encoder) | {"ffmpeg_args": list(self.encoder.ffmpeg_args)},
+            "segment_frames": self.segment_frames,
+            "total_frames": self.total_frames,
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.fingerprint_fields(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def to_json(self) -> dict:
+        return {
+            "version": 1,
+            "fingerprint": self.fingerprint,
+            "script": self.script,
+            **self.fingerprint_fields(),
+            "fps": [self.fps_num, self.fps_den],
+            "size": [self.width, self.height],
+            "segments": [[s.first, s.last] for s in self.segments],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Plan:
+        try:
+            enc = data["encoder"]
+            fps = data.get("fps", [0, 1])
+            size = data.get("size", [0, 0])
+            return cls(
+                script=data["script"],
+                script_sha256=data["script_sha256"],
+                script_args=tuple(data["script_args"]),
+                encoder=EncoderSettings(enc["encoder"], enc["crf"], enc["preset"], tuple(enc["ffmpeg_args"])),
+                segment_frames=int(data["segment_frames"]),
+                total_frames=int(data["total_frames"]),
+                fps_num=int(fps[0]),
+                fps_den=int(fps[1]),
+                width=int(size[0]),
+                height=int(size[1]),
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise EncodeError(
+                "Plan.from_json", f"the saved plan is not readable ({exc!r}).", "pass --restart to start over."
+            ) from exc
+
+    def differences(self, other: Plan) -> list[str]:
+        """Human descriptions of what differs between two plans' fingerprints."""
+        a, b = self.fingerprint_fields(), other.fingerprint_fields()
+        names = {
+            "script_sha256": "the script's content",
+            "script_args": "the -a script arguments",
+            "encoder": "the encoder settings",
+            "segment_frames": "the segment size",
+            "total_frames": "the clip's frame count",
+        }
+        out = []
+        for key, label in names.items():
+            if a[key] != b[key]:
+                if key == "script_sha256":
+                    out.append(label)
+                else:
+                    out.append(f"{label} ({_short(a[key])} → {_short(b[key])})")
+        return out
+
+
+def _short(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)

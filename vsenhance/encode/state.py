@@ -1,0 +1,155 @@
+"""The state folder beside the output (``OUT.mkv.vsenhance/``): plan, done-record and segment files.
+
+Every JSON file is written atomically (temp file in the same folder, fsync, ``os.replace``, fsync of the
+folder), so a kill at any moment leaves either the old or the new record. A segment counts as done only when
+its file exists and ffprobe confirms its frame count; the done-record alone is never trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..errors import EncodeError
+from .plan import Plan, Segment
+from .tools import child_env, find_ffprobe
+
+__all__ = ["EncodeState", "atomic_write_json", "count_frames", "state_dir_for"]
+
+PLAN_FILE = "plan.json"
+DONE_FILE = "done.json"
+
+
+def state_dir_for(output: Path) -> Path:
+    return output.with_name(output.name + ".vsenhance")
+
+
+def atomic_write_json(path: Path, data: object) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, ensure_ascii=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def count_frames(path: Path) -> int | None:
+    """Video frames in a file by counting packets with ffprobe (no decoding); None when unreadable."""
+    argv = [
+        os.fspath(find_ffprobe()), "-v", "error", "-select_streams", "v:0", "-count_packets",
+        "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", os.fspath(path),
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(argv, capture_output=True, env=child_env(), stdin=subprocess.DEVNULL, timeout=600)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    text = done.stdout.decode().strip().split(",")[0].strip()
+    return int(text) if text.isdigit() else None
+
+
+class EncodeState:
+    """Files of one job: ``plan.json``, ``done.json``, ``seg_NNNNN.mkv`` and partial files."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+
+    @property
+    def plan_path(self) -> Path:
+        return self.dir / PLAN_FILE
+
+    @property
+    def done_path(self) -> Path:
+        return self.dir / DONE_FILE
+
+    def segment_path(self, seg: Segment) -> Path:
+        return self.dir / seg.name
+
+    def partial_path(self, seg: Segment) -> Path:
+        return self.dir / f"{Path(seg.name).stem}.partial{Path(seg.name).suffix}"
+
+    def exists(self) -> bool:
+        return self.plan_path.is_file()
+
+    def load_plan(self) -> Plan:
+        try:
+            data = json.loads(self.plan_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EncodeError(
+                "EncodeState.load_plan",
+                f"the plan {self.plan_path} is not readable ({exc}).",
+                "pass --restart to discard it and start over.",
+            ) from exc
+        return Plan.from_json(data)
+
+    def write_plan(self, plan: Plan) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.plan_path, plan.to_json())
+
+    def read_done(self) -> dict[int, int]:
+        """Segment index -> frame count as recorded (to be verified with :meth:`verify`)."""
+        try:
+            data = json.loads(self.done_path.read_text(encoding="utf-8"))
+            return {int(k): int(v["frames"]) for k, v in data.get("done", {}).items()}
+        except (OSError, ValueError, AttributeError, KeyError, TypeError):
+            return {}
+
+    def write_done(self, plan: Plan, done: dict[int, int]) -> None:
+        record = {
+            "fingerprint": plan.fingerprint,
+            "done": {str(k): {"frames": done[k]} for k in sorted(done)},
+            "done_frames": sum(done.values()),
+            "total_frames": plan.total_frames,
+        }
+        atomic_write_json(self.done_path, record)
+
+    def verify(self, seg: Segment) -> bool:
+        """True when the segment file exists and holds exactly ``seg.frames`` video frames."""
+        path = self.segment_path(seg)
+        return path.is_file() and count_frames(path) == seg.frames
+
+    def scan_done(self, plan: Plan) -> dict[int, int]:
+        """Verify every segment file on disk; remove partial and wrong ones; rewrite the done-record."""
+        done: dict[int, int] = {}
+        for seg in plan.segments:
+            with contextlib.suppress(FileNotFoundError):
+                self.partial_path(seg).unlink()
+            path = self.segment_path(seg)
+            if not path.exists():
+                continue
+            if self.verify(seg):
+                done[seg.index] = seg.frames
+            else:
+                path.unlink()
+        self.write_done(plan, done)
+        return done
+
+    def clear(self) -> None:
+        """Remove this job's files (the plan, records, segments, lists) and the folder if it ends up empty."""
+        if not self.dir.is_dir():
+            return
+        for child in self.dir.iterdir():
+            if child.is_file() and (
+                child.name in (PLAN_FILE, DONE_FILE, "concat.txt")
+                or child.name.startswith(("seg_", f".{PLAN_FILE}.", f".{DONE_FILE}."))
+            ):
+                child.unlink()
+        with contextlib.suppress(OSError):
+            self.dir.rmdir()
