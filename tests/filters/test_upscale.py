@@ -1,0 +1,144 @@
+"""``vse.upscale`` as a VapourSynth filter: formats, props, random access, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+import vsenhance as vse
+from vsenhance.bridge.frames import read_planes
+from vsenhance.models.sr import SRRuntime
+
+core = vs.core
+
+
+def rgbs_clip(photo: np.ndarray, length: int = 4) -> vs.VideoNode:
+    """A clip of the photo, shifted by one pixel per frame, in RGBS."""
+    h, w, _ = photo.shape
+    blank = core.std.BlankClip(format=vs.RGBS, width=w, height=h, length=length, fpsnum=24)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        shifted = np.roll(photo, n, axis=1)
+        for c, plane in enumerate(read_planes(out)):
+            plane[...] = shifted[..., c]
+        out.props["Scene"] = n // 2
+        return out
+
+    return blank.std.ModifyFrame(blank, fill)
+
+
+@pytest.fixture
+def calls(monkeypatch) -> list[int]:
+    """Counts frames the model runs on."""
+    seen: list[int] = []
+    original = SRRuntime.process
+
+    def counting(self, planes, out):
+        seen.append(1)
+        original(self, planes, out)
+
+    monkeypatch.setattr(SRRuntime, "process", counting)
+    return seen
+
+
+def test_rgbs_output_matches_runtime(photo, tiny_model_path) -> None:
+    clip = rgbs_clip(photo)
+    out = vse.upscale(clip, tiny_model_path, tile=16, tile_pad=4, device="cpu")
+    assert (out.format.id, out.width, out.height, out.num_frames) == (vs.RGBS, 128, 96, 4)
+    frame = out.get_frame(1)
+    got = np.stack(read_planes(frame))
+    from vsenhance.models.loading import load_model
+    from vsenhance.models.sr import TileSettings
+
+    rt = SRRuntime(
+        load_model(tiny_model_path, func="t"),
+        device=torch.device("cpu"),
+        dtype=torch.float32,
+        tiles=TileSettings(tile=16, tile_pad=4),
+    )
+    src = torch.from_numpy(np.roll(photo, 1, axis=1).transpose(2, 0, 1).copy()).unsqueeze(0)
+    np.testing.assert_allclose(got, rt.upscale_tensor(src)[0].numpy(), atol=1e-6)
+    assert frame.props["Scene"] == 0
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [vs.RGB24, vs.RGB48, vs.RGBH, vs.YUV420P8, vs.YUV422P10, vs.YUV444P16, vs.YUV420PS, vs.GRAY8, vs.GRAY16, vs.GRAYS],
+)
+def test_every_format_family(photo, nearest_model_path, fmt) -> None:
+    rgb = rgbs_clip(photo, length=2)
+    family = core.get_video_format(fmt).color_family
+    limited = fmt in (vs.YUV420P8, vs.YUV422P10, vs.GRAY8)
+    matrix = {} if family == vs.RGB else {"matrix_s": "709"}
+    clip = core.resize.Bicubic(rgb, format=fmt, range_s="limited" if limited else "full", **matrix)
+    clip = core.std.SetFrameProps(clip, Title="keep me")
+    out = vse.upscale(clip, nearest_model_path, tile=0, device="cpu")
+    half = core.get_video_format(fmt).sample_type == vs.FLOAT and core.get_video_format(fmt).bits_per_sample == 16
+    assert out.format.id == (vs.RGBH if half else vs.RGBS)
+    same = vse.upscale(clip, nearest_model_path, tile=0, device="cpu", output_format="same")
+    assert same.format.id == fmt and (same.width, same.height) == (128, 96)
+    f = same.get_frame(1)
+    assert f.props["Title"] == b"keep me" or f.props["Title"] == "keep me"
+    assert f.props["Scene"] == 0
+    # the model is a nearest-neighbour upscaler, so the round trip through RGB must give back the source's
+    # levels (matrix, range and depth honoured), up to chroma resampling
+    src = np.asarray(clip.get_frame(1)[0], dtype=np.float64)
+    got = np.asarray(f[0], dtype=np.float64)[::2, ::2]
+    fmt_obj = core.get_video_format(fmt)
+    peak = (1 << fmt_obj.bits_per_sample) - 1 if fmt_obj.sample_type == vs.INTEGER else 1.0
+    assert np.abs(got - src).mean() / peak < 0.01
+
+
+def test_random_access_runs_only_the_requested_frame(photo, tiny_model_path, calls) -> None:
+    clip = rgbs_clip(photo, length=200)
+    out = vse.upscale(clip, tiny_model_path, tile=0, device="cpu")
+    out.get_frame(150)
+    assert len(calls) == 1
+
+
+def test_scale_differs_from_model(photo, tiny_model_path) -> None:
+    clip = rgbs_clip(photo, length=1)
+    out = vse.upscale(clip, tiny_model_path, scale=1.5, device="cpu")
+    assert (out.width, out.height) == (96, 72)
+    out.get_frame(0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"tile": -1}, "tile=-1"),
+        ({"streams": 0}, "streams=0"),
+        ({"scale": 0}, "scale=0"),
+        ({"output_format": "yuv"}, "output_format"),
+    ],
+)
+def test_bad_arguments(photo, tiny_model_path, kwargs, match) -> None:
+    with pytest.raises(vs.Error, match=match):
+        vse.upscale(rgbs_clip(photo, 1), tiny_model_path, device="cpu", **kwargs)
+
+
+def test_variable_format_and_size_are_refused(photo, tiny_model_path) -> None:
+    a = rgbs_clip(photo, 1)
+    varsize = core.std.Splice([a, core.resize.Point(a, 32, 24)], mismatch=True)
+    with pytest.raises(vs.Error, match="variable-size"):
+        vse.upscale(varsize, tiny_model_path)
+    varfmt = core.std.Splice([a, core.resize.Point(a, format=vs.RGB24)], mismatch=True)
+    with pytest.raises(vs.Error, match="variable-format"):
+        vse.upscale(varfmt, tiny_model_path)
+
+
+def test_cuda_without_cuda_is_an_error(photo, tiny_model_path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(vs.Error, match="CUDA is not available"):
+        vse.upscale(rgbs_clip(photo, 1), tiny_model_path, device="cuda")
+
+
+def test_odd_and_tiny_frames(tiny_model_path) -> None:
+    clip = core.std.BlankClip(format=vs.RGBS, width=3, height=5, length=1, color=[0.2, 0.5, 0.8])
+    out = vse.upscale(clip, tiny_model_path, tile=2, tile_pad=1, pre_pad=1, device="cpu")
+    assert (out.width, out.height) == (6, 10)
+    assert np.isfinite(np.stack(read_planes(out.get_frame(0)))).all()

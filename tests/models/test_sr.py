@@ -1,0 +1,151 @@
+"""The SR runtime against a transcription of Real-ESRGAN's ``RealESRGANer`` inference."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.conftest import make_compact
+from vsenhance.errors import DeviceError
+from vsenhance.models.sr import SRRuntime, TileSettings, resolve_device, resolve_dtype
+
+
+def reference_enhance(model, scale: int, img: torch.Tensor, tile: int, tile_pad: int, pre_pad: int) -> torch.Tensor:
+    """``RealESRGANer.pre_process`` + ``tile_process``/``process`` + ``post_process``, transcribed."""
+    if pre_pad != 0:
+        img = F.pad(img, (0, pre_pad, 0, pre_pad), "reflect")
+    mod_scale = {2: 2, 1: 4}.get(scale)
+    mod_pad_h = mod_pad_w = 0
+    if mod_scale is not None:
+        _, _, h, w = img.size()
+        if h % mod_scale != 0:
+            mod_pad_h = mod_scale - h % mod_scale
+        if w % mod_scale != 0:
+            mod_pad_w = mod_scale - w % mod_scale
+        img = F.pad(img, (0, mod_pad_w, 0, mod_pad_h), "reflect")
+    if tile > 0:
+        batch, channel, height, width = img.shape
+        output = img.new_zeros((batch, channel, height * scale, width * scale))
+        for y in range(math.ceil(height / tile)):
+            for x in range(math.ceil(width / tile)):
+                isx, iex = x * tile, min(x * tile + tile, width)
+                isy, iey = y * tile, min(y * tile + tile, height)
+                psx, pex = max(isx - tile_pad, 0), min(iex + tile_pad, width)
+                psy, pey = max(isy - tile_pad, 0), min(iey + tile_pad, height)
+                out_tile = model(img[:, :, psy:pey, psx:pex])
+                osx, osy = (isx - psx) * scale, (isy - psy) * scale
+                output[:, :, isy * scale : iey * scale, isx * scale : iex * scale] = out_tile[
+                    :, :, osy : osy + (iey - isy) * scale, osx : osx + (iex - isx) * scale
+                ]
+    else:
+        output = model(img)
+    _, _, h, w = output.size()
+    output = output[:, :, 0 : h - mod_pad_h * scale, 0 : w - mod_pad_w * scale]
+    if pre_pad != 0:
+        _, _, h, w = output.size()
+        output = output[:, :, 0 : h - pre_pad * scale, 0 : w - pre_pad * scale]
+    return output.clamp(0, 1)
+
+
+def runtime(descriptor, **tiles) -> SRRuntime:
+    return SRRuntime(descriptor, device=torch.device("cpu"), dtype=torch.float32, tiles=TileSettings(**tiles))
+
+
+def as_tensor(photo: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(photo.transpose(2, 0, 1).copy()).unsqueeze(0)
+
+
+@pytest.mark.parametrize("scale", [1, 2, 4])
+@pytest.mark.parametrize(
+    ("tile", "tile_pad", "pre_pad", "crop"),
+    [(16, 2, 0, (48, 64)), (20, 3, 5, (45, 61)), (0, 10, 3, (47, 63)), (7, 1, 0, (13, 11))],
+)
+def test_matches_realesrganer(photo, scale, tile, tile_pad, pre_pad, crop) -> None:
+    desc = make_compact(scale=scale)
+    img = as_tensor(photo)[:, :, : crop[0], : crop[1]].contiguous()
+    with torch.inference_mode():
+        expected = reference_enhance(desc.model.eval(), scale, img, tile, tile_pad, pre_pad)
+        got = runtime(desc, tile=tile, tile_pad=tile_pad, pre_pad=pre_pad).upscale_tensor(img)
+    assert got.shape == (1, 3, crop[0] * scale, crop[1] * scale)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+def test_tiled_equals_untiled_when_pad_covers_receptive_field(photo) -> None:
+    desc = make_compact(scale=2, num_conv=2)  # receptive radius 4 input pixels
+    img = as_tensor(photo)
+    with torch.inference_mode():
+        whole = runtime(desc, tile=0).upscale_tensor(img)
+        tiled = runtime(desc, tile=13, tile_pad=4).upscale_tensor(img)
+        too_small = runtime(desc, tile=13, tile_pad=1).upscale_tensor(img)
+    torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=0)
+    assert (too_small - whole).abs().max() > 1e-3  # with less context than the receptive field, seams show
+
+
+def test_tile_batch_gives_the_same_result(photo) -> None:
+    desc = make_compact(scale=2)
+    img = as_tensor(photo)
+    with torch.inference_mode():
+        one = runtime(desc, tile=16, tile_pad=3).upscale_tensor(img)
+        four = runtime(desc, tile=16, tile_pad=3, tile_batch=4).upscale_tensor(img)
+    torch.testing.assert_close(four, one, atol=1e-5, rtol=0)
+
+
+def test_process_writes_planes_and_is_thread_safe(photo) -> None:
+    desc = make_compact(scale=2)
+    rt = SRRuntime(desc, device=torch.device("cpu"), dtype=torch.float32, tiles=TileSettings(tile=16), streams=2)
+    planes = [np.ascontiguousarray(photo[..., c]) for c in range(3)]
+    expected = rt.upscale_tensor(as_tensor(photo))[0].numpy()
+    outs = [[np.zeros((96, 128), np.float32) for _ in range(3)] for _ in range(4)]
+    threads = [threading.Thread(target=rt.process, args=(planes, o)) for o in outs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for o in outs:
+        np.testing.assert_allclose(np.stack(o), expected, atol=1e-6)
+    assert rt.calls == 4
+
+
+def test_out_of_memory_retries_with_smaller_tiles(photo, caplog) -> None:
+    desc = make_compact(scale=2, num_conv=2)
+    net = desc.model
+
+    class Picky(torch.nn.Module):
+        def forward(self, x):
+            if x.shape[-1] > 40 or x.shape[-2] > 40:
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            return net(x)
+
+    rt = runtime(desc, tile=64, tile_pad=4)
+    rt.model = Picky()
+    with caplog.at_level(logging.WARNING), torch.inference_mode():
+        got = rt.upscale_tensor(as_tensor(photo))
+        rt.upscale_tensor(as_tensor(photo))
+        expected = reference_enhance(net, 2, as_tensor(photo), 32, 4, 0)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+    assert sum("out of memory" in r.message for r in caplog.records) == 1
+
+
+def test_cuda_requested_without_cuda_raises() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(DeviceError, match="CUDA is not available"):
+        resolve_device("cuda", "vsenhance.upscale")
+    assert resolve_device("auto", "f").type == "cpu"
+
+
+def test_precision_rules() -> None:
+    desc = make_compact()
+    cpu = torch.device("cpu")
+    assert resolve_dtype("auto", cpu, desc, "f") is torch.float32
+    assert resolve_dtype("bf16", cpu, desc, "f") is torch.bfloat16
+    with pytest.raises(DeviceError, match="fp16"):
+        resolve_dtype("fp16", cpu, desc, "f")
+    with pytest.raises(Exception, match="precision='fp8'"):
+        resolve_dtype("fp8", cpu, desc, "f")
