@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,4 +126,6 @@ def _cut(args: argparse.Namespace) -> int:
     from ..encode.cut import cut
 
     cut(args.input, args.output, args.start, args.duration, reencode=args.reencode, overwrite=args.overwrite)
+    how = "re-encoded, exact" if args.reencode else "stream copy: starts at the keyframe at or before --start"
+    print(f"cut: wrote {args.output} ({args.duration:g}s from {args.start:g}s; {how})", file=sys.stderr)
     return 0

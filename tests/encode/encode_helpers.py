@@ -1,0 +1,116 @@
+"""Helpers for the encoder tests (imported by name; the name is unique across the test tree)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from vsenhance.encode.tools import child_env, find_vspipe
+
+# 64x48 frames, each different (frame number drawn), optionally slow, failing at a frame, or hybrid-tagged.
+SCRIPT = """\
+import time
+import vapoursynth as vs
+core = vs.core
+length = int(globals().get("length", "48"))
+delay = float(globals().get("delay", "0"))
+ai_delay = float(globals().get("ai_delay", "0"))
+failat = int(globals().get("failat", "-1"))
+hybrid = globals().get("hybrid", "0") == "1"
+clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=48, length=length, fpsnum=24, color=[40, 128, 128])
+clip = core.text.FrameNum(clip, alignment=5)
+
+def per_frame(n, f):
+    if n == failat:
+        raise RuntimeError(f"planned failure at frame {n}")
+    ai = hybrid and n % 4 == 0
+    if delay or (ai and ai_delay):
+        time.sleep(delay + (ai_delay if ai else 0))
+    if not hybrid:
+        return f
+    out = f.copy()
+    out.props["VSEnhancePath"] = "ai" if ai else "lanczos"
+    return out
+
+clip = core.std.ModifyFrame(clip, clip, per_frame)
+clip.set_output()
+"""
+
+
+def write_script(path: Path, extra: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(SCRIPT + extra, encoding="utf-8")
+    return path
+
+
+def framemd5(path: Path) -> list[str]:
+    done = subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-i", os.fspath(path), "-map", "0:v:0", "-f", "framemd5", "-"],
+        capture_output=True,
+        check=True,
+    )
+    return [line.rsplit(",", 1)[1].strip() for line in done.stdout.decode().splitlines() if not line.startswith("#")]
+
+
+def direct_framemd5(script: Path, *args: str) -> list[str]:
+    """Hashes of ``vspipe -c y4m SCRIPT - | ffmpeg -f framemd5`` (the reference, no segments)."""
+    argv = [os.fspath(find_vspipe()), "-c", "y4m"]
+    for a in args:
+        argv += ["-a", a]
+    vsp = subprocess.Popen([*argv, os.fspath(script), "-"], stdout=subprocess.PIPE, env=child_env())
+    done = subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "yuv4mpegpipe", "-i", "pipe:0", "-f", "framemd5", "-"],
+        stdin=vsp.stdout,
+        capture_output=True,
+        check=True,
+    )
+    vsp.stdout.close()
+    assert vsp.wait() == 0
+    return [line.rsplit(",", 1)[1].strip() for line in done.stdout.decode().splitlines() if not line.startswith("#")]
+
+
+def cli_env() -> dict[str, str]:
+    env = child_env()
+    repo = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([repo, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.pop("LANG", None)
+    env.pop("LC_ALL", None)
+    env.pop("LC_MESSAGES", None)
+    return env
+
+
+def start_cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "vsenhance", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+        start_new_session=True,
+    )
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vsenhance", *args], capture_output=True, env=cli_env(), timeout=timeout
+    )
+
+
+def wait_for_done_segments(state_dir: Path, count: int, proc: subprocess.Popen, timeout: float = 60) -> int:
+    """Poll the done-record until it lists ``count`` segments; returns how many it lists."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done = json.loads((state_dir / "done.json").read_text())["done"]
+            if len(done) >= count:
+                return len(done)
+        except (OSError, ValueError, KeyError):
+            pass
+        if proc.poll() is not None:
+            _out, err = proc.communicate()
+            raise AssertionError(f"encode ended early ({proc.returncode}): {err.decode()[-2000:]}")
+        time.sleep(0.02)
+    raise AssertionError("no segment finished in time")

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import pytest
+
+from vsenhance.encode.plan import EncoderSettings, Plan, make_segments, normalise_script_args
+from vsenhance.errors import ClipError, EncodeError
+
+
+def test_segments_cover_every_frame_once_last_shorter():
+    segs = make_segments(105, 25)
+    assert [(s.first, s.last) for s in segs] == [(0, 24), (25, 49), (50, 74), (75, 99), (100, 104)]
+    assert [s.frames for s in segs] == [25, 25, 25, 25, 5]
+    assert sum(s.frames for s in segs) == 105
+    assert segs[3].name == "seg_00003.mkv"
+
+
+def test_segment_larger_than_clip_and_exact_multiple():
+    assert [(s.first, s.last) for s in make_segments(10, 1000)] == [(0, 9)]
+    assert [(s.first, s.last) for s in make_segments(50, 25)] == [(0, 24), (25, 49)]
+    assert [(s.first, s.last) for s in make_segments(3, 1)] == [(0, 0), (1, 1), (2, 2)]
+
+
+@pytest.mark.parametrize(("total", "size"), [(0, 10), (10, 0), (-1, 5), (5, -2)])
+def test_segments_reject_nonpositive(total, size):
+    with pytest.raises(ClipError):
+        make_segments(total, size)
+
+
+def _plan(**kw) -> Plan:
+    base = dict(
+        script="/x/a.vpy",
+        script_sha256="ab" * 32,
+        script_args=("a=1",),
+        encoder=EncoderSettings.create("x264", 18, "slow", None),
+        segment_frames=100,
+        total_frames=1000,
+    )
+    base.update(kw)
+    return Plan(**base)
+
+
+def test_fingerprint_covers_script_args_encoder_segments_frames():
+    ref = _plan()
+    assert ref.fingerprint == _plan().fingerprint
+    # script path, fps and size are informational: moving the script keeps the plan
+    assert ref.fingerprint == _plan(script="/elsewhere/a.vpy", width=5).fingerprint
+    changed = [
+        _plan(script_sha256="cd" * 32),
+        _plan(script_args=("a=2",)),
+        _plan(encoder=EncoderSettings.create("x264", 20, "slow", None)),
+        _plan(encoder=EncoderSettings.create("x264", 18, "fast", None)),
+        _plan(encoder=EncoderSettings.create("x265", 18, "slow", None)),
+        _plan(encoder=EncoderSettings.create("x264", 18, "slow", "-tune film")),
+        _plan(segment_frames=50),
+        _plan(total_frames=999),
+    ]
+    prints = {p.fingerprint for p in changed}
+    assert len(prints) == len(changed) and ref.fingerprint not in prints
+
+
+def test_differences_name_what_changed():
+    diffs = _plan().differences(_plan(script_sha256="00" * 32, segment_frames=50))
+    assert any("script's content" in d for d in diffs)
+    assert any("segment size (100 → 50)" in d for d in diffs)
+    assert len(diffs) == 2
+
+
+def test_plan_json_round_trip():
+    plan = _plan(encoder=EncoderSettings.create("x265", 20.5, "medium", "-x265-params 'aq-mode=3'"))
+    again = Plan.from_json(plan.to_json())
+    assert again == plan and again.fingerprint == plan.fingerprint
+    assert plan.to_json()["segments"][-1] == [900, 999]
+    with pytest.raises(EncodeError):
+        Plan.from_json({"script": "x"})
+
+
+def test_encoder_settings():
+    ffv1 = EncoderSettings.create("ffv1", 30, "veryslow", None)
+    assert (ffv1.crf, ffv1.preset) == (None, None)  # not hashed: lossless
+    assert ffv1 == EncoderSettings.create("ffv1", 18, "slow", None)
+    assert ffv1.codec_argv()[:2] == ["-c:v", "ffv1"] and "-level" in ffv1.codec_argv()
+    x264 = EncoderSettings.create("x264", 18.0, "slow", "-tune 'film grain' -x264-params \"a=1:b=2\"")
+    assert x264.crf == 18 and isinstance(x264.crf, int)
+    assert x264.ffmpeg_args == ("-tune", "film grain", "-x264-params", "a=1:b=2")
+    assert x264.codec_argv() == [
+        "-c:v", "libx264", "-crf", "18", "-preset", "slow", "-tune", "film grain", "-x264-params", "a=1:b=2",
+    ]  # fmt: skip
+    with pytest.raises(ClipError):
+        EncoderSettings.create("av1", 18, "slow", None)
+    with pytest.raises(ClipError):
+        EncoderSettings.create("x264", 18, "slow", "-tune 'unclosed")
+
+
+def test_script_args_sorted_and_checked():
+    assert normalise_script_args(["b=2", "a=x=y", "c="]) == ["a=x=y", "b=2", "c="]
+    assert normalise_script_args(None) == []
+    for bad in (["novalue"], ["=1"]):
+        with pytest.raises(ClipError):
+            normalise_script_args(bad)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from vsenhance.encode.plan import EncoderSettings, Plan
+from vsenhance.encode.state import EncodeState, atomic_write_json, count_frames, state_dir_for
+
+
+def _ffv1(path: Path, frames: int) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=24",
+         "-frames:v", str(frames), "-c:v", "ffv1", "-y", os.fspath(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def _plan(total=20, size=8) -> Plan:
+    enc = EncoderSettings.create("ffv1", None, None, None)
+    return Plan("/a.vpy", "00" * 32, (), enc, size, total)
+
+
+def test_state_dir_beside_output(tmp_path):
+    assert state_dir_for(tmp_path / "out put.mkv") == tmp_path / "out put.mkv.vsenhance"
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "x.json"
+    atomic_write_json(target, {"a": 1})
+    atomic_write_json(target, {"a": 2, "ü": "視頻"})
+    assert json.loads(target.read_text(encoding="utf-8")) == {"a": 2, "ü": "視頻"}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "x.json"
+    atomic_write_json(target, {"a": 1})
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        atomic_write_json(target, {"a": 2})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_count_frames(tmp_path):
+    assert count_frames(_ffv1(tmp_path / "a.mkv", 7)) == 7
+    (tmp_path / "junk.mkv").write_bytes(b"not a video")
+    assert count_frames(tmp_path / "junk.mkv") is None
+    assert count_frames(tmp_path / "missing.mkv") is None
+
+
+def test_segment_done_only_with_right_frame_count(tmp_path):
+    plan = _plan(total=20, size=8)  # segments of 8, 8, 4
+    state = EncodeState(tmp_path / "s")
+    state.write_plan(plan)
+    s0, s1, s2 = plan.segments
+    _ffv1(state.segment_path(s0), 8)  # right
+    _ffv1(state.segment_path(s1), 5)  # truncated: not done
+    _ffv1(state.partial_path(s2), 2)  # partial leftover: discarded
+    state.write_done(plan, {0: 8, 1: 8, 2: 4})  # the record alone is not trusted
+    assert state.verify(s0) and not state.verify(s1) and not state.verify(s2)
+    assert state.scan_done(plan) == {0: 8}
+    assert not state.segment_path(s1).exists() and not state.partial_path(s2).exists()
+    assert state.read_done() == {0: 8}
+    assert EncodeState(state.dir).load_plan() == plan
+
+
+def test_clear_removes_only_job_files(tmp_path):
+    plan = _plan()
+    state = EncodeState(tmp_path / "s")
+    state.write_plan(plan)
+    state.write_done(plan, {})
+    (state.dir / "seg_00000.mkv").write_bytes(b"x")
+    state.clear()
+    assert not state.dir.exists()
+    state.write_plan(plan)
+    (state.dir / "mine.txt").write_text("user file")
+    state.clear()
+    assert [p.name for p in state.dir.iterdir()] == ["mine.txt"]
