@@ -77,7 +77,7 @@ def test_download_404(http_root, tmp_path: Path) -> None:
 
 
 def test_download_unreachable(tmp_path: Path) -> None:
-    with pytest.raises(DownloadError, match="127.0.0.1:9"):
+    with pytest.raises(DownloadError, match=r"127\.0\.0\.1:9"):
         store.download("http://127.0.0.1:9/m.pth", tmp_path / "m.pth", PAYLOAD_SHA, timeout=5)
     assert _leftovers(tmp_path) == []
 
