@@ -27,7 +27,7 @@ clip = core.text.FrameNum(clip, alignment=5)
 def per_frame(n, f):
     if n == failat:
         raise RuntimeError(f"planned failure at frame {n}")
-    ai = hybrid and n % 4 == 0
+    ai = hybrid and (n // 8) % 2 == 0  # AI ranges of 8 frames, then 8 Lanczos
     if delay or (ai and ai_delay):
         time.sleep(delay + (ai_delay if ai else 0))
     if not hybrid:
