@@ -1,0 +1,278 @@
+"""Whole-body pose: ``pose()`` (YOLO + ViTPose, batched), ``draw_pose()`` and ``export_pose()``.
+
+The detection and keypoint maths reproduce the per-frame pipeline of kijai's ComfyUI-WanAnimatePreprocess
+(``PoseAndFaceDetection``); see docs/pose.md for the prop layout, JSON format and the ``det_interval`` trade-off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import vapoursynth as vs
+
+from ..bridge.batching import batched_modify
+from ..bridge.formats import check_constant, color_params, from_rgb, to_rgb
+from ..bridge.frames import read_rgb, write_planes
+from ..bridge.props import has_pose, prop_names, read_pose, write_pose
+from ..errors import ClipError
+
+__all__ = ["auto_batch", "draw_pose", "export_pose", "pose"]
+
+log = logging.getLogger(__name__)
+core = vs.core
+
+#: the pipeline, group cache and batch size of the latest ``pose()`` call (for tests, benchmarks, debugging)
+last_run: dict = {}
+
+
+def _mem_available() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def auto_batch(num_frames: int, width: int, height: int, det_interval: int = 1) -> int:
+    """``max(8, min(16, frames // 4))`` capped at the clip length and at a quarter of the available memory,
+    rounded up to a multiple of ``det_interval``."""
+    b = min(max(8, min(16, num_frames // 4)), num_frames)
+    avail = _mem_available()
+    if avail:
+        per_frame = width * height * 3 * 4 * 3 + 640 * 640 * 3 * 4 * 2 + 256 * 192 * 3 * 8
+        b = max(1, min(b, int(avail * 0.25) // per_frame))
+    if det_interval > 1:
+        b = -(-b // det_interval) * det_interval
+    return max(1, b)
+
+
+def _check_number(func: str, name: str, value, lo: float, hi: float, *, integer: bool = False) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and integer:
+        ok = isinstance(value, int) or float(value).is_integer()
+    if not ok or not (lo <= value <= hi) or (isinstance(value, float) and math.isnan(value)):
+        kind = "an integer" if integer else "a number"
+        raise ClipError(func, f"{name}={value!r} is out of range.", f"Pass {kind} in [{lo}, {hi}].")
+
+
+def _check_prefix(func: str, prefix) -> None:
+    if not isinstance(prefix, str) or not prefix or not prefix.replace("_", "a").isalnum():
+        raise ClipError(
+            func,
+            f"prefix={prefix!r} is not a usable prop name prefix.",
+            'Pass a non-empty name of letters, digits and "_", e.g. "Pose".',
+        )
+
+
+def pose(
+    clip: vs.VideoNode,
+    detector: str | os.PathLike = "yolov10m.onnx",
+    pose_model: str | os.PathLike = "vitpose-l-wholebody.onnx",
+    *,
+    batch: int | str = "auto",
+    providers: str | Sequence[str] = "auto",
+    det_threshold: float = 0.05,
+    nms_iou: float = 0.5,
+    max_persons: int = 1,
+    det_interval: int = 1,
+    prefix: str = "Pose",
+    threads: int | None = None,
+    cache_frames: int = 4096,
+) -> vs.VideoNode:
+    """Find people and their 133 whole-body keypoints; frames pass through unchanged with pose props.
+
+    Props (``prefix="Pose"``): ``PoseCount``, ``PoseDetected``, ``PoseBoxes`` (P x ``[x1, y1, x2, y2, score]``),
+    ``PoseKeypoints`` (P x 133 x ``[x, y, score]``), flat float arrays in source pixels.
+
+    ``batch``: frames per model call (``"auto"``: ``max(8, min(16, frames // 4))``, capped by clip length and
+    memory); ``providers``: ``"auto"`` (TensorRT/CUDA when usable, else CPU), a name (``"cuda"``, ``"cpu"``)
+    or a list; ``det_interval`` k > 1 runs the detector on every k-th frame and reuses its boxes in between.
+    """
+    func = "pose"
+    check_constant(clip, func)
+    if clip.num_frames < 1:
+        raise ClipError(func, "the clip has no frames.", "Pass a clip with at least one frame.")
+    _check_number(func, "det_threshold", det_threshold, 0.0, 1.0)
+    _check_number(func, "nms_iou", nms_iou, 0.0, 1.0)
+    _check_number(func, "max_persons", max_persons, 1, 1000, integer=True)
+    _check_number(func, "det_interval", det_interval, 1, 100000, integer=True)
+    _check_number(func, "cache_frames", cache_frames, 1, 10**7, integer=True)
+    if threads is not None:
+        _check_number(func, "threads", threads, 1, 1024, integer=True)
+    _check_prefix(func, prefix)
+    det_interval = int(det_interval)
+    if batch == "auto":
+        size = auto_batch(clip.num_frames, clip.width, clip.height, det_interval)
+    else:
+        _check_number(func, "batch", batch, 1, 4096, integer=True)
+        size = int(batch)
+        if det_interval > 1 and size % det_interval:
+            size = -(-size // det_interval) * det_interval
+            log.info("%s: batch rounded up to %d, a multiple of det_interval=%d", func, size, det_interval)
+    size = min(size, -(-clip.num_frames // det_interval) * det_interval)
+    for name, path in (("detector", detector), ("pose_model", pose_model)):
+        if not isinstance(path, str | os.PathLike):
+            raise ClipError(func, f"{name}={path!r} is not a path.", "Pass the path of an ONNX file.")
+
+    from ..models.pose.pipeline import PosePipeline
+
+    pipeline = PosePipeline(
+        detector,
+        pose_model,
+        providers=providers,
+        det_threshold=det_threshold,
+        nms_iou=nms_iou,
+        max_persons=int(max_persons),
+        threads=threads,
+        func=func,
+    )
+    log.info("%s: batch %d, det_interval %d, providers %s", func, size, det_interval, pipeline.providers)
+    rgb = to_rgb(clip, color_params(clip))
+
+    def compute(frames: Sequence[vs.VideoFrame], first: int) -> list:
+        arrays = [read_rgb(f) for f in frames]
+        return pipeline(arrays, det_interval)
+
+    def apply(frame: vs.VideoFrame, result, n: int) -> None:
+        write_pose(frame.props, prefix, result.boxes, result.keypoints, result.detected)
+
+    out, cache = batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames))
+    last_run.update(pipeline=pipeline, cache=cache, batch=size)
+    return out
+
+
+def _missing(func: str, prefix: str) -> ClipError:
+    return ClipError(
+        func,
+        f"frame has no {prop_names(prefix)['Count']} prop.",
+        f"Pass a clip returned by vsenhance.pose(..., prefix={prefix!r}).",
+    )
+
+
+def draw_pose(
+    clip: vs.VideoNode,
+    *,
+    prefix: str = "Pose",
+    background: str = "black",
+    threshold: float = 0.5,
+    body_stick_width: int = -1,
+    hand_stick_width: int = -1,
+    draw_body: bool = True,
+    draw_hands: bool = True,
+    draw_head: bool = True,
+    draw_face: bool = False,
+) -> vs.VideoNode:
+    """Render the pose props of ``clip`` (from ``pose()``) as an RGB24 OpenPose skeleton.
+
+    ``background="black"`` draws on a black canvas (like the reference ``DrawViTPose``), ``"frame"`` over the
+    frame converted to RGB24. Body: 20-point OpenPose order, limbs at 60 % colour; hands: HSV edge colours;
+    ``draw_face`` adds the 68 face landmarks as white dots. Pose props are copied to the output frames.
+    """
+    func = "draw_pose"
+    check_constant(clip, func)
+    _check_prefix(func, prefix)
+    _check_number(func, "threshold", threshold, -1e9, 1e9)
+    _check_number(func, "body_stick_width", body_stick_width, -1, 1000, integer=True)
+    _check_number(func, "hand_stick_width", hand_stick_width, -1, 1000, integer=True)
+    if background == "black":
+        base = core.std.BlankClip(clip, format=vs.RGB24, color=[0, 0, 0], keep=True)
+    elif background == "frame":
+        rgb24 = core.get_video_format(vs.RGB24)
+        params = color_params(clip)
+        base = clip if clip.format.id == vs.RGB24 else from_rgb(to_rgb(clip, params), rgb24, params)
+    else:
+        raise ClipError(func, f"background={background!r} is not understood.", 'Use "black" or "frame".')
+
+    from ..models.pose import skeleton
+
+    names = list(prop_names(prefix).values())
+    opts = dict(
+        threshold=float(threshold),
+        body_stick_width=int(body_stick_width),
+        hand_stick_width=int(hand_stick_width),
+        draw_body=bool(draw_body),
+        draw_hands=bool(draw_hands),
+        draw_head=bool(draw_head),
+        draw_face=bool(draw_face),
+    )
+
+    def render(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
+        posed = f[1].props
+        if not has_pose(posed, prefix):
+            raise _missing(func, prefix)
+        _, keypoints = read_pose(posed, prefix)
+        out = f[0].copy()
+        canvas = np.ascontiguousarray(read_rgb(out))
+        for person in keypoints:
+            skeleton.draw(canvas, person, **opts)
+        write_planes(out, [canvas[..., 0], canvas[..., 1], canvas[..., 2]])
+        for name in names:
+            if name in posed:
+                out.props[name] = posed[name]
+        return out
+
+    return core.std.ModifyFrame(base, [base, clip], render)
+
+
+def export_pose(
+    clip: vs.VideoNode, path: str | os.PathLike, *, prefix: str = "Pose", include_wholebody: bool = False
+) -> int:
+    """Write the pose props of every frame to ``path`` as JSON, streaming (frame by frame); returns the count.
+
+    Layout: ``{"format": "vsenhance-pose/1", "width", "height", "fps", "num_frames", "frames": [{"frame": n,
+    "people": [{"box", "pose_keypoints_2d" (20 x 3), "hand_left_keypoints_2d" (21 x 3),
+    "hand_right_keypoints_2d" (21 x 3), "face_keypoints_2d" (70 x 3)}]}]}``; ``include_wholebody`` adds the
+    raw 133 x 3 ``wholebody_keypoints_2d``. The file is written to ``path + ".part"`` and renamed when complete.
+    """
+    func = "export_pose"
+    check_constant(clip, func)
+    _check_prefix(func, prefix)
+    if not isinstance(path, str | os.PathLike) or not str(path):
+        raise ClipError(func, f"path={path!r} is not a file path.", "Pass a path such as 'poses.json'.")
+
+    from ..models.pose.skeleton import openpose_person
+
+    target = Path(path)
+    part = target.with_name(target.name + ".part")
+    header = {
+        "format": "vsenhance-pose/1",
+        "width": clip.width,
+        "height": clip.height,
+        "fps": [clip.fps.numerator, clip.fps.denominator],
+        "num_frames": clip.num_frames,
+        "keypoints": "body: OpenPose 18 + LToe, RToe (20); hands: 21 each; face: 68 + 2 eyes (70); x, y, score",
+    }
+    count = 0
+    try:
+        with open(part, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(header)[:-1] + ', "frames": [\n')
+            for n, frame in enumerate(clip.frames(close=True)):
+                props = frame.props
+                if not has_pose(props, prefix):
+                    raise _missing(func, prefix)
+                boxes, keypoints = read_pose(props, prefix)
+                people = []
+                for box, kps in zip(boxes, keypoints, strict=True):
+                    person = openpose_person(kps, box)
+                    if include_wholebody:
+                        person["wholebody_keypoints_2d"] = kps.ravel().tolist()
+                    people.append(person)
+                entry = {"frame": n, "detected": int(props[prop_names(prefix)["Detected"]]), "people": people}
+                fh.write(("" if n == 0 else ",\n") + json.dumps(entry))
+                count += 1
+            fh.write("\n]}\n")
+        os.replace(part, target)
+    finally:
+        if part.exists():
+            part.unlink()
+    log.info("%s: wrote %d frames to %s", func, count, target)
+    return count

@@ -1,0 +1,235 @@
+"""ONNX Runtime sessions for the pose models: created once, reused, with checked providers and signatures."""
+
+from __future__ import annotations
+
+import ctypes.util
+import logging
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import DeviceError, ModelError
+
+__all__ = ["OnnxModel", "resolve_providers"]
+
+log = logging.getLogger(__name__)
+
+_GPU_PROVIDERS = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "ROCMExecutionProvider",
+    "DmlExecutionProvider",
+    "MIGraphXExecutionProvider",
+    "CoreMLExecutionProvider",
+)
+_ALIASES = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "trt": "TensorrtExecutionProvider",
+    "rocm": "ROCMExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+}
+_TRAP_FIX = (
+    "If a GPU is present, the usual cause is 'onnxruntime' and 'onnxruntime-gpu' both installed: "
+    "run 'pip uninstall -y onnxruntime onnxruntime-gpu' then 'pip install onnxruntime-gpu', and check the "
+    "CUDA/cuDNN versions your onnxruntime-gpu needs. Or pass providers='cpu'."
+)
+_OOM_MARKERS = ("out of memory", "failed to allocate", "bad_alloc", "cudaerrormemoryallocation", "oom")
+
+
+def _ort():
+    import onnxruntime
+
+    return onnxruntime
+
+
+def _gpu_present() -> bool:
+    """A cheap check for an NVIDIA/AMD GPU driver, so that ``"auto"`` does not try CUDA on CPU-only machines."""
+    if sys.platform == "win32":
+        return True  # no cheap check; ORT falls back and "auto" accepts that
+    return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg"))
+
+
+def resolve_providers(providers: str | Sequence[str] | None, func: str) -> tuple[list[str], bool]:
+    """The provider list for ONNX Runtime and whether a CPU fallback is acceptable (only for ``"auto"``)."""
+    available = _ort().get_available_providers()
+    if providers is None or (isinstance(providers, str) and providers.lower() == "auto"):
+        chosen: list[str] = []
+        if _gpu_present():
+            if "TensorrtExecutionProvider" in available and ctypes.util.find_library("nvinfer"):
+                chosen.append("TensorrtExecutionProvider")
+            for name in ("CUDAExecutionProvider", "ROCMExecutionProvider", "DmlExecutionProvider"):
+                if name in available:
+                    chosen.append(name)
+        chosen.append("CPUExecutionProvider")
+        return chosen, True
+    names = [providers] if isinstance(providers, str) else list(providers)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise DeviceError(
+            func,
+            f"providers={providers!r} is not understood.",
+            'Use "auto", a provider name such as "cuda" or "CPUExecutionProvider", or a list of them.',
+        )
+    resolved = [_ALIASES.get(n.lower(), n) for n in names]
+    missing = [n for n in resolved if n not in available]
+    if missing:
+        raise DeviceError(
+            func,
+            f"execution provider(s) {missing} are not available in this onnxruntime (available: {available}).",
+            _TRAP_FIX if any(n in _GPU_PROVIDERS for n in missing) else "Choose one of the available providers.",
+        )
+    return resolved, False
+
+
+def session_options(threads: int | None = None):
+    ort = _ort()
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads or max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return opts
+
+
+class OnnxModel:
+    """One ONNX Runtime session, created once and reused by every batch.
+
+    ``input_shape`` is ``(C, H, W)`` as the caller expects; a model whose batch dimension is fixed at 1 is run
+    one item at a time inside a batch (logged once). An out-of-memory error halves the batch and retries.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        role: str,
+        input_shape: tuple[int, int, int],
+        output_desc: str,
+        providers: str | Sequence[str] | None = "auto",
+        func: str = "pose",
+        threads: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.role = role
+        self.func = func
+        expected = f"input [N, {input_shape[0]}, {input_shape[1]}, {input_shape[2]}] float32, output {output_desc}"
+        self.expected = expected
+        if not self.path.is_file():
+            raise ModelError(
+                func, f"{role} model {str(self.path)!r} does not exist.", f"Pass the path of an ONNX file ({expected})."
+            )
+        chosen, fallback_ok = resolve_providers(providers, func)
+        ort = _ort()
+        try:
+            self.session = ort.InferenceSession(str(self.path), sess_options=session_options(threads), providers=chosen)
+        except Exception as exc:  # corrupt file, unsupported ops, ...
+            raise ModelError(
+                func,
+                f"{role} model {str(self.path)!r} could not be loaded: {exc}".strip(),
+                f"Pass a valid ONNX file ({expected}).",
+            ) from exc
+        active = self.session.get_providers()
+        wanted_gpu = [p for p in chosen if p in _GPU_PROVIDERS]
+        if wanted_gpu and not any(p in active for p in wanted_gpu):
+            if fallback_ok:
+                log.info("%s: no GPU provider could be started for %s; running on CPU", func, self.path.name)
+            else:
+                raise DeviceError(
+                    func,
+                    f"{wanted_gpu} was requested for {self.path.name} but ONNX Runtime fell back to {active}.",
+                    _TRAP_FIX,
+                )
+        self.providers = active
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or not outputs:
+            raise ModelError(
+                func,
+                f"{role} model {self.path.name} has {len(inputs)} inputs and {len(outputs)} outputs.",
+                f"Export a model with one image input and one output: {expected}.",
+            )
+        shape = list(inputs[0].shape)
+        if len(shape) != 4 or inputs[0].type not in ("tensor(float)",):
+            raise ModelError(
+                func, f"{role} model {self.path.name} input is {inputs[0].type} {shape}.", f"Expected {expected}."
+            )
+        for got, want in zip(shape[1:], input_shape, strict=True):
+            if isinstance(got, int) and got != want:
+                raise ModelError(
+                    func, f"{role} model {self.path.name} input shape is {shape}.", f"Expected {expected}."
+                )
+        self.input_name = inputs[0].name
+        self.output_name = outputs[0].name
+        self.output_shape = list(outputs[0].shape)
+        self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        self.max_batch: int | None = self.fixed_batch
+        self._lock = threading.Lock()
+        if self.fixed_batch == 1:
+            log.info(
+                "%s: %s model %s has a fixed batch size of 1; batches run one item at a time",
+                func,
+                role,
+                self.path.name,
+            )
+        elif self.fixed_batch is not None:
+            log.info(
+                "%s: %s model %s has a fixed batch size of %d; batches are padded to it",
+                func,
+                role,
+                self.path.name,
+                self.fixed_batch,
+            )
+        log.debug("%s: %s session %s on %s", func, role, self.path.name, active)
+
+    def _run_once(self, x: np.ndarray) -> np.ndarray:
+        fixed = self.fixed_batch
+        n = x.shape[0]
+        if fixed is not None and n != fixed:
+            if n > fixed:
+                return np.concatenate([self._run_once(x[i : i + fixed]) for i in range(0, n, fixed)])
+            pad = np.zeros((fixed - n, *x.shape[1:]), x.dtype)
+            return self._run_once(np.concatenate([x, pad]))[:n]
+        return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(x)})[0]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Run a batch ``x`` (N, C, H, W) float32; splits it to ``max_batch`` and halves it on out-of-memory."""
+        if x.shape[0] == 0:
+            raise ValueError("empty batch")
+        limit = self.max_batch or x.shape[0]
+        if x.shape[0] > limit:
+            return np.concatenate([self.run(x[i : i + limit]) for i in range(0, x.shape[0], limit)])
+        try:
+            with self._lock:
+                return self._run_once(x)
+        except Exception as exc:
+            text = str(exc).lower()
+            if x.shape[0] > 1 and any(m in text for m in _OOM_MARKERS):
+                half = max(1, x.shape[0] // 2)
+                self.max_batch = half
+                log.warning(
+                    "%s: out of memory with a batch of %d on the %s model; retrying with %d",
+                    self.func,
+                    x.shape[0],
+                    self.role,
+                    half,
+                )
+                return self.run(x)
+            if any(m in text for m in _OOM_MARKERS):
+                raise DeviceError(
+                    self.func,
+                    f"out of memory running the {self.role} model on one image.",
+                    "Free GPU memory or use providers='cpu'.",
+                ) from exc
+            raise ModelError(
+                self.func,
+                f"{self.role} model {self.path.name} failed: {exc}",
+                f"Check that the model matches {self.expected}.",
+            ) from exc
