@@ -194,5 +194,6 @@ def clip_from_frames(frames: np.ndarray, fmt=None):
 
     clip = core.std.ModifyFrame(blank, blank, fill)
     if fmt is not None:
-        clip = core.resize.Point(clip, format=fmt, matrix_s="709") if fmt != vs.RGBS else clip
+        yuv = core.get_video_format(fmt).color_family == vs.YUV
+        clip = core.resize.Point(clip, format=fmt, **({"matrix_s": "709"} if yuv else {})) if fmt != vs.RGBS else clip
     return clip
