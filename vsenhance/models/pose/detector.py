@@ -23,14 +23,17 @@ MULTI_PERSON_RATIO = 0.1  # threshold_multi_persons
 
 
 def preprocess(frames: Sequence[np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
-    """(H, W, 3) float32 RGB frames in [0, 1] -> contiguous (N, 3, 640, 640) float32."""
+    """(H, W, 3) float32 RGB frames in [0, 1] -> contiguous (N, 3, 640, 640) float32.
+
+    Each plane is resized straight into the batch buffer (bit-identical to resizing the RGB image and
+    transposing, without the strided copy); pass ``out`` to reuse a buffer between batches.
+    """
     n = len(frames)
-    hwc = np.empty((n, INPUT_SIZE, INPUT_SIZE, 3), np.float32)
-    for i, frame in enumerate(frames):
-        cv2.resize(frame, (INPUT_SIZE, INPUT_SIZE), dst=hwc[i])
-    if out is None:
+    if out is None or out.shape != (n, 3, INPUT_SIZE, INPUT_SIZE):
         out = np.empty((n, 3, INPUT_SIZE, INPUT_SIZE), np.float32)
-    np.copyto(out, hwc.transpose(0, 3, 1, 2))
+    for i, frame in enumerate(frames):
+        for c in range(3):
+            cv2.resize(np.ascontiguousarray(frame[:, :, c]), (INPUT_SIZE, INPUT_SIZE), dst=out[i, c])
     return out
 
 

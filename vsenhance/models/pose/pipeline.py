@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,6 +71,7 @@ class PosePipeline:
             func=func,
             threads=threads,
         )
+        self._buffers = threading.local()  # reused input buffers (no page faults per batch), one set per thread
         ds, ps = self.detector.output_shape, self.pose.output_shape
         if len(ds) != 3 or (isinstance(ds[-1], int) and ds[-1] != 6 and isinstance(ds[1], int) and ds[1] < 5):
             raise ModelError(
@@ -88,7 +90,9 @@ class PosePipeline:
         """Selected boxes (P, 5) and the number of detected persons for each frame."""
         if not frames:
             return []
-        raw = self.detector.run(det.preprocess(frames))
+        buffers = self._buffers.__dict__
+        batch = buffers["det"] = det.preprocess(frames, buffers.get("det"))
+        raw = self.detector.run(batch)
         if raw.ndim != 3 or raw.shape[0] != len(frames):
             raise ModelError(
                 self.func,
