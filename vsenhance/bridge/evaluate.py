@@ -40,8 +40,10 @@ def ensure_threads(workers: int, func: str) -> None:
 def map_planes(clip: vs.VideoNode, template: vs.VideoNode, fn: PlaneFunction) -> vs.VideoNode:
     """A clip shaped like ``template`` whose frame n is ``fn(planes of clip[n])``, with clip[n]'s props.
 
-    Each frame is computed independently (random access: frame n needs only clip[n]); VapourSynth calls
-    the callback from several threads at once, so ``fn`` must be thread-safe.
+    Each frame is computed independently (random access: frame n needs only clip[n]). ``std.ModifyFrame``
+    runs its callback for one frame at a time, so each request gets its own ModifyFrame node through
+    ``std.FrameEval``: that lets VapourSynth run ``fn`` for several frames at once (``fn`` must be
+    thread-safe) and keeps every worker busy.
     """
 
     def modify(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
@@ -53,4 +55,5 @@ def map_planes(clip: vs.VideoNode, template: vs.VideoNode, fn: PlaneFunction) ->
         props.update(src.props)
         return dst
 
-    return template.std.ModifyFrame([clip, template], modify)
+    sources = [clip, template]
+    return template.std.FrameEval(lambda n: template.std.ModifyFrame(sources, modify), clip_src=sources)

@@ -1,0 +1,39 @@
+"""``map_planes`` runs the callback for several frames at once and keeps random access."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import vapoursynth as vs
+
+from vsenhance.bridge.evaluate import map_planes
+
+core = vs.core
+
+
+def test_callbacks_run_concurrently_and_frames_stay_in_order() -> None:
+    clip = core.std.BlankClip(format=vs.GRAYS, width=8, height=8, length=8)
+    clip = core.std.FrameEval(clip, lambda n: clip.std.BlankClip(color=[n], length=1), clip_src=clip)
+    template = clip.std.BlankClip(width=16, height=16, keep=True)
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def double(src, dst) -> None:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        dst[0][...] = np.kron(src[0], np.ones((2, 2), np.float32))
+        with lock:
+            active[0] -= 1
+
+    out = map_planes(clip, template, double)
+    old = core.num_threads
+    core.num_threads = 4
+    try:
+        values = [float(np.asarray(f[0])[15, 15]) for f in out.frames(prefetch=4)]
+    finally:
+        core.num_threads = old
+    assert values == [float(n) for n in range(8)]
+    assert peak[0] >= 2, "the callback never ran for two frames at once"
