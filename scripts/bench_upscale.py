@@ -55,7 +55,7 @@ source = core.resize.Bicubic(rgb, format=vs.YUV420P8, matrix_s="709")  # what a 
 UPSCALE_VPY = """
 import vsenhance as vse
 out = vse.upscale(source, {model!r}, tile={tile}, tile_pad={tile_pad}, device={device!r}, precision={precision!r},
-                  streams={streams}, output_format=vs.YUV420P10)
+                  streams={streams}, output_format=vs.{output_format})
 out.set_output()
 """
 
@@ -194,8 +194,11 @@ def run_vspipe(args: argparse.Namespace, streams: int) -> dict:
             model = str(saved)
         script.write_text(SOURCE_VPY.format(width=width, height=height, frames=total) + UPSCALE_VPY.format(
             model=model, tile=args.tile, tile_pad=args.tile_pad, device=args.device, precision=args.precision,
-            streams=streams))  # fmt: skip
-        vspipe = subprocess.Popen([VSPIPE, "-p", "-c", "y4m", str(script), "-"], stdout=subprocess.PIPE,
+            streams=streams, output_format=args.output_format))  # fmt: skip
+        if args.write_script:
+            args.write_script.write_text(script.read_text())
+        container = ["-c", "y4m"] if args.output_format.startswith(("YUV", "GRAY")) else []
+        vspipe = subprocess.Popen([VSPIPE, "-p", *container, str(script), "-"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)  # fmt: skip
         consumer = subprocess.Popen(encoder_argv(args, 0, 0), stdin=vspipe.stdout, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)  # fmt: skip
@@ -218,6 +221,8 @@ def run_vspipe(args: argparse.Namespace, streams: int) -> dict:
             raise SystemExit(f"vspipe failed:\n{err.decode(errors='replace')[-3000:]}")
     first = min(k for k in marks if k >= args.warmup)
     last = max(marks)
+    if last == first or marks[last] <= marks[first]:
+        raise SystemExit("too few frames after warm-up to time the vspipe mode: raise --frames")
     fps = (last - first) / (marks[last] - marks[first])
     return {"fps": fps, "rss_mib": usage.ru_maxrss / 1024, "gpu_util": sampler.mean(), "encoder": args.encoder}
 
@@ -307,6 +312,8 @@ def main() -> int:
     parser.add_argument("--streams", default="1,2,4", help="comma-separated worker counts for the vspipe mode")
     parser.add_argument("--encoder", default="null", choices=["null", "x264", "x265"])
     parser.add_argument("--modes", default="model,vspipe,sequential")
+    parser.add_argument("--output-format", default="YUV420P10", help="vspipe mode's output (RGB formats: raw, no y4m)")
+    parser.add_argument("--write-script", type=Path, help="also save the vspipe mode's .vpy here")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -340,7 +347,18 @@ def main() -> int:
     info = machine(args)
     settings = {
         k: getattr(args, k)
-        for k in ("model", "size", "frames", "warmup", "tile", "tile_pad", "device", "precision", "encoder")
+        for k in (
+            "model",
+            "size",
+            "frames",
+            "warmup",
+            "tile",
+            "tile_pad",
+            "device",
+            "precision",
+            "encoder",
+            "output_format",
+        )
     }
     print(f"\nmachine: {info}\nsettings: {settings}\n")
     print("| mode | fps | efficiency | vs sequential | peak RSS MiB | GPU util % |")
