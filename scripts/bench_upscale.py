@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import platform
@@ -31,6 +32,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 VSPIPE = shutil.which("vspipe", path=str(Path(sys.executable).parent)) or shutil.which("vspipe") or "vspipe"
 
 SOURCE_VPY = """
@@ -174,7 +176,7 @@ def mode_sequential(args: argparse.Namespace) -> dict:
 
 def encoder_argv(args: argparse.Namespace, width: int, height: int, *, raw_gbrp: bool = False) -> list[str]:
     """The consumer: ffmpeg encoding (--encoder x264/x265), or a sink that only reads (null)."""
-    if args.encoder == "null" or not shutil.which("ffmpeg"):
+    if args.encoder in ("null", "devnull") or not shutil.which("ffmpeg"):
         return [sys.executable, "-c", "import sys\nwhile sys.stdin.buffer.read(1 << 20): pass"]
     inp = ["-f", "rawvideo", "-pix_fmt", "gbrp", "-s", f"{width}x{height}", "-r", "24"] if raw_gbrp else []
     codec = {"x264": "libx264", "x265": "libx265"}[args.encoder]
@@ -198,11 +200,17 @@ def run_vspipe(args: argparse.Namespace, streams: int) -> dict:
         if args.write_script:
             args.write_script.write_text(script.read_text())
         container = ["-c", "y4m"] if args.output_format.startswith(("YUV", "GRAY")) else []
-        vspipe = subprocess.Popen([VSPIPE, "-p", *container, str(script), "-"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)  # fmt: skip
-        consumer = subprocess.Popen(encoder_argv(args, 0, 0), stdin=vspipe.stdout, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)  # fmt: skip
-        vspipe.stdout.close()
+        if args.encoder == "devnull":  # vspipe writes the file itself: no pipe in the way
+            vspipe = subprocess.Popen([VSPIPE, "-p", *container, str(script), os.devnull], stderr=subprocess.PIPE)
+            consumer = None
+        else:
+            vspipe = subprocess.Popen([VSPIPE, "-p", *container, str(script), "-"], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE)  # fmt: skip
+            with contextlib.suppress(OSError):  # a 1 MiB pipe instead of 64 KiB: fewer context switches per frame
+                fcntl.fcntl(vspipe.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
+            consumer = subprocess.Popen(encoder_argv(args, 0, 0), stdin=vspipe.stdout, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)  # fmt: skip
+            vspipe.stdout.close()
         sampler = GpuSampler(args.device)
         marks: dict[int, float] = {}
         err = bytearray()
@@ -215,7 +223,8 @@ def run_vspipe(args: argparse.Namespace, streams: int) -> dict:
                 sampler.start()
         _, status, usage = os.wait4(vspipe.pid, 0)
         vspipe.returncode = os.waitstatus_to_exitcode(status)
-        consumer.wait()
+        if consumer is not None:
+            consumer.wait()
         sampler.stop()
         if vspipe.returncode != 0:
             raise SystemExit(f"vspipe failed:\n{err.decode(errors='replace')[-3000:]}")
@@ -310,7 +319,12 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--streams", default="1,2,4", help="comma-separated worker counts for the vspipe mode")
-    parser.add_argument("--encoder", default="null", choices=["null", "x264", "x265"])
+    parser.add_argument(
+        "--encoder",
+        default="null",
+        choices=["null", "devnull", "x264", "x265"],
+        help="consumer: a process reading the pipe (null), vspipe writing /dev/null (devnull), ffmpeg",
+    )
     parser.add_argument("--modes", default="model,vspipe,sequential")
     parser.add_argument("--output-format", default="YUV420P10", help="vspipe mode's output (RGB formats: raw, no y4m)")
     parser.add_argument("--write-script", type=Path, help="also save the vspipe mode's .vpy here")
