@@ -228,10 +228,10 @@ def run_vspipe(args: argparse.Namespace, streams: int) -> dict:
         sampler.stop()
         if vspipe.returncode != 0:
             raise SystemExit(f"vspipe failed:\n{err.decode(errors='replace')[-3000:]}")
-    first = min(k for k in marks if k >= args.warmup)
-    last = max(marks)
-    if last == first or marks[last] <= marks[first]:
-        raise SystemExit("too few frames after warm-up to time the vspipe mode: raise --frames")
+    after = [k for k in marks if k >= args.warmup]
+    first, last = (min(after), max(after)) if after else (0, 0)
+    if last - first < max(2, args.frames // 2) or marks[last] <= marks[first]:
+        raise SystemExit("vspipe reported too little progress after warm-up to time it: raise --frames")
     fps = (last - first) / (marks[last] - marks[first])
     return {"fps": fps, "rss_mib": usage.ru_maxrss / 1024, "gpu_util": sampler.mean(), "encoder": args.encoder}
 
