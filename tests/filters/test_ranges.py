@@ -18,9 +18,9 @@ def model_frames(monkeypatch) -> list[int]:
     seen: list[int] = []
     original = SRRuntime.process
 
-    def counting(self, planes, out):
+    def counting(self, planes, out, **kwargs):
         seen.append(round(float(planes[0][0, 0]) * 1000))
-        original(self, planes, out)
+        original(self, planes, out, **kwargs)
 
     monkeypatch.setattr(SRRuntime, "process", counting)
     return seen

@@ -36,9 +36,9 @@ def calls(monkeypatch) -> list[int]:
     seen: list[int] = []
     original = SRRuntime.process
 
-    def counting(self, planes, out):
+    def counting(self, planes, out, **kwargs):
         seen.append(1)
-        original(self, planes, out)
+        original(self, planes, out, **kwargs)
 
     monkeypatch.setattr(SRRuntime, "process", counting)
     return seen

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from functools import partial
 from typing import TYPE_CHECKING
 
 import vapoursynth as vs
 
 from ..bridge.evaluate import ensure_threads, map_planes
-from ..bridge.formats import check_constant, color_params, from_rgb, resolve_output_format, to_rgb
+from ..bridge.formats import ColorParams, check_constant, color_params, from_rgb, resolve_output_format, to_rgb
 from ..errors import ClipError
+from ..models.color import MATRIX_COEFFICIENTS, PlaneSpec
 
 if TYPE_CHECKING:
     from ..models.sr import SRRuntime
@@ -25,6 +27,7 @@ _FUNC = "vsenhance.upscale"
 _runtimes: dict[tuple, SRRuntime] = {}
 _runtimes_lock = threading.Lock()
 _MAX_RUNTIMES = 4
+_RGBS = core.get_video_format(vs.RGBS)
 
 
 def upscale(
@@ -76,17 +79,45 @@ def upscale(
 
     needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
     params = color_params(clip) if needs_matrix else None
-    half_io = out_fmt.sample_type == vs.FLOAT and out_fmt.bits_per_sample == 16 and out_fmt.color_family == vs.RGB
-    rgb = to_rgb(clip, params, half=half_io)
+    half_in = clip.format.sample_type == vs.FLOAT and clip.format.bits_per_sample == 16
+    rgb = to_rgb(clip, params, half=half_in and clip.format.color_family == vs.RGB)
 
     s = runtime.scale
-    template = rgb.std.BlankClip(width=clip.width * s, height=clip.height * s, keep=True)
-    out = map_planes(rgb, template, runtime.process)
-
-    if scale is not None and scale != s:
-        width, height = _scaled_size(clip, scale, out_fmt)
-        out = core.resize.Lanczos(out, width, height)
+    resized = scale is not None and scale != s
+    spec = None if resized else _plane_spec(out_fmt, params)
+    if spec is None:  # AI output in RGB float, then VapourSynth resizes and converts
+        spec, fmt = _plane_spec(_RGBS, None), _RGBS
+    else:  # the inference device converts to the output format: only final planes are downloaded
+        fmt = out_fmt
+    template = rgb.std.BlankClip(width=clip.width * s, height=clip.height * s, format=fmt.id, keep=True)
+    out = map_planes(rgb, template, partial(runtime.process, output=spec))
+    if resized:
+        out = core.resize.Lanczos(out, *_scaled_size(clip, scale, out_fmt))
+    elif fmt.id == out_fmt.id:
+        return _set_color_props(out, out_fmt, params)
     return from_rgb(out, out_fmt, params)
+
+
+def _plane_spec(fmt: vs.VideoFormat, params: ColorParams | None) -> PlaneSpec | None:
+    """How the inference device writes ``fmt``; None where VapourSynth must convert (unusual matrices)."""
+    family = {vs.RGB: "rgb", vs.YUV: "yuv", vs.GRAY: "gray"}[fmt.color_family]
+    matrix = params.matrix if params is not None and family != "rgb" else 0
+    if family != "rgb" and matrix not in MATRIX_COEFFICIENTS:
+        return None
+    full = params is None or params.range == vs.RANGE_FULL or fmt.sample_type == vs.FLOAT or family == "rgb"
+    return PlaneSpec(family, fmt.bits_per_sample, fmt.sample_type == vs.FLOAT, full,
+                     fmt.subsampling_w, fmt.subsampling_h, matrix)  # fmt: skip
+
+
+def _set_color_props(clip: vs.VideoNode, fmt: vs.VideoFormat, params: ColorParams | None) -> vs.VideoNode:
+    """The props VapourSynth's resize would set for ``fmt``, for frames the inference device converted."""
+    if fmt.color_family == vs.RGB:
+        return clip
+    props = {"_Matrix": params.matrix, "_Transfer": params.transfer, "_Primaries": params.primaries,
+             "_Range": vs.RANGE_FULL if fmt.sample_type == vs.FLOAT else params.range}  # fmt: skip
+    if fmt.color_family == vs.YUV:
+        props["_ChromaLocation"] = 0  # left (MPEG-2), as converted
+    return core.std.SetFrameProps(clip, **props)
 
 
 def _scaled_size(clip: vs.VideoNode, scale: float, fmt: vs.VideoFormat) -> tuple[int, int]:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from spandrel import ImageModelDescriptor
 
 from ..errors import DeviceError, ModelError
+from .color import PlaneSpec, rgb_to_planes
 from .tiling import Tile, padding, tile_grid
 
 __all__ = ["SRRuntime", "TileSettings", "resolve_device", "resolve_dtype"]
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 _NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16}
+RGBS = PlaneSpec("rgb", 32, is_float=True, full_range=True)
 _MIN_OOM_TILE = 32
 
 
@@ -149,17 +151,21 @@ class SRRuntime:
 
     # -- public ---------------------------------------------------------------------------------------
 
-    def process(self, planes: Sequence[np.ndarray], out: Sequence[np.ndarray]) -> None:
-        """Upscale three (H, W) float planes into three (H*s, W*s) writable float planes."""
+    def process(self, planes: Sequence[np.ndarray], out: Sequence[np.ndarray], output: PlaneSpec = RGBS) -> None:
+        """Upscale three (H, W) float RGB planes into the writable planes of a frame in ``output``.
+
+        The conversion from RGB (matrix, range, chroma subsampling, quantisation) runs on the inference device,
+        so only the final planes are downloaded.
+        """
         with self._next_lock:
             slot = self._slots[self._next]
             self._next = (self._next + 1) % len(self._slots)
         with slot.lock, torch.inference_mode():
             if slot.stream is None:
-                self._process_cpu(planes, out)
+                self._process_cpu(planes, out, output)
             else:
                 with torch.cuda.stream(slot.stream):
-                    self._process_cuda(slot, planes, out)
+                    self._process_cuda(slot, planes, out, output)
         self.calls += 1
 
     def upscale_tensor(self, img: torch.Tensor) -> torch.Tensor:
@@ -175,24 +181,27 @@ class SRRuntime:
 
     # -- internals ------------------------------------------------------------------------------------
 
-    def _process_cpu(self, planes: Sequence[np.ndarray], out: Sequence[np.ndarray]) -> None:
+    def _process_cpu(self, planes: Sequence[np.ndarray], out: Sequence[np.ndarray], output: PlaneSpec) -> None:
         img = torch.from_numpy(np.stack(planes)).unsqueeze(0).to(self.dtype)
-        result = self.upscale_tensor(img)[0].float().numpy()
+        result = rgb_to_planes(self.upscale_tensor(img)[0], output)
         for dst, src in zip(out, result, strict=True):
-            np.copyto(dst, src, casting="unsafe")
+            np.copyto(dst, src.numpy())
 
-    def _process_cuda(self, slot: _Slot, planes: Sequence[np.ndarray], out: Sequence[np.ndarray]) -> None:
+    def _process_cuda(
+        self, slot: _Slot, planes: Sequence[np.ndarray], out: Sequence[np.ndarray], output: PlaneSpec
+    ) -> None:
         h, w = planes[0].shape
         host_in = slot.pinned("in", (3, h, w), _NP_TO_TORCH[planes[0].dtype])
         for i, plane in enumerate(planes):
             host_in[i].numpy()[...] = plane
         img = host_in.to(self.device, non_blocking=True).unsqueeze(0).to(self.dtype)
-        result = self.upscale_tensor(img)[0]
-        host_out = slot.pinned("out", tuple(result.shape), _NP_TO_TORCH[out[0].dtype])
-        host_out.copy_(result, non_blocking=True)
+        result = rgb_to_planes(self.upscale_tensor(img)[0], output)
+        hosts = [slot.pinned(f"out{i}", tuple(p.shape), p.dtype) for i, p in enumerate(result)]
+        for host, plane in zip(hosts, result, strict=True):
+            host.copy_(plane, non_blocking=True)
         slot.stream.synchronize()
-        for dst, src in zip(out, host_out.numpy(), strict=True):
-            np.copyto(dst, src)
+        for dst, host in zip(out, hosts, strict=True):
+            np.copyto(dst, host.numpy())
 
     def _shrink_tile(self, failed: int, size: torch.Size) -> None:
         with self._tile_lock:
