@@ -95,8 +95,8 @@ def synthetic_model(spec: str):
 
     torch.manual_seed(0)
     kind = spec.removeprefix("arch:")
-    if kind == "rrdbnet-x2":
-        net = ESRGAN(in_nc=3, out_nc=3, num_filters=64, num_blocks=23, scale=2)
+    if kind == "rrdbnet-x2":  # RealESRGAN_x2plus: pixel-unshuffle by 2, then the x4 RRDBNet
+        net = ESRGAN(in_nc=12, out_nc=3, num_filters=64, num_blocks=23, scale=4, shuffle_factor=2)
     elif kind == "rrdbnet-x4":
         net = ESRGAN(in_nc=3, out_nc=3, num_filters=64, num_blocks=23, scale=4)
     elif kind == "compact-x4":

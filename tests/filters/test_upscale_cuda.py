@@ -1,0 +1,47 @@
+"""CUDA paths (streams, pinned buffers, on-device conversion); skipped on machines without CUDA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+import vsenhance as vse
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+core = vs.core
+
+
+def source(length: int = 12) -> vs.VideoNode:
+    blank = core.std.BlankClip(format=vs.RGBS, width=96, height=64, length=length)
+    clip = core.std.FrameEval(
+        blank, lambda n: blank.std.BlankClip(color=[n / 20, 0.4, 0.7 - n / 40], length=1), clip_src=blank
+    )
+    return core.resize.Bicubic(
+        clip.std.AddBorders(left=8, color=[0.9, 0.1, 0.1]).resize.Bicubic(96, 64), format=vs.YUV420P10, matrix_s="709"
+    )
+
+
+def planes(frame: vs.VideoFrame) -> list[np.ndarray]:
+    return [np.asarray(frame[p]).astype(np.float64) for p in range(frame.format.num_planes)]
+
+
+@pytest.mark.parametrize("output_format", [None, "same"])
+def test_cuda_fp32_matches_cpu(tiny_model_path, output_format) -> None:
+    clip = source()
+    cpu = vse.upscale(clip, tiny_model_path, device="cpu", tile=32, output_format=output_format)
+    gpu = vse.upscale(
+        clip, tiny_model_path, device="cuda", precision="fp32", tile=32, streams=4, output_format=output_format
+    )
+    assert (gpu.format.id, gpu.width, gpu.height) == (cpu.format.id, cpu.width, cpu.height)
+    for n, (a, b) in enumerate(zip(cpu.frames(), gpu.frames(prefetch=6), strict=True)):
+        for pa, pb in zip(planes(a), planes(b), strict=True):
+            assert np.abs(pa - pb).max() <= (1 if output_format == "same" else 1e-4), n
+
+
+def test_fp16_is_close_to_fp32(tiny_model_path) -> None:
+    clip = source(2)
+    a = vse.upscale(clip, tiny_model_path, device="cuda", precision="fp32").get_frame(1)
+    b = vse.upscale(clip, tiny_model_path, device="cuda", precision="fp16").get_frame(1)
+    assert max(np.abs(x - y).max() for x, y in zip(planes(a), planes(b), strict=True)) < 0.02
