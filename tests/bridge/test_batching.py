@@ -1,4 +1,5 @@
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -76,3 +77,78 @@ def test_failure_is_not_cached():
     with pytest.raises(RuntimeError):
         cache.get(0, lambda: (_ for _ in ()).throw(RuntimeError("x")))
     assert cache.get(0, lambda: [5]) == [5]
+
+
+@pytest.mark.parametrize("prefetch", [1, 2, 8])
+def test_groups_overlap_and_each_is_computed_once(prefetch):
+    src = _numbered(24)
+    calls, active, peak, lock = [], [0], [0], threading.Lock()
+
+    def compute(frames, first):
+        with lock:
+            calls.append(first)
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+        return [float(np.asarray(f[0])[0, 0]) for f in frames]
+
+    def apply(frame, value, n):
+        frame.props["V"] = value
+
+    out, cache = batched_modify(src, src, 4, compute, apply, workers=2)
+    old = core.num_threads
+    core.num_threads = max(2, prefetch)
+    try:
+        got = [f.props["V"] for f in out.frames(prefetch=prefetch)]
+        # many concurrent requests for already computed and for the same groups: nothing is recomputed
+        futures = [out.get_frame_async(n) for n in (23, 0, 5, 23, 12, 0) * 3]
+        assert [f.result().props["V"] for f in futures] == [float(n) for n in (23, 0, 5, 23, 12, 0) * 3]
+    finally:
+        core.num_threads = old
+    assert got == [float(n) for n in range(24)]
+    assert sorted(calls) == list(range(0, 24, 4)), "a group was computed twice or not at all"
+    assert cache.computed == 6
+    assert peak[0] == 2, "sequential reading never computed two groups at once (or more than workers)"
+    assert cache.peak_active >= 2
+
+
+def test_concurrent_first_requests_of_one_group():
+    src = _numbered(8)
+    calls = []
+
+    def compute(frames, first):
+        calls.append(first)
+        time.sleep(0.05)
+        return [first] * len(frames)
+
+    out, _ = batched_modify(src, src, 8, compute, lambda frame, value, n: None, workers=2)
+    old = core.num_threads
+    core.num_threads = 8
+    try:
+        futures = [out.get_frame_async(n) for n in (7, 3, 5, 1, 6)]
+        for f in futures:
+            f.result()
+    finally:
+        core.num_threads = old
+    assert calls == [0]
+
+
+def test_background_failure_reaches_the_request_and_is_retried():
+    src = _numbered(8)
+    fail = [True]
+
+    def compute(frames, first):
+        if fail[0]:
+            raise RuntimeError("model failed")
+        return [first] * len(frames)
+
+    def apply(frame, value, n):
+        frame.props["V"] = value
+
+    out, _ = batched_modify(src, src, 4, compute, apply, workers=2)
+    with pytest.raises(vs.Error, match="model failed"):
+        out.get_frame(1)
+    fail[0] = False
+    assert out.get_frame(1).props["V"] == 0 and out.get_frame(6).props["V"] == 4

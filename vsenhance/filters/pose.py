@@ -87,6 +87,7 @@ def pose(
     prefix: str = "Pose",
     threads: int | None = None,
     cache_frames: int = 4096,
+    workers: int | str = "auto",
 ) -> vs.VideoNode:
     """Find people and their 133 whole-body keypoints; frames pass through unchanged with pose props.
 
@@ -96,6 +97,11 @@ def pose(
     ``batch``: frames per model call (``"auto"``: ``max(8, min(16, frames // 4))``, capped by clip length and
     memory); ``providers``: ``"auto"`` (TensorRT/CUDA when usable, else CPU), a name (``"cuda"``, ``"cpu"``)
     or a list; ``det_interval`` k > 1 runs the detector on every k-th frame and reuses its boxes in between.
+
+    ``workers``: groups computed at once (``"auto"``: 2 with a GPU provider, so that one group's detector runs
+    while the other's pose model runs and the CPU pre/post-processing overlaps the device; 1 on CPU only, where
+    two concurrent 1-thread groups measured slower than one group on all cores, see docs/pose.md); ``threads``: ONNX Runtime intra-op
+    threads per session (default: usable cores // ``workers``, so the concurrent runs together use the cores).
     """
     func = "pose"
     check_constant(clip, func)
@@ -108,6 +114,8 @@ def pose(
     _check_number(func, "cache_frames", cache_frames, 1, 10**7, integer=True)
     if threads is not None:
         _check_number(func, "threads", threads, 1, 1024, integer=True)
+    if workers != "auto":
+        _check_number(func, "workers", workers, 1, 64, integer=True)
     _check_prefix(func, prefix)
     det_interval = int(det_interval)
     if batch == "auto":
@@ -124,6 +132,14 @@ def pose(
             raise ClipError(func, f"{name}={path!r} is not a path.", "Pass the path of an ONNX file.")
 
     from ..models.pose.pipeline import PosePipeline
+    from ..models.pose.session import _GPU_PROVIDERS, resolve_providers, usable_cores
+
+    groups = -(-clip.num_frames // size)
+    if workers == "auto":  # CPU: measured, two 1-thread groups at once are slower than one 2-thread group
+        workers = 2 if any(p in _GPU_PROVIDERS for p in resolve_providers(providers, func)[0]) else 1
+    workers = min(int(workers), groups)
+    if threads is None:
+        threads = max(1, usable_cores() // workers)
 
     pipeline = PosePipeline(
         detector,
@@ -135,7 +151,15 @@ def pose(
         threads=threads,
         func=func,
     )
-    log.info("%s: batch %d, det_interval %d, providers %s", func, size, det_interval, pipeline.providers)
+    log.info(
+        "%s: batch %d, det_interval %d, %d groups at once, %d threads per session, providers %s",
+        func,
+        size,
+        det_interval,
+        workers,
+        threads,
+        pipeline.providers,
+    )
     rgb = to_rgb(clip, color_params(clip))
 
     def compute(frames: Sequence[vs.VideoFrame], first: int) -> list:
@@ -145,8 +169,8 @@ def pose(
     def apply(frame: vs.VideoFrame, result, n: int) -> None:
         write_pose(frame.props, prefix, result.boxes, result.keypoints, result.detected)
 
-    out, cache = batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames))
-    last_run.update(pipeline=pipeline, cache=cache, batch=size)
+    out, cache = batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames), workers=workers)
+    last_run.update(pipeline=pipeline, cache=cache, batch=size, workers=workers, threads=threads)
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import logging
 import os
@@ -14,7 +15,7 @@ import numpy as np
 
 from ...errors import DeviceError, ModelError
 
-__all__ = ["OnnxModel", "resolve_providers"]
+__all__ = ["OnnxModel", "resolve_providers", "usable_cores"]
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +89,17 @@ def resolve_providers(providers: str | Sequence[str] | None, func: str) -> tuple
     return resolved, False
 
 
+def usable_cores() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
 def session_options(threads: int | None = None):
+    """``ORT_ENABLE_ALL``, sequential execution (one intra-op pool; these graphs are chains, measured: the
+    parallel executor and inter-op threads do not help), ``threads`` intra-op threads (default: all cores)."""
     ort = _ort()
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads or max(
-        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    )
+    opts.intra_op_num_threads = threads or usable_cores()
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     return opts
@@ -171,7 +176,10 @@ class OnnxModel:
         self.output_shape = list(outputs[0].shape)
         self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
         self.max_batch: int | None = self.fixed_batch
-        self._lock = threading.Lock()
+        # ORT's run() is thread-safe: on CPU concurrent runs (one per group in flight) each use the calling
+        # thread plus the session's intra-op pool; GPU runs are serialised per session (one model at a time on
+        # the device, so that two groups never hold two batches of activations at once)
+        self._lock = threading.Lock() if any(p in active for p in _GPU_PROVIDERS) else contextlib.nullcontext()
         if self.fixed_batch == 1:
             log.info(
                 "%s: %s model %s has a fixed batch size of 1; batches run one item at a time",
