@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
 from pathlib import Path
 
 import pytest
@@ -93,9 +94,10 @@ def test_unknown_name(model_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
-def test_random_bytes(tmp_path: Path, suffix: str) -> None:
+@pytest.mark.parametrize("seed", range(12))
+def test_random_bytes(tmp_path: Path, suffix: str, seed: int) -> None:
     path = tmp_path / f"junk{suffix}"
-    path.write_bytes(os.urandom(2048))
+    path.write_bytes(random.Random(seed).randbytes(2048))
     with pytest.raises(ModelError, match="corrupt") as ei:
         load_model(path, func="upscale")
     assert str(ei.value).startswith("upscale: ")

@@ -82,8 +82,8 @@ def _load_pickle(path: Path, func: str) -> dict:
             )
             fix = _fix_for(path)
         raise ModelError(func, problem, fix) from None
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        first = (str(exc).split(". ") or [type(exc).__name__])[0]
+    except Exception as exc:  # a corrupt pickle can fail in any way inside the restricted unpickler
+        first = (str(exc).split(". ") or [type(exc).__name__])[0] or type(exc).__name__
         raise ModelError(func, f"{path} is corrupt or not a PyTorch checkpoint ({first}).", _fix_for(path)) from None
     if not isinstance(obj, dict):
         raise ModelError(
