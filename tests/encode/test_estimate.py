@@ -78,3 +78,20 @@ def test_estimate_reports_script_error(tmp_path, capsys):
     bad.write_text("raise ValueError('broken script')\n")
     assert main(["estimate", str(bad)]) == 2
     assert "broken script" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_estimate_runs_the_script_from_its_folder_like_vspipe(tmp_path):
+    """Relative paths in a script (``bs.VideoSource("sample.mkv")``) resolve against the script's folder."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "length.txt").write_text("30")
+    script = folder / "s.vpy"
+    script.write_text(
+        "import vapoursynth as vs\n"
+        "n = int(open('length.txt').read())\n"
+        "vs.core.std.BlankClip(format=vs.YUV420P8, width=64, height=48, length=n).set_output()\n"
+    )
+    done = run_cli("estimate", str(script), "--frames", "3")  # started from another working directory
+    assert done.returncode == 0, done.stderr.decode()
+    assert "30 frames" in done.stdout.decode()

@@ -2,7 +2,8 @@
 
 Runs in its own process (started by ``vsenhance estimate`` with the same interpreter), so whatever the
 script imports (torch, models) never loads into the CLI process. The script runs the way vspipe runs it:
-``__name__ == "__vapoursynth__"``, ``-a`` values as ``str`` globals, the script's folder on ``sys.path``.
+``__name__ == "__vapoursynth__"``, ``-a`` values as ``str`` globals, the script's folder on ``sys.path`` and as
+the working directory (so relative paths in the script mean what they mean under vspipe).
 Anything the script prints goes to stderr; stdout carries only the JSON result.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import runpy
 import sys
 import time
@@ -35,6 +37,7 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
 
     script = script.resolve()
     sys.path.insert(0, str(script.parent))
+    os.chdir(script.parent)
     start = time.perf_counter()
     runpy.run_path(str(script), init_globals=dict(script_args), run_name="__vapoursynth__")
     outputs = vs.get_outputs()
