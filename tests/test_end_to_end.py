@@ -68,3 +68,27 @@ def test_vspipe_stdout_is_valid_y4m_and_encodes(tmp_path, tiny_model_path) -> No
     )  # fmt: skip
     stream = json.loads(probe.stdout)["streams"][0]
     assert (stream["width"], stream["height"], int(stream["nb_read_frames"])) == (512, 288, 12)
+
+
+def test_pose_example_through_vspipe(tmp_path) -> None:
+    """examples/pose.vpy on the built-in sample with tiny ONNX models: a valid y4m stream of every frame."""
+    sys.path.insert(0, str(ROOT / "tests" / "models" / "pose"))
+    import posekit
+
+    det = posekit.bright_detector(tmp_path / "det.onnx")
+    pose = posekit.dot_pose(tmp_path / "pose.onnx")
+    args = [
+        VSPIPE,
+        "-c",
+        "y4m",
+        "-a",
+        f"src={ROOT / 'examples' / 'sample.mkv'}",
+        "-a",
+        f"det={det}",
+        "-a",
+        f"pose={pose}",
+    ]
+    done = subprocess.run([*args, str(ROOT / "examples" / "pose.vpy"), "-"], capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    params, frames = read_y4m(done.stdout)
+    assert (params["W"], params["H"], frames) == ("256", "144", 48)
