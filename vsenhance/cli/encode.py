@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 from collections.abc import Iterator
@@ -116,10 +117,16 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from ..encode.estimate import run_estimate
+    from ..encode.estimate import format_estimate, run_estimate
     from ..encode.plan import normalise_script_args
+    from ..encode.progress import is_chinese_locale
 
-    return run_estimate(args.script, normalise_script_args(args.script_args), args.frames, as_json=args.json)
+    est = run_estimate(args.script, normalise_script_args(args.script_args), args.frames)
+    if args.json:
+        print(json.dumps(est, indent=1))
+    else:
+        print(format_estimate(est, "zh" if is_chinese_locale() else "en"))
+    return 0
 
 
 def _cut(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ClipError, EncodeError
-from .progress import format_duration, is_chinese_locale
+from .progress import format_duration
 from .tools import child_env
 
 __all__ = ["PATH_PROP", "build_estimate", "format_estimate", "run_estimate", "sample_indices"]
@@ -125,14 +125,10 @@ def run_probe(script: Path, script_args: list[str], frames: int) -> dict:
         raise EncodeError("estimate", f"the probe printed no result ({exc}).", "report this.") from exc
 
 
-def run_estimate(script: Path, script_args: list[str], frames: int, as_json: bool = False) -> int:
+def run_estimate(script: Path, script_args: list[str], frames: int) -> dict:
+    """Probe ``frames`` frames spread over the script and project the whole clip's render time."""
     if not script.is_file():
         raise ClipError("estimate", f"the script {script} does not exist.", "check the path.")
     if frames <= 0:
         raise ClipError("estimate", f"--frames {frames} is not positive.", "pass --frames 1 or more.")
-    est = build_estimate(run_probe(script, script_args, frames))
-    if as_json:
-        print(json.dumps(est, indent=1))
-    else:
-        print(format_estimate(est, "zh" if is_chinese_locale() else "en"))
-    return 0
+    return build_estimate(run_probe(script, script_args, frames))
