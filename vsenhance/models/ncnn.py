@@ -382,6 +382,7 @@ def import_ncnn(
     os.close(fd)
     try:
         save_file({k: v.contiguous() for k, v in model.state_dict.items()}, tmp, metadata=meta)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model cache may be shared
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

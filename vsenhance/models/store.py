@@ -157,6 +157,7 @@ def download(
                 "try again (the download may be corrupt); if the publisher changed the file, verify it "
                 "and pass its checksum with --sha256.",
             )
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model cache may be shared
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
