@@ -66,7 +66,7 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     resuming = False
     if state.exists():
         if opts.restart:
-            print(f"--restart: discarding the previous plan and segments in {state.dir}", file=err)
+            _tell(err, f"--restart: discarding the previous plan and segments in {state.dir}")
             state.clear()
         else:
             old = state.load_plan()
@@ -92,17 +92,17 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     done = state.scan_done(plan)  # verifies every segment file with ffprobe
     segments = plan.segments
     resumed_frames = sum(done.values())
-    print(
+    _tell(
+        err,
         f"encode: {script.name} -> {output.name}: {plan.total_frames} frames "
         f"({info.width}x{info.height} {info.format} {info.fps_num}/{info.fps_den} fps), "
         f"{len(segments)} segments of {plan.segment_frames}, {opts.encoder.describe()}",
-        file=err,
     )
     if resuming:
-        print(
+        _tell(
+            err,
             f"resuming: found a matching plan in {state.dir}; {len(done)} of {len(segments)} segments "
             f"({resumed_frames} frames) already done",
-            file=err,
         )
 
     progress = Progress(plan.total_frames, resumed=resumed_frames, stream=err, gpu=GpuMonitor())
@@ -136,12 +136,18 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
         raise
 
     if opts.keep_segments:
-        print(f"done: {output} ({plan.total_frames} frames); segments kept in {state.dir}", file=err)
+        _tell(err, f"done: {output} ({plan.total_frames} frames); segments kept in {state.dir}")
     else:
         state.clear()
-        print(f"done: {output} ({plan.total_frames} frames)", file=err)
+        _tell(err, f"done: {output} ({plan.total_frames} frames)")
     return 0
 
 
 def plan_diff(old: Plan, new: Plan) -> list[str]:
     return old.differences(new)
+
+
+def _tell(stream: TextIO, message: str) -> None:
+    """A status line for the person running the encode (stderr: stdout may be a pipe)."""
+    stream.write(message + "\n")
+    stream.flush()
