@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 from pathlib import Path
 
 from ..errors import EncodeError
 from .state import count_frames
-from .tools import child_env
+from .tools import run_checked
 
 __all__ = ["concat_argv", "concat_segments", "write_concat_list"]
 
@@ -49,18 +48,13 @@ def concat_segments(
     write_concat_list(list_path, segment_files)
     tmp = output.with_name(f".{output.stem}.partial{output.suffix}")
     try:
-        done = subprocess.run(
-            concat_argv(ffmpeg, list_path, tmp, audio), capture_output=True, env=child_env(),
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        if done.returncode != 0:
-            tail = "\n".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-15:])
-            raise EncodeError(
-                "concat_segments",
-                f"joining the segments into {output} failed (ffmpeg exited with {done.returncode}):\n{tail}",
-                "check that the output extension's container can hold the codec (and audio); "
-                "the segments are kept in the state folder, so a rerun only repeats the mux.",
-            )
+        run_checked(
+            concat_argv(ffmpeg, list_path, tmp, audio),
+            "concat_segments",
+            f"joining the segments into {output}",
+            "check that the output extension's container can hold the codec (and audio); "
+            "the segments are kept in the state folder, so a rerun only repeats the mux.",
+        )
         got = count_frames(tmp)
         if got != total_frames:
             raise EncodeError(

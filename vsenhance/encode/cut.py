@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import subprocess
 from pathlib import Path
 
 from ..errors import ClipError, EncodeError
-from .tools import child_env, find_ffmpeg
+from .tools import find_ffmpeg, run_checked
 
 __all__ = ["cut", "cut_argv", "parse_time"]
 
@@ -59,18 +58,13 @@ def cut(
         raise EncodeError("cut", f"the output {output} already exists.", "pass -y/--overwrite or another -o.")
     tmp = output.with_name(f".{output.stem}.partial{output.suffix}")
     try:
-        done = subprocess.run(
+        run_checked(
             cut_argv(find_ffmpeg(), source, tmp, start, duration, reencode),
-            capture_output=True, env=child_env(), stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        if done.returncode != 0:
-            tail = "\n".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-15:])
-            raise EncodeError(
-                "cut",
-                f"ffmpeg could not cut {source} (exit code {done.returncode}):\n{tail}",
-                "check START against the input's length; for a container that cannot take the streams as they "
-                "are, use --reencode or another output extension.",
-            )
+            "cut",
+            f"cutting {source}",
+            "check START against the input's length; for a container that cannot take the streams as they "
+            "are, use --reencode or another output extension.",
+        )
         os.replace(tmp, output)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import ClipError, EncodeError
 from .progress import format_duration
-from .tools import child_env
+from .tools import child_env, stderr_tail
 
 __all__ = ["PATH_PROP", "build_estimate", "format_estimate", "run_estimate", "sample_indices"]
 
@@ -115,7 +115,7 @@ def run_probe(script: Path, script_args: list[str], frames: int) -> dict:
         argv += ["-a", item]
     done = subprocess.run(argv, capture_output=True, env=child_env(), stdin=subprocess.DEVNULL)
     if done.returncode != 0:
-        tail = "\n".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-15:])
+        tail = stderr_tail(done.stderr)
         raise EncodeError(
             "estimate", f"the probe of {script} failed (exit code {done.returncode}):\n{tail}", "fix the script."
         )

@@ -140,7 +140,14 @@ def end_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
         pass
 
 
-def run_checked(argv: Sequence[str | os.PathLike[str]], func: str, what: str) -> subprocess.CompletedProcess:
+def stderr_tail(data: bytes, lines: int = 15) -> str:
+    """The last ``lines`` lines of a tool's stderr, for error messages."""
+    return "\n".join(data.decode("utf-8", "replace").strip().splitlines()[-lines:])
+
+
+def run_checked(
+    argv: Sequence[str | os.PathLike[str]], func: str, what: str, fix: str = "see the tool's message above."
+) -> subprocess.CompletedProcess:
     """Run a short tool call, raising EncodeError with the stderr tail on failure."""
     try:
         done = subprocess.run(
@@ -149,10 +156,8 @@ def run_checked(argv: Sequence[str | os.PathLike[str]], func: str, what: str) ->
     except FileNotFoundError as exc:
         raise EncodeError(func, f"could not start {argv[0]}: {exc}.", "check that the tool is installed.") from exc
     if done.returncode != 0:
-        tail = "\n".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-15:])
+        tool = Path(os.fspath(argv[0])).name
         raise EncodeError(
-            func,
-            f"{what} failed ({Path(os.fspath(argv[0])).name} exited with {done.returncode}):\n{tail}",
-            "see the tool's message above.",
+            func, f"{what} failed ({tool} exited with {done.returncode}):\n{stderr_tail(done.stderr)}", fix
         )
     return done
