@@ -129,6 +129,8 @@ def mode_model(args: argparse.Namespace) -> dict:
     import torch
 
     rt = load_runtime(args)
+    if args.compile:  # a probe for the ceiling only: does torch.compile make the network itself faster?
+        rt.model = torch.compile(rt.model, mode=args.compile)
     img = first_frame(args).to(rt.device).to(rt.dtype)
     sync = torch.cuda.synchronize if rt.device.type == "cuda" else (lambda: None)
     with torch.inference_mode():
@@ -328,6 +330,7 @@ def main() -> int:
     parser.add_argument("--modes", default="model,vspipe,sequential")
     parser.add_argument("--output-format", default="YUV420P10", help="vspipe mode's output (RGB formats: raw, no y4m)")
     parser.add_argument("--write-script", type=Path, help="also save the vspipe mode's .vpy here")
+    parser.add_argument("--compile", metavar="MODE", help="model-only: torch.compile the network (e.g. max-autotune)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
