@@ -82,11 +82,15 @@ def test_audio_is_muxed(script, tmp_path):
     assert framemd5(out) == direct_framemd5(script)
 
 
-def test_sigkill_then_resume_is_frame_identical(script, tmp_path):
+def _start_slow_encode(script, tmp_path):
+    """An ffv1 encode in 8-frame segments, slowed down so a test can interrupt it mid-way."""
     out = tmp_path / "out.mkv"
     args = ["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "8", "-a", "delay=0.06"]
-    proc = start_cli(*args)
-    state = tmp_path / "out.mkv.vsenhance"
+    return out, tmp_path / "out.mkv.vsenhance", args, start_cli(*args)
+
+
+def test_sigkill_then_resume_is_frame_identical(script, tmp_path):
+    out, state, args, proc = _start_slow_encode(script, tmp_path)
     try:
         wait_for_done_segments(state, 1, proc)
     finally:
@@ -104,10 +108,7 @@ def test_sigkill_then_resume_is_frame_identical(script, tmp_path):
 
 
 def test_sigint_exits_130_with_valid_state_and_resumes(script, tmp_path):
-    out = tmp_path / "out.mkv"
-    args = ["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "8", "-a", "delay=0.06"]
-    proc = start_cli(*args)
-    state = tmp_path / "out.mkv.vsenhance"
+    out, state, args, proc = _start_slow_encode(script, tmp_path)
     try:
         wait_for_done_segments(state, 1, proc)
         proc.send_signal(signal.SIGINT)  # the CLI only: it must end its children itself

@@ -15,6 +15,11 @@ from ..errors import ClipError
 __all__ = ["register"]
 
 
+def _add_script_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--arg", dest="script_args", action="append", default=[], metavar="key=value",
+                   help="argument passed to the script (vspipe -a), repeatable")  # fmt: skip
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``encode``, ``estimate`` and ``cut`` to the top-level parser."""
     p = sub.add_parser(
@@ -25,8 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("script", type=Path, metavar="SCRIPT.vpy")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="final file (e.g. OUT.mkv)")
-    p.add_argument("-a", "--arg", dest="script_args", action="append", default=[], metavar="key=value",
-                   help="argument passed to the script (vspipe -a), repeatable")  # fmt: skip
+    _add_script_args(p)
     p.add_argument("--segment-frames", type=int, default=1000, metavar="N", help="frames per segment (1000)")
     p.add_argument("--resume", action="store_true",
                    help="require an existing matching plan (a matching plan is resumed anyway)")  # fmt: skip
@@ -49,8 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("script", type=Path, metavar="SCRIPT.vpy")
     p.add_argument("--frames", type=int, default=20, metavar="N", help="frames to sample (20)")
-    p.add_argument("-a", "--arg", dest="script_args", action="append", default=[], metavar="key=value",
-                   help="argument passed to the script, repeatable")  # fmt: skip
+    _add_script_args(p)
     p.add_argument("--json", action="store_true", help="print the estimate as JSON on stdout")
     p.set_defaults(handler=_estimate)
 
