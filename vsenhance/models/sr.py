@@ -145,6 +145,9 @@ class SRRuntime:
         # Everything alive now (torch, the model) moves out of the garbage collector's sight: its full
         # collections, triggered by per-frame allocations, otherwise walk millions of objects (~10% of a frame).
         gc.freeze()
+        if device.type == "cuda":
+            # Frame sizes are constant per clip: let cuDNN time its algorithms once per tile shape.
+            torch.backends.cudnn.benchmark = True
         if device.type == "cpu":
             threads = max(1, (os.cpu_count() or 1) // streams)
             torch.set_num_threads(threads)
