@@ -92,6 +92,48 @@ def test_every_format_family(photo, nearest_model_path, fmt) -> None:
     assert np.abs(got - src).mean() / peak < 0.01
 
 
+@pytest.mark.parametrize(
+    ("fmt", "output_format"),
+    [
+        (vs.YUV420P8, None),
+        (vs.YUV420P10, "same"),
+        (vs.YUV422P16, vs.RGB24),
+        (vs.GRAY8, None),
+        (vs.RGB24, None),
+        (vs.RGB48, vs.YUV444P10),
+        (vs.YUV444PH, "same"),
+    ],
+)
+def test_conversions_on_the_inference_device_match_vapoursynth(
+    photo, tiny_model_path, monkeypatch, fmt, output_format
+) -> None:
+    """The GPU path (source planes in, output planes out; converted by torch) forced on the CPU: same frames
+    (to rounding; "same" quantises by rounding on the device, by error diffusion in zimg), same props."""
+    family = core.get_video_format(fmt).color_family
+    clip = core.resize.Bicubic(
+        rgbs_clip(photo, length=2), format=fmt, **({} if family == vs.RGB else {"matrix_s": "709"})
+    )
+    clip = clip.std.SetFrameProps(_ChromaLocation=1) if family == vs.YUV else clip
+    kwargs = {"tile": 32, "tile_pad": 8, "device": "cpu", "output_format": output_format}
+    by_zimg = vse.upscale(clip, tiny_model_path, **kwargs).get_frame(1)
+    monkeypatch.setattr("vsenhance.filters.upscale._converts_on_device", lambda runtime: True)
+    on_device = vse.upscale(clip, tiny_model_path, **kwargs)
+    assert on_device.format.id == by_zimg.format.id
+    frame = on_device.get_frame(1)
+    assert dict(frame.props) == dict(by_zimg.props)
+    fmt_out = frame.format
+    quantised = fmt_out.sample_type == vs.INTEGER or fmt_out.bits_per_sample == 16
+    for p in range(fmt_out.num_planes):
+        a, b = (np.asarray(f[p], dtype=np.float64) for f in (frame, by_zimg))
+        peak = (1 << fmt_out.bits_per_sample) - 1 if fmt_out.sample_type == vs.INTEGER else 1.0
+        if not quantised:
+            assert np.abs(a - b).max() < 1e-5, p
+        elif p == 0 or fmt_out.color_family == vs.RGB:
+            assert np.abs(a - b).max() <= max(1, peak / 500), p  # rounding vs error diffusion
+        else:
+            assert np.abs(a - b).mean() / peak < 0.01, p  # [1, 2, 1] chroma vs Spline36
+
+
 def test_random_access_runs_only_the_requested_frame(photo, tiny_model_path, calls) -> None:
     clip = rgbs_clip(photo, length=200)
     out = vse.upscale(clip, tiny_model_path, tile=0, device="cpu")

@@ -46,14 +46,14 @@ def map_planes(clip: vs.VideoNode, template: vs.VideoNode, fn: PlaneFunction) ->
     thread-safe) and keeps every worker busy.
     """
 
-    def modify(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
-        src, blank = f
-        dst = blank.copy()
-        fn(read_planes(src), read_planes(dst))
-        props = dst.props
-        props.clear()
-        props.update(src.props)
+    fmt, width, height = template.format, template.width, template.height
+
+    def modify(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        # A new frame, not a copy of a blank one: writing to a copy would first duplicate its planes (a full
+        # memcpy per frame, 13-30 ms at 8K) only for ``fn`` to overwrite them.
+        dst = vs.core.create_video_frame(fmt, width, height)
+        fn(read_planes(f), read_planes(dst))
+        dst.props.update(f.props)
         return dst
 
-    sources = [clip, template]
-    return template.std.FrameEval(lambda n: template.std.ModifyFrame(sources, modify), clip_src=sources)
+    return template.std.FrameEval(lambda n: template.std.ModifyFrame(clip, modify), clip_src=[clip, template])

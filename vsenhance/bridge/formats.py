@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
 import vapoursynth as vs
 
 from ..errors import ClipError
 
-__all__ = ["ColorParams", "check_constant", "color_params", "from_rgb", "resolve_output_format", "to_rgb"]
+if TYPE_CHECKING:  # torch stays out of what the CLI imports
+    from ..models.color import ChromaUpsampling
+
+__all__ = [
+    "ColorParams",
+    "check_constant",
+    "chroma_upsampling",
+    "color_params",
+    "from_rgb",
+    "resolve_output_format",
+    "to_rgb",
+]
 
 log = logging.getLogger(__name__)
 core = vs.core
@@ -52,6 +65,7 @@ class ColorParams:
     transfer: int
     primaries: int
     range: int  # vs.Range: 1 = full, 0 = limited
+    chroma_location: int = 0  # vs.ChromaLocation: 0 = left (MPEG-2), 1 = center, 2 = top-left, ...
 
     def resize_in(self) -> dict[str, int]:
         return {
@@ -59,10 +73,13 @@ class ColorParams:
             "transfer_in": self.transfer,
             "primaries_in": self.primaries,
             "range_in": self.range,
+            "chromaloc_in": self.chroma_location,
         }
 
     def resize_out(self) -> dict[str, int]:
-        return {"matrix": self.matrix, "transfer": self.transfer, "primaries": self.primaries, "range": self.range}
+        """To these parameters, keeping transfer and primaries as they are (an RGB source may not say)."""
+        return {"matrix": self.matrix, "transfer": self.transfer, "primaries": self.primaries, "range": self.range,
+                "transfer_in": self.transfer, "primaries_in": self.primaries}  # fmt: skip
 
 
 def _prop(props: vs.FrameProps, key: str) -> int | None:
@@ -91,7 +108,7 @@ def color_params(clip: vs.VideoNode) -> ColorParams:
         rng = vs.RANGE_FULL
     else:
         rng = vs.RANGE_LIMITED
-    params = ColorParams(matrix, transfer, primaries, int(rng))
+    params = ColorParams(matrix, transfer, primaries, int(rng), int(props.get("_ChromaLocation", 0)))
     log.debug("colour parameters for conversion: %s", params)
     return params
 
@@ -108,8 +125,44 @@ def to_rgb(clip: vs.VideoNode, params: ColorParams | None, *, half: bool = False
     return core.resize.Spline36(clip, format=target, range=vs.RANGE_FULL, **kwargs)
 
 
+def chroma_upsampling(fmt: vs.VideoFormat, width: int, height: int, chroma_location: int) -> ChromaUpsampling:
+    """The exact linear map ``to_rgb`` applies to subsampled chroma (Spline36, siting, edges), as matrices.
+
+    Each matrix is VapourSynth's resizer applied to unit impulses, so the inference device reproduces it to
+    float rounding. A chroma plane resized alone with ``src_left``/``src_top`` equal to the siting offset is
+    what zimg does to the chroma of a YUV clip.
+    """
+    from ..models.color import ChromaUpsampling
+
+    left = chroma_location in (0, 2, 4)  # left, top-left, bottom-left: co-sited with the first luma column
+    top = {2: 1, 3: 1, 4: -1, 5: -1}.get(chroma_location, 0)  # top(-left) +, bottom(-left) -, else centred
+    vertical = horizontal = None
+    if fmt.subsampling_w:
+        shift = (0.5 - 0.5 / (1 << fmt.subsampling_w)) if left else 0.0
+        n = width >> fmt.subsampling_w
+        horizontal = _impulse_responses(n, width, n, src_left=shift)  # (n, width): rows are impulses
+    if fmt.subsampling_h:
+        shift = top * (0.5 - 0.5 / (1 << fmt.subsampling_h))
+        n = height >> fmt.subsampling_h
+        vertical = _impulse_responses(n, n, height, src_top=shift)  # (height, n): columns are impulses
+    return ChromaUpsampling(vertical, horizontal)
+
+
+def _impulse_responses(size: int, width: int, height: int, **shift: float) -> np.ndarray:
+    """A size x size identity image resized by ``resize.Spline36`` to ``width`` x ``height``."""
+    blank = core.std.BlankClip(format=vs.GRAYS, width=size, height=size, length=1)
+
+    def identity(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        np.copyto(np.asarray(out[0]), np.eye(size, dtype=np.float32))
+        return out
+
+    impulses = blank.std.ModifyFrame(blank, identity)
+    return np.array(core.resize.Spline36(impulses, width, height, **shift).get_frame(0)[0])
+
+
 def from_rgb(clip: vs.VideoNode, fmt: vs.VideoFormat, params: ColorParams | None) -> vs.VideoNode:
-    """Convert an RGB float clip to ``fmt`` (dithered when reducing depth).
+    """Convert an RGB float clip to ``fmt`` (dithered when reducing depth); RGB output is full range.
 
     ``params`` (the source's colour parameters) is required for YUV and GRAY output.
     """
@@ -117,8 +170,7 @@ def from_rgb(clip: vs.VideoNode, fmt: vs.VideoFormat, params: ColorParams | None
         return clip
     kwargs: dict[str, int | str] = {"dither_type": "error_diffusion"}
     if fmt.color_family == vs.RGB:
-        full = fmt.sample_type == vs.FLOAT or params is None
-        kwargs["range"] = vs.RANGE_FULL if full else params.range
+        kwargs["range"] = vs.RANGE_FULL
     else:
         if params is None:
             raise ValueError("from_rgb: colour parameters are required for YUV/GRAY output")

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING
 import vapoursynth as vs
 
 from ..bridge.evaluate import ensure_threads, map_planes
-from ..bridge.formats import ColorParams, check_constant, color_params, from_rgb, resolve_output_format, to_rgb
+from ..bridge.formats import (
+    ColorParams,
+    check_constant,
+    chroma_upsampling,
+    color_params,
+    from_rgb,
+    resolve_output_format,
+    to_rgb,
+)
 from ..errors import ClipError
 from ..models.color import MATRIX_COEFFICIENTS, PlaneSpec
 
@@ -77,28 +85,60 @@ def upscale(
     runtime = _runtime(model, device, precision, tile, tile_pad, pre_pad, tile_batch, streams)
     ensure_threads(streams, _FUNC)
 
+    # On a GPU both conversions run there: the frames' own planes (1.5-6 bytes a pixel) cross PCIe and the
+    # CPU instead of RGB float (12). On the CPU, VapourSynth's resize (zimg, SIMD) is several times faster.
+    on_device = _converts_on_device(runtime)
     needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
-    params = color_params(clip) if needs_matrix else None
-    half_in = clip.format.sample_type == vs.FLOAT and clip.format.bits_per_sample == 16
-    rgb = to_rgb(clip, params, half=half_in and clip.format.color_family == vs.RGB)
+    integer_rgb = clip.format.color_family == vs.RGB and clip.format.sample_type == vs.INTEGER
+    params = color_params(clip) if needs_matrix or integer_rgb else None
+    source = _source_spec(clip, params) if on_device else None
+    if source is None:  # VapourSynth converts to RGB float first
+        half_in = clip.format.sample_type == vs.FLOAT and clip.format.bits_per_sample == 16
+        src = to_rgb(clip, params, half=half_in and clip.format.color_family == vs.RGB)
+        source, chroma = _plane_spec(src.format, None), None
+    else:
+        src = clip
+        subsampled = clip.format.subsampling_w or clip.format.subsampling_h
+        chroma = chroma_upsampling(clip.format, clip.width, clip.height, params.chroma_location) if subsampled else None
 
     s = runtime.scale
     resized = scale is not None and scale != s
-    # On a GPU the output conversion runs there, so only the final planes cross PCIe and the CPU; on the CPU,
-    # VapourSynth's resize (zimg, SIMD) converts several times faster than torch ops would.
-    on_gpu = runtime.device.type == "cuda"
-    spec = _plane_spec(out_fmt, params) if on_gpu and not resized else None
+    spec = _plane_spec(out_fmt, params) if on_device and not resized else None
     if spec is None:  # AI output in RGB float, then VapourSynth resizes and converts
         spec, fmt = _plane_spec(_RGBS, None), _RGBS
     else:
         fmt = out_fmt
-    template = rgb.std.BlankClip(width=clip.width * s, height=clip.height * s, format=fmt.id, keep=True)
-    out = map_planes(rgb, template, partial(runtime.process, output=spec))
+    template = src.std.BlankClip(width=clip.width * s, height=clip.height * s, format=fmt.id, keep=True)
+    out = map_planes(src, template, partial(runtime.process, source=source, chroma=chroma, output=spec))
+    if src is clip and fmt.color_family == vs.RGB:
+        out = _set_rgb_props(out, params if clip.format.color_family != vs.RGB else None)
     if resized:
         out = core.resize.Lanczos(out, *_scaled_size(clip, scale, out_fmt))
     elif fmt.id == out_fmt.id:
         return _set_color_props(out, out_fmt, params)
     return from_rgb(out, out_fmt, params)
+
+
+def _converts_on_device(runtime: SRRuntime) -> bool:
+    """Whether the colour conversions run on the inference device (a GPU) rather than in VapourSynth."""
+    return runtime.device.type == "cuda"
+
+
+def _source_spec(clip: vs.VideoNode, params: ColorParams | None) -> PlaneSpec | None:
+    """How the inference device reads ``clip``'s planes; None where VapourSynth must convert first."""
+    fmt = clip.format
+    if fmt.color_family == vs.RGB:
+        full = fmt.sample_type == vs.FLOAT or params is None or params.range == vs.RANGE_FULL
+        return PlaneSpec("rgb", fmt.bits_per_sample, fmt.sample_type == vs.FLOAT, full)
+    return _plane_spec(fmt, params)
+
+
+def _set_rgb_props(clip: vs.VideoNode, params: ColorParams | None) -> vs.VideoNode:
+    """The props zimg's conversion to full-range RGB would set (``params``: those of a YUV/GRAY source)."""
+    props = {"_Matrix": 0, "_Range": vs.RANGE_FULL}
+    if params is not None:
+        props |= {"_Transfer": params.transfer, "_Primaries": params.primaries}
+    return clip.std.SetFrameProps(**props).std.RemoveFrameProps("_ChromaLocation")
 
 
 def _plane_spec(fmt: vs.VideoFormat, params: ColorParams | None) -> PlaneSpec | None:
@@ -116,11 +156,15 @@ def _set_color_props(clip: vs.VideoNode, fmt: vs.VideoFormat, params: ColorParam
     """The props VapourSynth's resize would set for ``fmt``, for frames the inference device converted."""
     if fmt.color_family == vs.RGB:
         return clip
-    props = {"_Matrix": params.matrix, "_Transfer": params.transfer, "_Primaries": params.primaries,
-             "_Range": vs.RANGE_FULL if fmt.sample_type == vs.FLOAT else params.range}  # fmt: skip
-    if fmt.color_family == vs.YUV:
-        props["_ChromaLocation"] = 0  # left (MPEG-2), as converted
-    return core.std.SetFrameProps(clip, **props)
+    props = {
+        "_Matrix": params.matrix,
+        "_Transfer": params.transfer,
+        "_Primaries": params.primaries,
+        "_Range": params.range,
+    }  # fmt: skip (float planes ignore _Range; zimg labels them so too)
+    if fmt.subsampling_w or fmt.subsampling_h:
+        return core.std.SetFrameProps(clip, **props, _ChromaLocation=0)  # left (MPEG-2), as converted
+    return core.std.SetFrameProps(clip, **props).std.RemoveFrameProps("_ChromaLocation")
 
 
 def _scaled_size(clip: vs.VideoNode, scale: float, fmt: vs.VideoFormat) -> tuple[int, int]:

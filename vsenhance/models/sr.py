@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from spandrel import ImageModelDescriptor
 
 from ..errors import DeviceError, ModelError
-from .color import PlaneSpec, rgb_to_planes
+from .color import ChromaUpsampling, PlaneSpec, planes_to_rgb, rgb_to_planes
 from .tiling import Tile, padding, tile_grid
 
 __all__ = ["SRRuntime", "TileSettings", "resolve_device", "resolve_dtype"]
@@ -26,7 +26,8 @@ __all__ = ["SRRuntime", "TileSettings", "resolve_device", "resolve_dtype"]
 log = logging.getLogger(__name__)
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-_NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16}
+_NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16,
+                np.dtype(np.uint8): torch.uint8, np.dtype(np.uint16): torch.uint16}  # fmt: skip
 RGBS = PlaneSpec("rgb", 32, is_float=True, full_range=True)
 _MIN_OOM_TILE = 32
 
@@ -158,21 +159,29 @@ class SRRuntime:
 
     # -- public ---------------------------------------------------------------------------------------
 
-    def process(self, planes: Sequence[np.ndarray], out: Sequence[np.ndarray], output: PlaneSpec = RGBS) -> None:
-        """Upscale three (H, W) float RGB planes into the writable planes of a frame in ``output``.
+    def process(
+        self,
+        planes: Sequence[np.ndarray],
+        out: Sequence[np.ndarray],
+        *,
+        source: PlaneSpec = RGBS,
+        chroma: ChromaUpsampling | None = None,
+        output: PlaneSpec = RGBS,
+    ) -> None:
+        """Upscale the planes of a frame in ``source`` into the writable planes of a frame in ``output``.
 
-        The conversion from RGB (matrix, range, chroma subsampling, quantisation) runs on the inference device,
-        so only the final planes are downloaded.
+        Conversions to RGB (``chroma`` upsamples subsampled chroma) and from it (matrix, range, chroma
+        subsampling, quantisation) run on the inference device, so only the frames' own planes cross PCIe.
         """
         with self._next_lock:
             slot = self._slots[self._next]
             self._next = (self._next + 1) % len(self._slots)
         with slot.lock, torch.inference_mode():
             if slot.stream is None:
-                self._process_cpu(planes, out, output)
+                self._process_cpu(planes, out, source, chroma, output)
             else:
                 with torch.cuda.stream(slot.stream):
-                    self._process_cuda(slot, planes, out, output)
+                    self._process_cuda(slot, planes, out, source, chroma, output)
         self.calls += 1
 
     def upscale_tensor(self, img: torch.Tensor) -> torch.Tensor:
@@ -188,21 +197,38 @@ class SRRuntime:
 
     # -- internals ------------------------------------------------------------------------------------
 
-    def _process_cpu(self, planes: Sequence[np.ndarray], out: Sequence[np.ndarray], output: PlaneSpec) -> None:
-        img = torch.from_numpy(np.stack(planes)).unsqueeze(0).to(self.dtype)
-        result = rgb_to_planes(self.upscale_tensor(img)[0], output)
+    def _process_cpu(
+        self,
+        planes: Sequence[np.ndarray],
+        out: Sequence[np.ndarray],
+        source: PlaneSpec,
+        chroma: ChromaUpsampling | None,
+        output: PlaneSpec,
+    ) -> None:
+        if source == RGBS:
+            rgb = torch.from_numpy(np.stack(planes))
+        else:
+            rgb = planes_to_rgb([torch.from_numpy(p) for p in planes], source, chroma)
+        result = rgb_to_planes(self.upscale_tensor(rgb.unsqueeze(0).to(self.dtype))[0], output)
         for dst, src in zip(out, result, strict=True):
             np.copyto(dst, src.numpy())
 
     def _process_cuda(
-        self, slot: _Slot, planes: Sequence[np.ndarray], out: Sequence[np.ndarray], output: PlaneSpec
+        self,
+        slot: _Slot,
+        planes: Sequence[np.ndarray],
+        out: Sequence[np.ndarray],
+        source: PlaneSpec,
+        chroma: ChromaUpsampling | None,
+        output: PlaneSpec,
     ) -> None:
-        h, w = planes[0].shape
-        host_in = slot.pinned("in", (3, h, w), _NP_TO_TORCH[planes[0].dtype])
+        uploaded = []
         for i, plane in enumerate(planes):
-            host_in[i].numpy()[...] = plane
-        img = host_in.to(self.device, non_blocking=True).unsqueeze(0).to(self.dtype)
-        result = rgb_to_planes(self.upscale_tensor(img)[0], output)
+            host = slot.pinned(f"in{i}", plane.shape, _NP_TO_TORCH[plane.dtype])
+            host.numpy()[...] = plane
+            uploaded.append(host.to(self.device, non_blocking=True))
+        rgb = planes_to_rgb(uploaded, source, chroma)
+        result = rgb_to_planes(self.upscale_tensor(rgb.unsqueeze(0).to(self.dtype))[0], output)
         hosts = [slot.pinned(f"out{i}", tuple(p.shape), p.dtype) for i, p in enumerate(result)]
         for host, plane in zip(hosts, result, strict=True):
             host.copy_(plane, non_blocking=True)
