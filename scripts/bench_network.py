@@ -140,7 +140,7 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    args.tile, args.tile_pad = 0, 0
+    args.tile, args.tile_pad, args.compile = 0, 0, False
     width, height = parse_size(args.size)
     rows: list[dict] = []
     reference = None

@@ -64,7 +64,7 @@ source = source.std.ModifyFrame(source, replay)
 UPSCALE_VPY = """
 import vsenhance as vse
 out = vse.upscale(source, {model!r}, tile={tile}, tile_pad={tile_pad}, device={device!r}, precision={precision!r},
-                  streams={streams}, output_format=vs.{output_format})
+                  streams={streams}, output_format=vs.{output_format}, compile={compile})
 out.set_output()
 """
 
@@ -89,7 +89,7 @@ def load_runtime(args: argparse.Namespace, streams: int = 1):
     dev = resolve_device(args.device, "bench")
     dtype = resolve_dtype(args.precision, dev, descriptor, "bench")
     torch.backends.cudnn.benchmark = True
-    return SRRuntime(descriptor, device=dev, dtype=dtype, streams=streams, func="bench",
+    return SRRuntime(descriptor, device=dev, dtype=dtype, streams=streams, func="bench", compile=args.compile,
                      tiles=TileSettings(args.tile, args.tile_pad, 0, 1))  # fmt: skip
 
 
@@ -139,8 +139,6 @@ def mode_model(args: argparse.Namespace) -> dict:
     import torch
 
     rt = load_runtime(args)
-    if args.compile:  # a probe for the ceiling only: does torch.compile make the network itself faster?
-        rt.model = torch.compile(rt.model, mode=args.compile)
     img = first_frame(args).to(rt.device).to(rt.dtype)
     sync = torch.cuda.synchronize if rt.device.type == "cuda" else (lambda: None)
     with torch.inference_mode():
@@ -209,7 +207,7 @@ def run_vspipe(args: argparse.Namespace, streams: int, model: str | None = None,
             model = str(saved)
         script.write_text(SOURCE_VPY.format(width=width, height=height, frames=total) + UPSCALE_VPY.format(
             model=model, tile=args.tile, tile_pad=args.tile_pad, device=args.device, precision=args.precision,
-            streams=streams, output_format=args.output_format))  # fmt: skip
+            streams=streams, output_format=args.output_format, compile=args.compile))  # fmt: skip
         if args.write_script:
             args.write_script.write_text(script.read_text())
         container = ["-c", "y4m"] if args.output_format.startswith(("YUV", "GRAY")) else []
@@ -354,7 +352,7 @@ def main() -> int:
     )
     parser.add_argument("--output-format", default="YUV420P10", help="vspipe mode's output (RGB formats: raw, no y4m)")
     parser.add_argument("--write-script", type=Path, help="also save the vspipe mode's .vpy here")
-    parser.add_argument("--compile", metavar="MODE", help="model-only: torch.compile the network (e.g. max-autotune)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network (upscale(compile=True))")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -406,6 +404,7 @@ def main() -> int:
             "precision",
             "encoder",
             "output_format",
+            "compile",
         )
     }
     print(f"\nmachine: {info}\nsettings: {settings}\n")

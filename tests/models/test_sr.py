@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.conftest import make_compact
-from vsenhance.errors import DeviceError
+from vsenhance.errors import DeviceError, ModelError
 from vsenhance.models.sr import SRRuntime, TileSettings, resolve_device, resolve_dtype
 
 
@@ -149,3 +149,25 @@ def test_precision_rules() -> None:
         resolve_dtype("fp16", cpu, desc, "f")
     with pytest.raises(Exception, match="precision='fp8'"):
         resolve_dtype("fp8", cpu, desc, "f")
+
+
+def test_compiled_network_matches_eager_per_tile_shape(photo, caplog) -> None:
+    """compile=True gives the eager result; each distinct tile shape compiles once, later frames reuse it."""
+    img = as_tensor(photo)
+    tiles = TileSettings(tile=40, tile_pad=4)
+    eager = SRRuntime(make_compact(), device=torch.device("cpu"), dtype=torch.float32, tiles=tiles)
+    compiled = SRRuntime(make_compact(), device=torch.device("cpu"), dtype=torch.float32, tiles=tiles, compile=True)
+    with torch.inference_mode(), caplog.at_level(logging.INFO, logger="vsenhance.models.sr"):
+        expected = eager.upscale_tensor(img)
+        torch.testing.assert_close(compiled.upscale_tensor(img), expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(compiled.upscale_tensor(img), expected, atol=1e-5, rtol=1e-5)
+    # 64x48 in tiles of 40 with 4 pixels of pad: 44 or 28 columns by 44 or 12 rows
+    shapes = {(1, 3, 44, 44), (1, 3, 44, 28), (1, 3, 12, 44), (1, 3, 12, 28)}
+    assert compiled._compiled_shapes == shapes
+    assert sum("compiling the network" in r.message for r in caplog.records) == len(shapes)
+
+
+def test_compile_without_a_compiler_is_an_error(monkeypatch) -> None:
+    monkeypatch.setattr("vsenhance.models.sr.shutil.which", lambda name: None)
+    with pytest.raises(ModelError, match="C\\+\\+ compiler"):
+        SRRuntime(make_compact(), device=torch.device("cpu"), dtype=torch.float32, tiles=TileSettings(), compile=True)

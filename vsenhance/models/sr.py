@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -122,6 +123,7 @@ class SRRuntime:
         dtype: torch.dtype,
         tiles: TileSettings,
         streams: int = 1,
+        compile: bool = False,
         func: str = "vsenhance.upscale",
     ) -> None:
         self.descriptor = descriptor
@@ -143,6 +145,13 @@ class SRRuntime:
             .requires_grad_(False)
             .to(device=device, dtype=dtype, memory_format=torch.channels_last)
         )
+        self._compiled_shapes: set[tuple[int, ...]] | None = None
+        if compile:
+            self._check_compiler()
+            # Shapes are fixed per clip and tile grid: no dynamic shapes, one compilation per distinct tile shape.
+            self.model = torch.compile(self.model, dynamic=False)
+            self._compiled_shapes = set()
+            self._compile_lock = threading.Lock()
         # Everything alive now (torch, the model) moves out of the garbage collector's sight: its full
         # collections, triggered by per-frame allocations, otherwise walk millions of objects (~10% of a frame).
         gc.freeze()
@@ -208,7 +217,7 @@ class SRRuntime:
         if source == RGBS:
             rgb = torch.from_numpy(np.stack(planes))
         else:
-            rgb = planes_to_rgb([torch.from_numpy(p) for p in planes], source, chroma)
+            rgb = planes_to_rgb([torch.from_numpy(np.array(p)) for p in planes], source, chroma)
         result = rgb_to_planes(self.upscale_tensor(rgb.unsqueeze(0).to(self.dtype))[0], output)
         for dst, src in zip(out, result, strict=True):
             np.copyto(dst, src.numpy())
@@ -298,5 +307,37 @@ class SRRuntime:
         if (th, tw) != (h, w):
             x = F.pad(x, (0, tw - w, 0, th - h), mode="replicate")
         x = x.contiguous(memory_format=torch.channels_last)
-        y = self.model(x)
+        if self._compiled_shapes is not None and tuple(x.shape) not in self._compiled_shapes:
+            y = self._first_compiled_call(x)
+        else:
+            y = self.model(x)
         return y[:, :, : h * self.scale, : w * self.scale]
+
+    def _first_compiled_call(self, x: torch.Tensor) -> torch.Tensor:
+        """Compile for a new input shape, one worker at a time (the others wait rather than compile it too)."""
+        with self._compile_lock:
+            if tuple(x.shape) in self._compiled_shapes:
+                return self.model(x)
+            log.info("%s: compiling the network for input %s (once per tile shape; may take minutes)",
+                     self.func, tuple(x.shape))  # fmt: skip
+            try:
+                y = self.model(x)
+            except torch.OutOfMemoryError:
+                raise
+            except Exception as exc:
+                raise ModelError(self.func, f"torch.compile failed for input {tuple(x.shape)}: {exc}",
+                                 "Pass compile=False.") from exc  # fmt: skip
+            self._compiled_shapes.add(tuple(x.shape))
+            return y
+
+    def _check_compiler(self) -> None:
+        """torch.compile needs Triton on a GPU and a C++ compiler on the CPU: say so now, not on frame 1."""
+        if self.device.type == "cuda":
+            try:
+                import triton  # noqa: F401
+            except ImportError:
+                raise ModelError(self.func, "compile=True needs Triton, which is not installed.",
+                                 "pip install triton (it comes with Linux CUDA builds of torch), or compile=False.") from None  # fmt: skip
+        elif shutil.which(os.environ.get("CXX", "c++")) is None and shutil.which("g++") is None:
+            raise ModelError(self.func, "compile=True on the CPU needs a C++ compiler, and none was found.",
+                             "Install g++ (e.g. apt-get install g++), or compile=False.")  # fmt: skip
