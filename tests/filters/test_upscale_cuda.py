@@ -51,3 +51,12 @@ def test_fp16_is_close_to_fp32(tiny_model_path) -> None:
     a = vse.upscale(clip, tiny_model_path, device="cuda", precision="fp32").get_frame(1)
     b = vse.upscale(clip, tiny_model_path, device="cuda", precision="fp16").get_frame(1)
     assert max(np.abs(x - y).max() for x, y in zip(planes(a), planes(b), strict=True)) < 0.02
+
+
+def test_compiled_matches_eager(tiny_model_path) -> None:
+    clip = source(3)
+    kwargs = {"device": "cuda", "precision": "fp32", "tile": 0, "streams": 2}
+    eager = vse.upscale(clip, tiny_model_path, **kwargs)
+    compiled = vse.upscale(clip, tiny_model_path, compile=True, **kwargs)
+    for a, b in zip(eager.frames(), compiled.frames(prefetch=3), strict=True):
+        assert max(np.abs(x - y).max() for x, y in zip(planes(a), planes(b), strict=True)) < 1e-4
