@@ -13,6 +13,13 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUD
 core = vs.core
 
 
+@pytest.fixture(autouse=True)
+def strict_fp32(monkeypatch):
+    """fp32 means fp32 here: no TF32 convolutions or matmuls (PyTorch allows them by default on Ampere+)."""
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+
+
 def source(length: int = 12) -> vs.VideoNode:
     blank = core.std.BlankClip(format=vs.RGBS, width=96, height=64, length=length)
     clip = core.std.FrameEval(
@@ -40,7 +47,8 @@ def test_cuda_fp32_matches_cpu(tiny_model_path, output_format) -> None:
     for n, (a, b) in enumerate(zip(cpu.frames(), gpu.frames(prefetch=6), strict=True)):
         pa, pb = planes(a), planes(b)
         if output_format is None:
-            assert max(np.abs(x - y).max() for x, y in zip(pa, pb, strict=True)) <= 1e-4, n
+            diff = max(np.abs(x - y).max() for x, y in zip(pa, pb, strict=True))
+            assert diff <= 1e-4, (n, diff)
             continue
         assert np.abs(pa[0] - pb[0]).max() <= 1, n
         assert max(np.abs(x - y).mean() for x, y in zip(pa[1:], pb[1:], strict=True)) / 1023 < 0.01, n
@@ -59,4 +67,5 @@ def test_compiled_matches_eager(tiny_model_path) -> None:
     eager = vse.upscale(clip, tiny_model_path, **kwargs)
     compiled = vse.upscale(clip, tiny_model_path, compile=True, **kwargs)
     for a, b in zip(eager.frames(), compiled.frames(prefetch=3), strict=True):
-        assert max(np.abs(x - y).max() for x, y in zip(planes(a), planes(b), strict=True)) < 1e-4
+        diff = max(np.abs(x - y).max() for x, y in zip(planes(a), planes(b), strict=True))
+        assert diff < 1e-4, diff
