@@ -152,6 +152,55 @@ def mode_model(args: argparse.Namespace) -> dict:
     return {"fps": args.frames / (time.perf_counter() - start), "scale": rt.scale}
 
 
+def mode_runtime(args: argparse.Namespace) -> dict:
+    """SRRuntime.process from one thread per stream on frame 0's YUV planes: what vspipe runs per frame
+    (upload, on-device conversions, inference, download) without VapourSynth around it."""
+    import numpy as np
+    import vapoursynth as vs
+
+    from vsenhance.bridge.formats import chroma_upsampling, color_params
+    from vsenhance.filters.upscale import _plane_spec
+
+    streams = max(int(s) for s in args.streams.split(","))
+    rt = load_runtime(args, streams=streams)
+    width, height = parse_size(args.size)
+    scope: dict = {}
+    exec(SOURCE_VPY.format(width=width, height=height, frames=1), scope)
+    clip = scope["source"]
+    frame = clip.get_frame(0)
+    planes = [np.array(frame[p]) for p in range(3)]
+    params = color_params(clip)
+    source = _plane_spec(clip.format, params)
+    chroma = chroma_upsampling(clip.format, width, height, params.chroma_location)
+    out_fmt = vs.core.get_video_format(getattr(vs, args.output_format))
+    output = _plane_spec(out_fmt, params)
+    s = rt.scale
+    shapes = [((height * s) >> (p and out_fmt.subsampling_h), (width * s) >> (p and out_fmt.subsampling_w))
+              for p in range(out_fmt.num_planes)]  # fmt: skip
+    dtype = np.uint8 if out_fmt.bits_per_sample == 8 else np.uint16 if out_fmt.sample_type == vs.INTEGER else np.float32
+    counter = iter(range(args.warmup + args.frames))
+    lock = threading.Lock()
+    started: list[float] = []
+
+    def worker() -> None:
+        out = [np.empty(shape, dtype) for shape in shapes]
+        while True:
+            with lock:
+                i = next(counter, None)
+                if i == args.warmup:
+                    started.append(time.perf_counter())
+            if i is None:
+                return
+            rt.process(planes, out, source=source, chroma=chroma, output=output)
+
+    threads = [threading.Thread(target=worker) for _ in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"fps": args.frames / (time.perf_counter() - started[0]), "streams": streams}
+
+
 def mode_sequential(args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
@@ -347,7 +396,8 @@ def main() -> int:
     parser.add_argument(
         "--modes",
         default="model,vspipe,sequential",
-        help="model, vspipe, sequential; overhead: the vspipe path with a near-free model of the same scale "
+        help="model, runtime, vspipe, sequential; runtime: SRRuntime.process from --streams threads, the "
+        "per-frame work without VapourSynth; overhead: the vspipe path with a near-free model of the same scale "
         "(arch:minimal-xN), i.e. the most frames per second the pipeline around the model can deliver",
     )
     parser.add_argument("--output-format", default="YUV420P10", help="vspipe mode's output (RGB formats: raw, no y4m)")
@@ -359,7 +409,7 @@ def main() -> int:
     args.passthrough = [a for a in sys.argv[1:] if a not in ("--child",)]
 
     if args.child:
-        result = {"model": mode_model, "sequential": mode_sequential}[args.child](args)
+        result = {"model": mode_model, "runtime": mode_runtime, "sequential": mode_sequential}[args.child](args)
         print(json.dumps(result))
         return 0
 
@@ -370,6 +420,9 @@ def main() -> int:
         r = run_child(args, "model")
         ceiling = r["fps"]
         rows.append({"mode": "model-only (ceiling)", **r})
+    if "runtime" in modes:
+        r = run_child(args, "runtime")
+        rows.append({"mode": f"runtime.process, {r['streams']} threads (no VapourSynth)", **r})
     baseline = None
     if "sequential" in modes:
         r = run_child(args, "sequential")
