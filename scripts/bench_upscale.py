@@ -57,7 +57,7 @@ def replay(n, f):
     for p, plane in enumerate(frames[n % 16]):
         np.copyto(np.asarray(out[p]), plane)
     return out
-source = rendered.std.Loop(-(-N // 16))[:N]
+source = core.std.BlankClip(rendered, length=N, keep=True).std.SetFrameProps(_Matrix=1, _Range=0, _ChromaLocation=0)
 source = source.std.ModifyFrame(source, replay)
 """
 
