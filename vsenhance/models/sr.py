@@ -5,14 +5,13 @@ Pure PyTorch and numpy: frames arrive as (H, W) planes and leave through writabl
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import gc
 import logging
 import os
+import queue
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,35 +108,6 @@ class _Slot:
         return buf
 
 
-class _SlotPool:
-    """Workers handed out first come, first served: a frame takes whichever worker is free, and frames get
-    them in the order they asked. (Round-robin queues a frame behind a busy worker while another idles; an
-    unordered queue lets later frames overtake an early one, and vspipe, writing in order, then stops asking
-    for new frames until that one is done: the workers run dry, a GPU "waveform".)"""
-
-    def __init__(self, slots: list[_Slot]) -> None:
-        self._free = slots
-        self._queue: collections.deque[object] = collections.deque()
-        self._cond = threading.Condition()
-
-    @contextlib.contextmanager
-    def take(self) -> Iterator[_Slot]:
-        ticket = object()
-        with self._cond:
-            self._queue.append(ticket)
-            while not self._free or self._queue[0] is not ticket:
-                self._cond.wait()
-            self._queue.popleft()
-            slot = self._free.pop()
-            self._cond.notify_all()  # the next in line may find a worker free too
-        try:
-            yield slot
-        finally:
-            with self._cond:
-                self._free.append(slot)
-                self._cond.notify_all()
-
-
 class SRRuntime:
     """Runs a spandrel super-resolution model on RGB frames with Real-ESRGAN's tiling.
 
@@ -193,7 +163,11 @@ class SRRuntime:
             threads = max(1, (os.cpu_count() or 1) // streams)
             torch.set_num_threads(threads)
             log.info("%s: %d CPU worker(s) with %d torch thread(s) each", func, streams, threads)
-        self._slots = _SlotPool([_Slot(device) for _ in range(streams)])
+        # Free workers: a frame takes whichever is free (round-robin would queue a frame behind a busy worker
+        # while another idles) and owns it, stream and buffers, until its planes are written.
+        self._free: queue.SimpleQueue[_Slot] = queue.SimpleQueue()
+        for _ in range(streams):
+            self._free.put(_Slot(device))
 
     # -- public ---------------------------------------------------------------------------------------
 
@@ -211,12 +185,16 @@ class SRRuntime:
         Conversions to RGB (``chroma`` upsamples subsampled chroma) and from it (matrix, range, chroma
         subsampling, quantisation) run on the inference device, so only the frames' own planes cross PCIe.
         """
-        with self._slots.take() as slot, torch.inference_mode():
-            if slot.stream is None:
-                self._process_cpu(planes, out, source, chroma, output)
-            else:
-                with torch.cuda.stream(slot.stream):
-                    self._process_cuda(slot, planes, out, source, chroma, output)
+        slot = self._free.get()
+        try:
+            with torch.inference_mode():
+                if slot.stream is None:
+                    self._process_cpu(planes, out, source, chroma, output)
+                else:
+                    with torch.cuda.stream(slot.stream):
+                        self._process_cuda(slot, planes, out, source, chroma, output)
+        finally:
+            self._free.put(slot)
         with self._calls_lock:
             self.calls += 1
 
