@@ -64,6 +64,8 @@ class ChromaUpsampling:
             if mats is None:
                 mats = tuple(None if m is None else torch.from_numpy(m).to(chroma.device)
                              for m in (self.vertical, self.horizontal))  # fmt: skip
+                if chroma.device.type == "cuda":  # other workers' streams read them: finish the upload first
+                    torch.cuda.current_stream(chroma.device).synchronize()
                 self._on_device[chroma.device] = mats
         vertical, horizontal = mats
         if vertical is not None:
