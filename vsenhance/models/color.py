@@ -47,32 +47,62 @@ class PlaneSpec:
 
 @dataclass(frozen=True, eq=False)
 class ChromaUpsampling:
-    """Subsampled chroma → full size as two resampling matrices: ``full = vertical @ chroma @ horizontal``.
+    """Subsampled chroma → full size, given as two resampling matrices: ``full = vertical @ chroma @ horizontal``.
 
-    ``vertical`` is (H, H >> sh) and ``horizontal`` (W >> sw, W); None where that axis isn't subsampled.
+    ``vertical`` is (H, H >> sh) and ``horizontal`` (W >> sw, W); None where that axis isn't subsampled. They are
+    applied as a few taps per output sample (gathers and multiply-adds: exact float32 whatever the global TF32
+    settings, which a matrix product would follow).
     """
 
     vertical: np.ndarray | None
     horizontal: np.ndarray | None
-    _on_device: dict[torch.device, tuple[torch.Tensor | None, ...]] = field(default_factory=dict, repr=False)
+    _on_device: dict[torch.device, tuple[_Taps | None, _Taps | None]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self, chroma: torch.Tensor) -> torch.Tensor:
-        """(2, h, w) float32 chroma → (2, H, W), on chroma's device (matrices uploaded once per device)."""
+        """(2, h, w) float32 chroma → (2, H, W), on chroma's device (taps uploaded once per device)."""
         with self._lock:
-            mats = self._on_device.get(chroma.device)
-            if mats is None:
-                mats = tuple(None if m is None else torch.from_numpy(m).to(chroma.device)
-                             for m in (self.vertical, self.horizontal))  # fmt: skip
+            taps = self._on_device.get(chroma.device)
+            if taps is None:
+                taps = (_Taps.of(self.vertical, chroma.device, dim=-2),
+                        _Taps.of(None if self.horizontal is None else self.horizontal.T, chroma.device, dim=-1))  # fmt: skip
                 if chroma.device.type == "cuda":  # other workers' streams read them: finish the upload first
                     torch.cuda.current_stream(chroma.device).synchronize()
-                self._on_device[chroma.device] = mats
-        vertical, horizontal = mats
-        if vertical is not None:
-            chroma = vertical @ chroma
-        if horizontal is not None:
-            chroma = chroma @ horizontal
+                self._on_device[chroma.device] = taps
+        for axis in taps:
+            if axis is not None:
+                chroma = axis.apply(chroma)
         return chroma
+
+
+@dataclass(frozen=True)
+class _Taps:
+    """A resampling matrix (out, in) as its nonzero weights: out[i] = sum_k weight[k, i] * in[index[k, i]]."""
+
+    index: tuple[torch.Tensor, ...]  # per tap: (out,) input positions
+    weight: tuple[torch.Tensor, ...]  # per tap: weights, shaped to broadcast along ``dim``
+    dim: int
+
+    @classmethod
+    def of(cls, matrix: np.ndarray | None, device: torch.device, dim: int) -> _Taps | None:
+        if matrix is None:
+            return None
+        rows = [np.flatnonzero(row) for row in matrix]
+        k = max(len(r) for r in rows)
+        index = np.zeros((k, len(rows)), np.int64)
+        weight = np.zeros((k, len(rows)), np.float32)
+        for i, r in enumerate(rows):
+            index[: len(r), i] = r
+            weight[: len(r), i] = matrix[i, r]
+        shape = (-1, 1) if dim == -2 else (-1,)
+        return cls(tuple(torch.from_numpy(x).to(device) for x in index),
+                   tuple(torch.from_numpy(w).reshape(shape).to(device) for w in weight), dim)  # fmt: skip
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        out = x.index_select(self.dim, self.index[0]).mul_(self.weight[0])
+        for index, weight in zip(self.index[1:], self.weight[1:], strict=True):
+            out.addcmul_(x.index_select(self.dim, index), weight)
+        return out
 
 
 def planes_to_rgb(planes: list[torch.Tensor], spec: PlaneSpec, chroma: ChromaUpsampling | None) -> torch.Tensor:
@@ -104,39 +134,61 @@ def _dequantise(p: torch.Tensor, spec: PlaneSpec, *, luma: bool) -> torch.Tensor
 
 
 def rgb_to_planes(rgb: torch.Tensor, spec: PlaneSpec) -> list[torch.Tensor]:
-    """(3, H, W) RGB in [0, 1] → the output format's planes, quantised with rounding (left chroma siting)."""
-    rgb = rgb.float()
+    """(3, H, W) RGB in [0, 1] → the output format's planes, quantised with rounding (left chroma siting).
+
+    Few passes over the frame, as they are what this costs at 4K/8K: scaling to code values is folded into the
+    matrix, and subsampled chroma is computed from subsampled RGB (both linear), so only luma is computed at
+    full size. Elementwise float32 throughout, like the rest of the conversions.
+    """
+    rgb = rgb.to(torch.float32, memory_format=torch.contiguous_format)  # one pass; planes contiguous
     if spec.family == "rgb":
-        return [_quantise(c, spec, luma=True) for c in rgb]
+        scale, _ = _code_scale(spec, luma=True)  # RGB output is full range
+        return [_round(p.mul_(scale), spec) for p in rgb] if scale != 1 else [_round(p, spec) for p in rgb]
     kr, kb = MATRIX_COEFFICIENTS[spec.matrix]
-    r, g, b = rgb
-    y = kr * r + (1 - kr - kb) * g + kb * b
+    y = _affine(rgb, (kr, 1 - kr - kb, kb), *_code_scale(spec, luma=True))
     if spec.family == "gray":
-        return [_quantise(y, spec, luma=True)]
-    cb = (b - y) / (2 * (1 - kb))
-    cr = (r - y) / (2 * (1 - kr))
-    chroma = _subsample(torch.stack((cb, cr)), spec.subsampling_w, spec.subsampling_h)
-    return [_quantise(y, spec, luma=True), *(_quantise(c, spec, luma=False) for c in chroma)]
+        return [_round(y, spec)]
+    small = _subsample(rgb, spec.subsampling_w, spec.subsampling_h) if spec.subsampling_w or spec.subsampling_h else rgb
+    scale, offset = _code_scale(spec, luma=False)
+    kg = 1 - kr - kb
+    cb = _affine(small, (-kr / (2 - 2 * kb), -kg / (2 - 2 * kb), 0.5), scale, offset)  # (b - y) / (2 (1 - kb))
+    cr = _affine(small, (0.5, -kg / (2 - 2 * kr), -kb / (2 - 2 * kr)), scale, offset)  # (r - y) / (2 (1 - kr))
+    return [_round(y, spec), _round(cb, spec), _round(cr, spec)]
 
 
-def _subsample(c: torch.Tensor, sw: int, sh: int) -> torch.Tensor:
-    """MPEG-2 ("left") siting: horizontally co-sited [1, 2, 1]/4 per factor, vertically centred box averages."""
-    x = c.unsqueeze(1)  # (2, 1, H, W)
+def _affine(rgb: torch.Tensor, coefficients: tuple[float, float, float], scale: float, offset: float) -> torch.Tensor:
+    """scale * (c0 r + c1 g + c2 b) + offset, as one new plane."""
+    (c0, c1, c2), (r, g, b) = coefficients, rgb
+    out = torch.mul(r, c0 * scale).add_(g, alpha=c1 * scale).add_(b, alpha=c2 * scale)
+    return out.add_(offset) if offset else out
+
+
+def _code_scale(spec: PlaneSpec, *, luma: bool) -> tuple[float, float]:
+    """(scale, offset) from [0, 1] luma / [-0.5, 0.5] chroma to code values (identity for float formats)."""
+    if spec.is_float:
+        return 1.0, 0.0
+    if spec.full_range:
+        return float((1 << spec.bits) - 1), 0.0 if luma else float(1 << (spec.bits - 1))
+    shift = 1 << (spec.bits - 8)
+    return (219.0 * shift, 16.0 * shift) if luma else (224.0 * shift, 128.0 * shift)
+
+
+def _subsample(x: torch.Tensor, sw: int, sh: int) -> torch.Tensor:
+    """(C, H, W) → (C, H >> sh, W >> sw) with MPEG-2 ("left") siting: horizontally co-sited [1, 2, 1]/4 per
+    factor (the left edge repeated), vertically centred box averages. Slices and multiply-adds, not a
+    convolution (cuDNN would round its inputs to TF32 by PyTorch's default)."""
     for _ in range(sw):
-        x = F.conv2d(F.pad(x, (1, 1, 0, 0), mode="replicate"), x.new_tensor([[[[0.25, 0.5, 0.25]]]]), stride=(1, 2))
+        even, odd = x[..., 0::2], x[..., 1::2]
+        out = torch.mul(even, 0.5).add_(odd, alpha=0.25)  # the sample itself and its right neighbour
+        out[..., 1:].add_(odd[..., :-1], alpha=0.25)  # the left neighbour ...
+        out[..., :1].add_(even[..., :1], alpha=0.25)  # ... which at the edge is the sample itself
+        x = out
     if sh:
-        x = F.avg_pool2d(x, kernel_size=(1 << sh, 1), stride=(1 << sh, 1))
-    return x.squeeze(1)
+        x = F.avg_pool2d(x.unsqueeze(1), kernel_size=(1 << sh, 1), stride=(1 << sh, 1)).squeeze(1)
+    return x
 
 
-def _quantise(p: torch.Tensor, spec: PlaneSpec, *, luma: bool) -> torch.Tensor:
+def _round(p: torch.Tensor, spec: PlaneSpec) -> torch.Tensor:
     if spec.is_float:
         return p.to(spec.torch_dtype())
-    peak = (1 << spec.bits) - 1
-    if spec.full_range:
-        v = p * peak + (0 if luma else 1 << (spec.bits - 1))
-    else:
-        shift = 1 << (spec.bits - 8)
-        v = (p * 219 + 16) * shift if luma else (p * 224 + 128) * shift
-    v = v.round_().clamp_(0, peak)
-    return v.to(spec.torch_dtype())
+    return p.round_().clamp_(0, (1 << spec.bits) - 1).to(spec.torch_dtype())
