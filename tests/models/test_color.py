@@ -8,7 +8,7 @@ import pytest
 import torch
 import vapoursynth as vs
 
-from vsenhance.models.color import PlaneSpec, rgb_to_planes
+from vsenhance.models.color import ChromaUpsampling, PlaneSpec, planes_to_rgb, rgb_to_planes
 
 core = vs.core
 
@@ -62,3 +62,35 @@ def test_chroma_subsampling_is_close_to_vapoursynth(photo, fmt, sw, sh) -> None:
     peak = (1 << spec.bits) - 1
     for a, b in zip(ours[1:], theirs[1:], strict=True):  # different (but both left-sited) downsampling filters
         assert np.abs(a - b).mean() / peak < 0.004
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_conversions_are_exact_even_with_tf32_enabled(photo, monkeypatch) -> None:
+    """No matrix product or convolution inside: global TF32 switches cannot round the colour maths."""
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    rgb = torch.from_numpy(photo.transpose(2, 0, 1).copy())
+    spec = PlaneSpec("yuv", 16, False, False, 1, 1, 1)
+    cpu = rgb_to_planes(rgb, spec)
+    gpu = rgb_to_planes(rgb.cuda(), spec)
+    for a, b in zip(cpu, gpu, strict=True):
+        assert (a.double() - b.cpu().double()).abs().max() <= 1  # a rounding tie at most
+    ups = ChromaUpsampling(_half_pel(48), _half_pel(64).T.copy())
+    spec444 = PlaneSpec("yuv", 16, False, False, 0, 0, 1)
+    planes = rgb_to_planes(rgb, spec444)
+    small = [planes[0], *(p[::2, ::2].contiguous() for p in planes[1:])]
+    expected = planes_to_rgb(small, spec, ups)
+    got = planes_to_rgb([p.cuda() for p in small], spec, ups).cpu()
+    assert (expected - got).abs().max() < 1e-5
+
+
+def _half_pel(n: int) -> np.ndarray:
+    """(n, n // 2): linear interpolation of a half-size signal (a stand-in for VapourSynth's weights)."""
+    m = np.zeros((n, n // 2), np.float32)
+    for i in range(n):
+        x = min(max((i - 0.5) / 2, 0), n // 2 - 1)
+        lo = int(x)
+        hi = min(lo + 1, n // 2 - 1)
+        m[i, lo] += 1 - (x - lo)
+        m[i, hi] += x - lo
+    return m
