@@ -5,6 +5,7 @@ Pure PyTorch and numpy: frames arrive as (H, W) planes and leave through writabl
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -187,12 +188,11 @@ class SRRuntime:
         """
         slot = self._free.get()
         try:
-            with torch.inference_mode():
-                if slot.stream is None:
-                    self._process_cpu(planes, out, source, chroma, output)
-                else:
-                    with torch.cuda.stream(slot.stream):
-                        self._process_cuda(slot, planes, out, source, chroma, output)
+            on_stream = torch.cuda.stream(slot.stream) if slot.stream is not None else contextlib.nullcontext()
+            with torch.inference_mode(), on_stream:
+                rgb = planes_to_rgb(self._upload(slot, planes), source, chroma)
+                upscaled = self.upscale_tensor(rgb.unsqueeze(0).to(self.dtype))[0]
+                self._download(slot, rgb_to_planes(upscaled, output), out)
         finally:
             self._free.put(slot)
         with self._calls_lock:
@@ -211,44 +211,27 @@ class SRRuntime:
 
     # -- internals ------------------------------------------------------------------------------------
 
-    def _process_cpu(
-        self,
-        planes: Sequence[np.ndarray],
-        out: Sequence[np.ndarray],
-        source: PlaneSpec,
-        chroma: ChromaUpsampling | None,
-        output: PlaneSpec,
-    ) -> None:
-        if source == RGBS:
-            rgb = torch.from_numpy(np.stack(planes))
-        else:
-            rgb = planes_to_rgb([torch.from_numpy(np.array(p)) for p in planes], source, chroma)
-        result = rgb_to_planes(self.upscale_tensor(rgb.unsqueeze(0).to(self.dtype))[0], output)
-        for dst, src in zip(out, result, strict=True):
-            np.copyto(dst, src.numpy())
-
-    def _process_cuda(
-        self,
-        slot: _Slot,
-        planes: Sequence[np.ndarray],
-        out: Sequence[np.ndarray],
-        source: PlaneSpec,
-        chroma: ChromaUpsampling | None,
-        output: PlaneSpec,
-    ) -> None:
+    def _upload(self, slot: _Slot, planes: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        """The frame's planes on the device: through the worker's pinned buffers on a GPU (non-blocking)."""
+        if slot.stream is None:
+            return [torch.from_numpy(np.array(p)) for p in planes]  # a copy: VapourSynth's planes are read-only
         uploaded = []
         for i, plane in enumerate(planes):
             host = slot.pinned(f"in{i}", plane.shape, _NP_TO_TORCH[plane.dtype])
             host.numpy()[...] = plane
             uploaded.append(host.to(self.device, non_blocking=True))
-        rgb = planes_to_rgb(uploaded, source, chroma)
-        result = rgb_to_planes(self.upscale_tensor(rgb.unsqueeze(0).to(self.dtype))[0], output)
-        hosts = [slot.pinned(f"out{i}", tuple(p.shape), p.dtype) for i, p in enumerate(result)]
-        for host, plane in zip(hosts, result, strict=True):
-            host.copy_(plane, non_blocking=True)
-        slot.stream.synchronize()
-        for dst, host in zip(out, hosts, strict=True):
-            np.copyto(dst, host.numpy())
+        return uploaded
+
+    def _download(self, slot: _Slot, result: list[torch.Tensor], out: Sequence[np.ndarray]) -> None:
+        """Write the result planes into ``out``; on a GPU through pinned buffers, waiting for the stream once."""
+        if slot.stream is not None:
+            hosts = [slot.pinned(f"out{i}", tuple(p.shape), p.dtype) for i, p in enumerate(result)]
+            for host, plane in zip(hosts, result, strict=True):
+                host.copy_(plane, non_blocking=True)
+            slot.stream.synchronize()
+            result = hosts
+        for dst, src in zip(out, result, strict=True):
+            np.copyto(dst, src.numpy())
 
     def _shrink_tile(self, failed: int, size: torch.Size) -> None:
         with self._tile_lock:
