@@ -279,6 +279,8 @@ def run_vspipe(args: argparse.Namespace, streams: int, model: str | None = None,
             now = time.perf_counter()
             for m in re.finditer(rb"Frame: (\d+)/", bytes(err[-8192:])):
                 marks.setdefault(int(m[1]), now)
+            if b"Output " in err[-8192:]:  # the end: all frames written (progress lines are throttled)
+                marks.setdefault(total, now)
             if marks and min(marks) <= args.warmup <= max(marks):
                 sampler.start()
         _, status, usage = os.wait4(vspipe.pid, 0)

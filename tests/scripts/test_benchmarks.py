@@ -1,0 +1,47 @@
+"""The README's benchmark scripts run, on a tiny CPU workload, and write the table and JSON they promise."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(script: str, *args: str) -> str:
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_bench_upscale_modes(tmp_path, tiny_model_path) -> None:
+    out = tmp_path / "bench.json"
+    stdout = run("bench_upscale.py", "--device", "cpu", "--model", str(tiny_model_path), "--size", "256x144",
+                 "--frames", "200", "--warmup", "4", "--streams", "2", "--encoder", "devnull",
+                 "--modes", "model,runtime,sequential,vspipe,overhead", "--json", str(out))  # fmt: skip
+    report = json.loads(out.read_text())
+    modes = [row["mode"] for row in report["rows"]]
+    assert modes[0] == "model-only (ceiling)" and any(m.startswith("runtime.process") for m in modes)
+    assert any(m.startswith("sequential") for m in modes) and "vspipe, streams=2" in modes
+    assert any("near-free model" in m for m in modes)
+    for row in report["rows"]:
+        assert row["fps"] > 0 and row["rss_mib"] > 0
+        if "near-free" not in row["mode"]:
+            assert abs(row["efficiency"] - row["fps"] / report["rows"][0]["fps"]) < 1e-9
+    assert "| vspipe, streams=2 |" in stdout and report["machine"]["cores"] >= 1
+
+
+def test_bench_network_variants(tmp_path) -> None:
+    out = tmp_path / "net.json"
+    stdout = run("bench_network.py", "--device", "cpu", "--model", "arch:compact-x4", "--size", "48x32",
+                 "--iters", "2", "--warmup", "1", "--variants", "nhwc,nchw,cudagraph", "--profile",
+                 "--json", str(out))  # fmt: skip
+    report = json.loads(out.read_text())
+    rows = {row["variant"]: row for row in report["rows"]}
+    assert rows["nhwc"]["fps"] > 0 and rows["nchw"]["max_abs_diff"] < 1e-4  # same network, another layout
+    assert "CUDA" in rows["cudagraph"]["error"]  # reported, not fatal, on a machine without CUDA
+    assert report["profile"]["ops"] and report["profile"]["tflop_per_frame"] > 0
+    assert "| nhwc |" in stdout
