@@ -45,3 +45,13 @@ def test_bench_network_variants(tmp_path) -> None:
     assert "CUDA" in rows["cudagraph"]["error"]  # reported, not fatal, on a machine without CUDA
     assert report["profile"]["ops"] and report["profile"]["tflop_per_frame"] > 0
     assert "| nhwc |" in stdout
+
+
+def test_bench_pose_quick(tmp_path) -> None:
+    out = tmp_path / "pose.json"
+    stdout = run("bench_pose.py", "--quick", "--repeat", "1", "--json", str(out))
+    report = json.loads(out.read_text())
+    assert report["identical"] is True and report["persons_detected"] > 0  # same boxes and keypoints, not nothing
+    assert report["reference_fps"] > 0 and report["batched_fps"] > 0
+    assert abs(report["speedup"] - report["batched_fps"] / report["reference_fps"]) < 0.01
+    assert "| per-frame reference |" in stdout
