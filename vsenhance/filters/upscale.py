@@ -21,7 +21,7 @@ from ..bridge.formats import (
     to_rgb,
 )
 from ..errors import ClipError
-from ..models.color import MATRIX_COEFFICIENTS, PlaneSpec
+from ..models.color import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
 
 if TYPE_CHECKING:
     from ..models.sr import SRRuntime
@@ -97,15 +97,7 @@ def upscale(
     needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
     integer_rgb = clip.format.color_family == vs.RGB and clip.format.sample_type == vs.INTEGER
     params = color_params(clip) if needs_matrix or integer_rgb else None
-    source = _source_spec(clip, params) if on_device else None
-    if source is None:  # VapourSynth converts to RGB float first
-        half_in = clip.format.sample_type == vs.FLOAT and clip.format.bits_per_sample == 16
-        src = to_rgb(clip, params, half=half_in and clip.format.color_family == vs.RGB)
-        source, chroma = _plane_spec(src.format, None), None
-    else:
-        src = clip
-        subsampled = clip.format.subsampling_w or clip.format.subsampling_h
-        chroma = chroma_upsampling(clip.format, clip.width, clip.height, params.chroma_location) if subsampled else None
+    src, source, chroma = _source(clip, params, on_device)
 
     s = runtime.scale
     resized = scale is not None and scale != s
@@ -130,13 +122,27 @@ def _converts_on_device(runtime: SRRuntime) -> bool:
     return runtime.device.type == "cuda"
 
 
-def _source_spec(clip: vs.VideoNode, params: ColorParams | None) -> PlaneSpec | None:
-    """How the inference device reads ``clip``'s planes; None where VapourSynth must convert first."""
+def _source(
+    clip: vs.VideoNode, params: ColorParams | None, on_device: bool
+) -> tuple[vs.VideoNode, PlaneSpec, ChromaUpsampling | None]:
+    """The clip whose planes the runtime reads, how to read them, and how to upsample their chroma.
+
+    On the device: ``clip`` itself where the planes say enough (known matrix); otherwise VapourSynth's RGB float.
+    """
     fmt = clip.format
-    if fmt.color_family == vs.RGB:
+    spec = None
+    if on_device and fmt.color_family == vs.RGB:
         full = fmt.sample_type == vs.FLOAT or params is None or params.range == vs.RANGE_FULL
-        return PlaneSpec("rgb", fmt.bits_per_sample, fmt.sample_type == vs.FLOAT, full)
-    return _plane_spec(fmt, params)
+        spec = PlaneSpec("rgb", fmt.bits_per_sample, fmt.sample_type == vs.FLOAT, full)
+    elif on_device:
+        spec = _plane_spec(fmt, params)
+    if spec is None:
+        half = fmt.color_family == vs.RGB and fmt.sample_type == vs.FLOAT and fmt.bits_per_sample == 16
+        rgb = to_rgb(clip, params, half=half)
+        return rgb, _plane_spec(rgb.format, None), None
+    if not (fmt.subsampling_w or fmt.subsampling_h):
+        return clip, spec, None
+    return clip, spec, chroma_upsampling(fmt, clip.width, clip.height, params.chroma_location)
 
 
 def _set_rgb_props(clip: vs.VideoNode, params: ColorParams | None) -> vs.VideoNode:
@@ -162,12 +168,9 @@ def _set_color_props(clip: vs.VideoNode, fmt: vs.VideoFormat, params: ColorParam
     """The props VapourSynth's resize would set for ``fmt``, for frames the inference device converted."""
     if fmt.color_family == vs.RGB:
         return clip
-    props = {
-        "_Matrix": params.matrix,
-        "_Transfer": params.transfer,
-        "_Primaries": params.primaries,
-        "_Range": params.range,
-    }  # fmt: skip (float planes ignore _Range; zimg labels them so too)
+    # _Range as zimg labels it, float formats included (whose planes ignore it)
+    props = {"_Matrix": params.matrix, "_Transfer": params.transfer, "_Primaries": params.primaries,
+             "_Range": params.range}  # fmt: skip
     if fmt.subsampling_w or fmt.subsampling_h:
         return core.std.SetFrameProps(clip, **props, _ChromaLocation=0)  # left (MPEG-2), as converted
     return core.std.SetFrameProps(clip, **props).std.RemoveFrameProps("_ChromaLocation")

@@ -110,10 +110,10 @@ class _Slot:
 
 
 class SRRuntime:
-    """Runs a spandrel super-resolution model on RGB frames with Real-ESRGAN's tiling.
+    """Runs a spandrel super-resolution model on frames with Real-ESRGAN's tiling.
 
-    ``streams`` workers take frames round-robin; each owns a CUDA stream on a GPU, so uploads, inference
-    and downloads of different frames overlap. ``process`` is thread-safe.
+    ``streams`` workers; a frame takes whichever is free. Each owns a CUDA stream and pinned buffers on a GPU,
+    so uploads, inference and downloads of different frames overlap. ``process`` is thread-safe.
     """
 
     def __init__(
