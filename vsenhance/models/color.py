@@ -29,7 +29,7 @@ MATRIX_COEFFICIENTS: dict[int, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class PlaneSpec:
-    """The planes a frame of the output format holds, and how to quantise them."""
+    """The planes a frame of a format holds, and how their values map to and from RGB in [0, 1]."""
 
     family: str  # "rgb", "yuv" or "gray"
     bits: int
