@@ -290,11 +290,13 @@ def run_vspipe(args: argparse.Namespace, streams: int, model: str | None = None,
         sampler.stop()
         if vspipe.returncode != 0:
             raise SystemExit(f"vspipe failed:\n{err.decode(errors='replace')[-3000:]}")
-    after = [k for k in marks if k >= args.warmup]
-    first, last = (min(after), max(after)) if after else (0, 0)
-    if last - first < max(2, frames // 2) or marks[last] <= marks[first]:
-        raise SystemExit("vspipe reported too little progress after warm-up to time it: raise --frames")
-    fps = (last - first) / (marks[last] - marks[first])
+    after = sorted(k for k in marks if k >= args.warmup)
+    span = marks[after[-1]] - marks[after[0]] if after else 0.0
+    # vspipe prints progress about twice a second: the timed stretch must cover a quarter of the frames or 1 s
+    if len(after) < 2 or span <= 0 or (after[-1] - after[0] < frames // 4 and span < 1.0):
+        raise SystemExit(f"vspipe's progress (frames {sorted(marks)}) is too sparse after warm-up to time it: "
+                         "raise --frames")  # fmt: skip
+    fps = (after[-1] - after[0]) / span
     return {"fps": fps, "rss_mib": usage.ru_maxrss / 1024, "gpu_util": sampler.mean(), "encoder": args.encoder}
 
 
