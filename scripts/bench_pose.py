@@ -9,7 +9,8 @@ ViT-S-sized pose transformer, 12 blocks, dim 384, 6 heads, 16x16 patches of 256x
 (all usable cores: the reference's sessions ``intra_op_num_threads = cores``; the filter ``workers`` groups
 at once with ``cores // workers`` threads per session). Runs alternate ``--repeat`` times (the median is
 reported, shared VMs are noisy), the outputs are compared, ``--stages`` adds each network's ms/image at 1
-and all threads and batch 1 / batch B and ONNX Runtime's own GEMM peak, i.e. the ceiling for any schedule.
+and all threads, batch 1 / batch B and with I/O binding, and (on the CPU) ONNX Runtime's own GEMM peak, i.e.
+the ceiling for any schedule. ``--providers cuda`` runs both pipelines and the stages on the GPU.
 
     .venv/bin/python scripts/bench_pose.py                      # defaults: 48 frames, 320x180, CPU
     .venv/bin/python scripts/bench_pose.py --quick              # small networks, CI-sized
@@ -39,6 +40,10 @@ sys.path.insert(0, str(ROOT / "tests" / "models" / "pose"))
 
 import posekit  # noqa: E402  (frames and clip helpers of the tests)
 import reference as ref  # noqa: E402  (the per-frame reference transcription)
+
+# ONNX Runtime page-faults its working memory in on the first two runs of a shape (the second allocates the
+# planned memory pattern): about 80k faults and 0.1-1 s for the detector at batch 12 on the CPU, measured
+WARMUP_RUNS = 2
 
 
 class _Graph:
@@ -173,21 +178,44 @@ def gmacs(path: Path) -> float:
     return total / 1e9
 
 
-def _session(path: Path, threads: int):
+def _session(path: Path, threads: int, providers: str = "cpu"):
     import onnxruntime as ort
+
+    from vsenhance.models.pose.session import resolve_providers
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), opts, providers=resolve_providers(providers, "bench_pose")[0])
 
 
-def _ms_per_image(session, x: np.ndarray, reps: int = 3) -> float:
-    name = session.get_inputs()[0].name
-    session.run(None, {name: x})
+def _runner(session, x: np.ndarray, io_binding: bool):
+    """A call that runs ``x`` and returns the output on the host: ``session.run``, or I/O binding with the
+    output written into a buffer allocated once on the session's device (then copied to the host if it is not
+    the CPU), which is what binding would save a pipeline: the per-run output allocation."""
+    import onnxruntime as ort
+
+    name, out = session.get_inputs()[0].name, session.get_outputs()[0].name
+    if not io_binding:
+        return lambda: session.run([out], {name: x})[0]
+    shape = session.run([out], {name: x})[0].shape
+    binding = session.io_binding()
+    binding.bind_cpu_input(name, x)
+    if session.get_providers()[0] not in ("CUDAExecutionProvider", "TensorrtExecutionProvider"):
+        host = np.empty(shape, np.float32)
+        binding.bind_output(out, "cpu", 0, np.float32, list(shape), host.ctypes.data)
+        return lambda: (session.run_with_iobinding(binding), host)[1]
+    device = ort.OrtValue.ortvalue_from_shape_and_type(shape, np.float32, "cuda", 0)
+    binding.bind_ortvalue_output(out, device)
+    return lambda: (session.run_with_iobinding(binding), device.numpy())[1]
+
+
+def _ms_per_image(session, x: np.ndarray, reps: int = 3, io_binding: bool = False) -> float:
+    run = _runner(session, x, io_binding)
+    run()
     times = []
     for _ in range(reps):
         t = time.perf_counter()
-        session.run(None, {name: x})
+        run()
         times.append(time.perf_counter() - t)
     return statistics.median(times) / len(x) * 1000
 
@@ -202,24 +230,38 @@ def gemm_peak(threads: int, size: int = 2048) -> float:
     return 2 * size**3 / ms / 1e6
 
 
-def stages(det: Path, pose: Path, batch: int, cores: int) -> dict:
+def stages(det: Path, pose: Path, batch: int, cores: int, providers: str = "cpu") -> dict:
+    """ms per image of each network at 1 and all threads, batch 1 and ``batch``, and with I/O binding (all
+    threads, batch ``batch``; its output must equal ``session.run``'s); then ORT's GEMM peak on the CPU."""
     rng = np.random.default_rng(0)
     out: dict = {}
     for label, path, shape in (("detector", det, (3, 640, 640)), ("pose", pose, (3, 256, 192))):
         x = rng.random((batch, *shape), dtype=np.float32)
         for threads in sorted({1, cores}):
-            s = _session(path, threads)
+            s = _session(path, threads, providers)
             out[f"{label}_ms_b1_t{threads}"] = round(_ms_per_image(s, x[:1]), 1)
             out[f"{label}_ms_b{batch}_t{threads}"] = round(_ms_per_image(s, x), 1)
-    for threads in sorted({1, cores}):
-        out[f"gemm_gflops_t{threads}"] = round(gemm_peak(threads))
+        out[f"{label}_ms_b{batch}_t{cores}_iobinding"] = round(_ms_per_image(s, x, io_binding=True), 1)
+        if not np.array_equal(_runner(s, x, True)(), _runner(s, x, False)()):
+            raise SystemExit(f"bench_pose: the {label} output with I/O binding differs from session.run")
+    if _on_cpu(providers):  # the CPU's ceiling; a GPU's is not ORT's CPU GEMM
+        for threads in sorted({1, cores}):
+            out[f"gemm_gflops_t{threads}"] = round(gemm_peak(threads))
     return out
 
 
-def run_reference(det: Path, pose: Path, frames: np.ndarray, threads: int) -> tuple[float, list, np.ndarray]:
+def _on_cpu(providers: str) -> bool:
+    from vsenhance.models.pose.session import resolve_providers
+
+    return resolve_providers(providers, "bench_pose")[0][0] == "CPUExecutionProvider"
+
+
+def run_reference(
+    det: Path, pose: Path, frames: np.ndarray, threads: int, providers: str
+) -> tuple[float, list, np.ndarray]:
     yolo, vit = ref.Yolo(str(det)), ref.ViTPose(str(pose))
-    yolo.session, vit.session = _session(det, threads), _session(pose, threads)  # explicit, = ORT's default
-    ref.process(yolo, vit, frames[:1])  # warm-up
+    yolo.session, vit.session = _session(det, threads, providers), _session(pose, threads, providers)
+    ref.process(yolo, vit, frames[:WARMUP_RUNS])  # warm-up
     t = time.perf_counter()
     bboxes, kp2ds = ref.process(yolo, vit, frames)
     return time.perf_counter() - t, bboxes, kp2ds
@@ -232,7 +274,12 @@ def run_filter(det: Path, pose: Path, frames: np.ndarray, batch, providers: str,
 
     clip = posekit.clip_from_frames(frames)
     out = vse.pose(clip, det, pose, batch=batch, providers=providers, workers=workers)
-    last_run["pipeline"](list(frames[: last_run["batch"]]))  # warm-up at the batch size (sessions exist)
+    # warm-up: two runs at the batch size on each of the filter's worker threads (as the reference's two frames)
+    warm = list(frames[: last_run["batch"]])
+    for _ in range(WARMUP_RUNS):
+        runs = [last_run["cache"].executor.submit(last_run["pipeline"], warm) for _ in range(last_run["workers"])]
+        for future in runs:
+            future.result()
     t = time.perf_counter()
     results = [read_pose(f.props, "Pose") for f in out.frames()]
     info = {k: last_run[k] for k in ("batch", "workers", "threads")}
@@ -249,7 +296,7 @@ def main(argv=None) -> int:
     p.add_argument("--height", type=int, default=180)
     p.add_argument("--batch", default="auto", help='frames per model call, or "auto"')
     p.add_argument("--workers", default="auto", help='groups at once in the filter, or "auto"')
-    p.add_argument("--providers", default="cpu", help="for the batched filter (the reference uses CPU)")
+    p.add_argument("--providers", default="cpu", help='ONNX Runtime providers of both pipelines ("cpu", "cuda")')
     p.add_argument("--det-width", type=int, default=32, help="detector base channels (64: about YOLOv10m)")
     p.add_argument("--pose-depth", type=int, default=12, help="pose transformer blocks")
     p.add_argument("--repeat", type=int, default=3, help="alternating runs of each pipeline (median reported)")
@@ -270,13 +317,13 @@ def main(argv=None) -> int:
         pose = build_vit_pose(Path(tmp) / "pose.onnx", depth=args.pose_depth)
         g_det, g_pose = gmacs(det), gmacs(pose)
         for _ in range(max(1, args.repeat)):
-            t, bboxes, kp2ds = run_reference(det, pose, frames, cores)
+            t, bboxes, kp2ds = run_reference(det, pose, frames, cores, args.providers)
             t_ref.append(t)
             t, results, info = run_filter(det, pose, frames, batch, args.providers, workers)
             t_bat.append(t)
             same &= all(np.array_equal(r[0][0], b) for r, b in zip(results, bboxes, strict=True))
             same &= all(np.array_equal(r[1][0], k) for r, k in zip(results, kp2ds, strict=True))
-        extra = stages(det, pose, info["batch"], cores) if args.stages else {}
+        extra = stages(det, pose, info["batch"], cores, args.providers) if args.stages else {}
 
     fps_ref, fps_bat = args.frames / statistics.median(t_ref), args.frames / statistics.median(t_bat)
     flop_frame = 2 * (g_det + g_pose)
@@ -315,8 +362,9 @@ def main(argv=None) -> int:
         f"speedup {fps_bat / fps_ref:.2f}x; outputs identical (boxes and keypoints bit-equal): {same}"
     )
     if extra:
-        peak = extra[f"gemm_gflops_t{cores}"]
         print("\n" + "\n".join(f"{k}: {v}" for k, v in extra.items()))
+    if f"gemm_gflops_t{cores}" in extra:
+        peak = extra[f"gemm_gflops_t{cores}"]
         print(
             f"ceiling: {flop_frame:.1f} GFLOP/frame at ORT's {cores}-thread GEMM peak {peak} GFLOP/s = "
             f"{peak / flop_frame:.1f} fps = {peak / flop_frame / fps_ref:.2f}x the reference"

@@ -49,8 +49,13 @@ def test_bench_network_variants(tmp_path) -> None:
 
 def test_bench_pose_quick(tmp_path) -> None:
     out = tmp_path / "pose.json"
-    stdout = run("bench_pose.py", "--quick", "--repeat", "1", "--json", str(out))
+    stdout = run("bench_pose.py", "--quick", "--repeat", "1", "--stages", "--json", str(out))
     report = json.loads(out.read_text())
+    batch = report["batch"]
+    for net in ("detector", "pose"):  # each network alone: batch 1, the batch, with I/O binding (equal output)
+        assert report[f"{net}_ms_b1_t1"] > 0 and report[f"{net}_ms_b{batch}_t1"] > 0
+        assert any(k.startswith(f"{net}_ms_b{batch}_t") and k.endswith("_iobinding") for k in report)
+    assert report["ceiling_fps"] > 0 and "ceiling:" in stdout
     assert report["identical"] is True and report["persons_detected"] > 0  # same boxes and keypoints, not nothing
     assert report["reference_fps"] > 0 and report["batched_fps"] > 0
     assert abs(report["speedup"] - report["batched_fps"] / report["reference_fps"]) < 0.01

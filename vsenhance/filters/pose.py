@@ -100,8 +100,9 @@ def pose(
 
     ``workers``: groups computed at once (``"auto"``: 2 with a GPU provider, so that one group's detector runs
     while the other's pose model runs and the CPU pre/post-processing overlaps the device; 1 on CPU only, where
-    two concurrent 1-thread groups measured slower than one group on all cores, see docs/pose.md); ``threads``: ONNX Runtime intra-op
-    threads per session (default: usable cores // ``workers``, so the concurrent runs together use the cores).
+    two 1-thread groups at once gave no gain over one group on all cores and hold twice the activations, see
+    docs/pose.md); ``threads``: ONNX Runtime intra-op threads per session (default: usable cores // ``workers``,
+    so the concurrent runs together use the cores).
     """
     func = "pose"
     check_constant(clip, func)
@@ -135,7 +136,7 @@ def pose(
     from ..models.pose.session import _GPU_PROVIDERS, resolve_providers, usable_cores
 
     groups = -(-clip.num_frames // size)
-    if workers == "auto":  # CPU: measured, two 1-thread groups at once are slower than one 2-thread group
+    if workers == "auto":  # CPU: measured, two 1-thread groups at once are no faster than one 2-thread group
         workers = 2 if any(p in _GPU_PROVIDERS for p in resolve_providers(providers, func)[0]) else 1
     workers = min(int(workers), groups)
     if threads is None:

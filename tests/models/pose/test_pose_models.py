@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +175,29 @@ def test_det_interval_reuses_boxes(models):
     sparse = pipe(list(frames), det_interval=3)
     for i in range(6):
         np.testing.assert_array_equal(sparse[i].boxes, every[i - i % 3].boxes)
+
+
+def test_detector_buffer_is_shared_by_threads(models, monkeypatch):
+    """A batch run on a new thread reuses the buffer of the last one (not page-faulted in again), while
+    concurrent batches each get their own, and the results stay those of a fresh pipeline."""
+    frames = list(posekit.random_frames(4, 90, 160))
+    pipe = PosePipeline(models["rd"], models["rp"], providers="cpu")
+    expected = [r.boxes for r in pipe(frames)]
+    seen = []
+    run = pipe.detector.run
+    monkeypatch.setattr(pipe.detector, "run", lambda x: (seen.append(x), run(x))[1])
+    with ThreadPoolExecutor(1) as first, ThreadPoolExecutor(1) as second:
+        first.submit(pipe, frames).result()
+        results = second.submit(pipe, frames).result()
+    assert seen[0] is seen[1] and seen[0].shape == (4, 3, 640, 640)
+    for r, boxes in zip(results, expected, strict=True):
+        np.testing.assert_array_equal(r.boxes, boxes)
+    barrier = threading.Barrier(2)
+    monkeypatch.setattr(pipe.detector, "run", lambda x: (seen.append(x), barrier.wait(), run(x))[2])
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(pipe, frames) for _ in range(2)]:
+            future.result()
+    assert seen[2] is not seen[3]
 
 
 def test_session_errors(models, tmp_path):
