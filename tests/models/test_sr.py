@@ -167,6 +167,20 @@ def test_compiled_network_matches_eager_per_tile_shape(photo, caplog) -> None:
     assert sum("compiling the network" in r.message for r in caplog.records) == len(shapes)
 
 
+@pytest.mark.parametrize("user_level", [logging.NOTSET, logging.DEBUG])
+def test_compile_quiets_inductor_cache_locks_unless_configured(user_level) -> None:
+    """Under vspipe every DEBUG record reaches the console: compile=True raises filelock (inductor's cache locks,
+    two lines per acquire) to WARNING, but keeps a level the user chose."""
+    locks = logging.getLogger("filelock")
+    before = locks.level
+    locks.setLevel(user_level)
+    try:
+        SRRuntime(make_compact(), device=torch.device("cpu"), dtype=torch.float32, tiles=TileSettings(), compile=True)
+        assert locks.level == (logging.WARNING if user_level == logging.NOTSET else user_level)
+    finally:
+        locks.setLevel(before)
+
+
 def test_compile_without_a_compiler_is_an_error(monkeypatch) -> None:
     monkeypatch.setattr("vsenhance.models.sr.shutil.which", lambda name: None)
     with pytest.raises(ModelError, match="C\\+\\+ compiler"):

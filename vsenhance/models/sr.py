@@ -150,6 +150,7 @@ class SRRuntime:
         self._compiled_shapes: set[tuple[int, ...]] | None = None
         if compile:
             self._check_compiler()
+            _quiet_compile_locks()
             # Shapes are fixed per clip and tile grid: no dynamic shapes, one compilation per distinct tile shape.
             self.model = torch.compile(self.model, dynamic=False)
             self._compiled_shapes = set()
@@ -329,3 +330,12 @@ class SRRuntime:
         elif shutil.which(os.environ.get("CXX", "c++")) is None and shutil.which("g++") is None:
             raise ModelError(self.func, "compile=True on the CPU needs a C++ compiler, and none was found.",
                              "Install g++ (e.g. apt-get install g++), or compile=False.")  # fmt: skip
+
+
+def _quiet_compile_locks() -> None:
+    """Inductor logs every cache-lock acquire and release through ``filelock`` at DEBUG, and under vspipe every
+    logger's DEBUG reaches the console (VapourSynth's bridge sits on the root logger at NOTSET). Raise that one
+    logger to WARNING unless the user has set its level."""
+    locks = logging.getLogger("filelock")
+    if locks.level == logging.NOTSET:
+        locks.setLevel(logging.WARNING)
