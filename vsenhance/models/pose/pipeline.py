@@ -71,8 +71,8 @@ class PosePipeline:
             func=func,
             threads=threads,
         )
-        # detector input buffers, reused by whichever thread runs the next batch: a buffer new to a thread
-        # would be page-faulted in again (59 MB at batch 12)
+        # detector input buffers, shared by the worker threads (taken for a batch, then put back): one buffer per
+        # thread would be page-faulted in by each thread (59 MB at batch 12)
         self._free: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
         ds, ps = self.detector.output_shape, self.pose.output_shape
         if len(ds) != 3 or (isinstance(ds[-1], int) and ds[-1] != 6 and isinstance(ds[1], int) and ds[1] < 5):
