@@ -35,7 +35,7 @@ stamp=.venv/.vsenhance-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     log "installing vsenhance and its dependencies (torch is large: a few minutes the first time)"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[dev,gpu-monitor]'
+    .venv/bin/python -m pip install --quiet -e '.[dev,gpu-monitor,cluster]'
     touch "$stamp"
 fi
 
