@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ClipError, EncodeError
+from .colour import ColourTags, merge_encoder_params
 
 __all__ = [
     "ENCODERS",
@@ -87,16 +88,24 @@ class EncoderSettings:
             crf = int(crf)
         return cls(encoder, crf, preset, extra)
 
-    def codec_argv(self) -> list[str]:
-        """ffmpeg output options for the video codec (the pixel format comes from the y4m header)."""
+    def codec_argv(self, colour: ColourTags | None = None) -> list[str]:
+        """ffmpeg output options for the video codec (the pixel format comes from the y4m header).
+
+        ``colour``: the clip's colour description and HDR metadata, written as stream options and in the
+        encoder's VUI (one ``-x26N-params`` holding ours and the user's, whose keys win).
+        """
+        colour = colour or ColourTags()
+        params: dict[str, str] = {}
         if self.encoder == "ffv1":
             argv = ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1"]
         elif self.encoder == "x264":
             argv = ["-c:v", "libx264", "-crf", str(self.crf), "-preset", str(self.preset)]
         else:
             argv = ["-c:v", "libx265", "-crf", str(self.crf), "-preset", str(self.preset)]
-            argv += ["-x265-params", "log-level=error"]
-        return argv + list(self.ffmpeg_args)
+            params["log-level"] = "error"
+        params |= colour.encoder_params(self.encoder)
+        merged, extra = merge_encoder_params(self.encoder, params, list(self.ffmpeg_args))
+        return argv + colour.ffmpeg_argv() + merged + extra
 
     def describe(self) -> str:
         if self.encoder == "ffv1":
@@ -139,6 +148,7 @@ class Plan:
     fps_den: int = 1
     width: int = 0
     height: int = 0
+    colour: ColourTags = field(default_factory=ColourTags)  # frame 0's, written into every segment
 
     @property
     def segments(self) -> list[Segment]:
@@ -151,6 +161,7 @@ class Plan:
             "encoder": asdict(self.encoder) | {"ffmpeg_args": list(self.encoder.ffmpeg_args)},
             "segment_frames": self.segment_frames,
             "total_frames": self.total_frames,
+            "colour": self.colour.to_json(),
         }
 
     @property
@@ -186,6 +197,7 @@ class Plan:
                 fps_den=int(fps[1]),
                 width=int(size[0]),
                 height=int(size[1]),
+                colour=ColourTags.from_json(data.get("colour") or {}),
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise EncodeError(
@@ -201,6 +213,7 @@ class Plan:
             "encoder": "the encoder settings",
             "segment_frames": "the segment size",
             "total_frames": "the clip's frame count",
+            "colour": "the clip's colour description (frame 0's props)",
         }
         out = []
         for key, label in names.items():

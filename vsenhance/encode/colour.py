@@ -1,0 +1,315 @@
+"""What the encoded file says about its colour: frame props -> ffmpeg's stream options and the encoder's VUI.
+
+The clip's colour description (``_Matrix``, ``_Transfer``, ``_Primaries``, ``_Range``, ``_ChromaLocation``) and
+HDR10 static metadata (bestsource's/ffms2's ``MasteringDisplay*`` and ``ContentLightLevel*`` props) are read
+from frame 0 and written twice: as ffmpeg's stream options (``-colorspace`` ..., so the container and a later
+remux see them) and in the encoder's own VUI/SEI (``-x264-params``/``-x265-params``, so a player that reads
+only the bitstream sees them). A prop that is absent or "unspecified" (2) stays unspecified: nothing is
+invented. ffv1 has no VUI, so it gets only the stream options. Torch-free: the driver imports this.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "COLOUR_PROPS",
+    "ColourTags",
+    "colour_changes",
+    "merge_encoder_params",
+]
+
+Encoder = Literal["x264", "x265", "ffv1"]
+
+_UNSPECIFIED = 2
+
+# ITU-T H.273 code (= VapourSynth's vs.MatrixCoefficients / TransferCharacteristics / ColorPrimaries value)
+# -> (ffmpeg's option value, x264's and x265's name; None where neither encoder has one).
+# x264 compares names case-insensitively and x265 wants them lower case, so one spelling serves both.
+_MATRIX: dict[int, tuple[str, str | None]] = {
+    0: ("rgb", "gbr"),
+    1: ("bt709", "bt709"),
+    4: ("fcc", "fcc"),
+    5: ("bt470bg", "bt470bg"),
+    6: ("smpte170m", "smpte170m"),
+    7: ("smpte240m", "smpte240m"),
+    8: ("ycgco", "ycgco"),
+    9: ("bt2020nc", "bt2020nc"),
+    10: ("bt2020c", "bt2020c"),
+    11: ("smpte2085", "smpte2085"),
+    12: ("chroma-derived-nc", "chroma-derived-nc"),
+    13: ("chroma-derived-c", "chroma-derived-c"),
+    14: ("ictcp", "ictcp"),
+}
+_TRANSFER: dict[int, tuple[str, str | None]] = {
+    1: ("bt709", "bt709"),
+    4: ("bt470m", "bt470m"),
+    5: ("bt470bg", "bt470bg"),
+    6: ("smpte170m", "smpte170m"),
+    7: ("smpte240m", "smpte240m"),
+    8: ("linear", "linear"),
+    9: ("log100", "log100"),
+    10: ("log316", "log316"),
+    11: ("iec61966-2-4", "iec61966-2-4"),
+    12: ("bt1361e", "bt1361e"),
+    13: ("iec61966-2-1", "iec61966-2-1"),
+    14: ("bt2020-10", "bt2020-10"),
+    15: ("bt2020-12", "bt2020-12"),
+    16: ("smpte2084", "smpte2084"),
+    17: ("smpte428", "smpte428"),
+    18: ("arib-std-b67", "arib-std-b67"),
+}
+_PRIMARIES: dict[int, tuple[str, str | None]] = {
+    1: ("bt709", "bt709"),
+    4: ("bt470m", "bt470m"),
+    5: ("bt470bg", "bt470bg"),
+    6: ("smpte170m", "smpte170m"),
+    7: ("smpte240m", "smpte240m"),
+    8: ("film", "film"),
+    9: ("bt2020", "bt2020"),
+    10: ("smpte428", "smpte428"),
+    11: ("smpte431", "smpte431"),
+    12: ("smpte432", "smpte432"),
+    22: ("jedec-p22", None),
+}
+# vs.ChromaLocation = H.273 chroma_sample_loc_type (0 left ... 5 bottom); ffmpeg's AVChromaLocation is that + 1
+_CHROMA_LOCATION = {0: "left", 1: "center", 2: "topleft", 3: "top", 4: "bottomleft", 5: "bottom"}
+_PQ, _HLG = 16, 18
+
+COLOUR_PROPS = (
+    "_Matrix", "_Transfer", "_Primaries", "_Range", "_ColorRange", "_ChromaLocation",
+    "MasteringDisplayPrimariesX", "MasteringDisplayPrimariesY",
+    "MasteringDisplayWhitePointX", "MasteringDisplayWhitePointY",
+    "MasteringDisplayMinLuminance", "MasteringDisplayMaxLuminance",
+    "ContentLightLevelMax", "ContentLightLevelAverage",
+)  # fmt: skip
+"""The frame props this module reads (what a probe of frame 0 must report)."""
+
+
+def _code(props: Mapping[str, Any], key: str, table: Mapping[int, object]) -> int | None:
+    value = props.get(key)
+    if value is None:
+        return None
+    code = int(value)
+    return code if code != _UNSPECIFIED and code in table else None
+
+
+def _range(props: Mapping[str, Any]) -> Literal["limited", "full"] | None:
+    # VapourSynth R74+ names it _Range (1 = full, as H.273's full_range_flag); older sources set
+    # _ColorRange with the opposite numbers (0 = full), which R74+ translates but a saved prop dump may not.
+    if "_Range" in props:
+        return "full" if int(props["_Range"]) == 1 else "limited"
+    if "_ColorRange" in props:
+        return "full" if int(props["_ColorRange"]) == 0 else "limited"
+    return None
+
+
+def _floats(props: Mapping[str, Any], key: str, count: int) -> list[float] | None:
+    value = props.get(key)
+    if value is None:
+        return None
+    values = [float(v) for v in (value if isinstance(value, list | tuple) else [value])]
+    return values if len(values) == count and all(math.isfinite(v) for v in values) else None
+
+
+def _master_display(props: Mapping[str, Any]) -> str | None:
+    """x265's ``master-display`` from bestsource's props, or None unless all of them are there.
+
+    The props hold the primaries in FFmpeg's order (AVMasteringDisplayMetadata.display_primaries: red, green,
+    blue) as ratios and the luminances in cd/m²; the SEI (and x265's syntax) lists green, blue, red, in units
+    of 0.00002 for chromaticities and 0.0001 cd/m² for luminance.
+    """
+    xs = _floats(props, "MasteringDisplayPrimariesX", 3)
+    ys = _floats(props, "MasteringDisplayPrimariesY", 3)
+    wx = _floats(props, "MasteringDisplayWhitePointX", 1)
+    wy = _floats(props, "MasteringDisplayWhitePointY", 1)
+    lo = _floats(props, "MasteringDisplayMinLuminance", 1)
+    hi = _floats(props, "MasteringDisplayMaxLuminance", 1)
+    if xs is None or ys is None or wx is None or wy is None or lo is None or hi is None:
+        return None
+
+    def xy(x: float, y: float) -> str:
+        return f"({round(x * 50000)},{round(y * 50000)})"
+
+    (rx, gx, bx), (ry, gy, by) = xs, ys
+    return (
+        f"G{xy(gx, gy)}B{xy(bx, by)}R{xy(rx, ry)}WP{xy(wx[0], wy[0])}L({round(hi[0] * 10000)},{round(lo[0] * 10000)})"
+    )
+
+
+@dataclass(frozen=True)
+class ColourTags:
+    """The colour description of a clip's frame 0, in H.273 codes; None = unspecified (nothing written)."""
+
+    matrix: int | None = None
+    transfer: int | None = None
+    primaries: int | None = None
+    range: Literal["limited", "full"] | None = None
+    chroma_location: int | None = None
+    master_display: str | None = None  # x265 syntax, G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)
+    max_cll: tuple[int, int] | None = None  # MaxCLL, MaxFALL in cd/m²
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any], subsampled: bool = True) -> ColourTags:
+        """Read the props of one frame (a VapourSynth FrameProps or its JSON dump).
+
+        ``subsampled``: whether the format has subsampled chroma; chroma siting means nothing otherwise.
+        """
+        loc = props.get("_ChromaLocation")
+        cll = None
+        if props.get("ContentLightLevelMax") is not None and props.get("ContentLightLevelAverage") is not None:
+            cll = (int(props["ContentLightLevelMax"]), int(props["ContentLightLevelAverage"]))
+        return cls(
+            matrix=_code(props, "_Matrix", _MATRIX),
+            transfer=_code(props, "_Transfer", _TRANSFER),
+            primaries=_code(props, "_Primaries", _PRIMARIES),
+            range=_range(props),
+            chroma_location=int(loc) if subsampled and loc is not None and int(loc) in _CHROMA_LOCATION else None,
+            master_display=_master_display(props),
+            max_cll=cll,
+        )
+
+    @property
+    def hdr(self) -> bool:
+        """PQ or HLG: a signal that 8 bits or an encoder without HDR metadata degrade."""
+        return self.transfer in (_PQ, _HLG)
+
+    def ffmpeg_argv(self) -> list[str]:
+        """ffmpeg's stream colour options (output options), for every encoder."""
+        argv: list[str] = []
+        if self.matrix is not None:
+            argv += ["-colorspace", _MATRIX[self.matrix][0]]
+        if self.transfer is not None:
+            argv += ["-color_trc", _TRANSFER[self.transfer][0]]
+        if self.primaries is not None:
+            argv += ["-color_primaries", _PRIMARIES[self.primaries][0]]
+        if self.range is not None:
+            argv += ["-color_range", "pc" if self.range == "full" else "tv"]
+        if self.chroma_location is not None:
+            argv += ["-chroma_sample_location", _CHROMA_LOCATION[self.chroma_location]]
+        return argv
+
+    def encoder_params(self, encoder: Encoder) -> dict[str, str]:
+        """The VUI (and for x265 the HDR10 SEI) as ``-x264-params``/``-x265-params`` key=value items."""
+        if encoder == "ffv1":
+            return {}
+        params: dict[str, str] = {}
+        for key, code, table in (
+            ("colorprim", self.primaries, _PRIMARIES),
+            ("transfer", self.transfer, _TRANSFER),
+            ("colormatrix", self.matrix, _MATRIX),
+        ):
+            name = table[code][1] if code is not None else None
+            if name is not None:
+                params[key] = name
+        if self.range is not None:  # libx264's own key is fullrange (x264's CLI --range is not a param)
+            if encoder == "x264":
+                params["fullrange"] = "on" if self.range == "full" else "off"
+            else:
+                params["range"] = self.range
+        if self.chroma_location is not None:
+            params["chromaloc"] = str(self.chroma_location)
+        if encoder == "x265" and (self.master_display or self.max_cll):
+            if self.master_display:
+                params["master-display"] = self.master_display
+            if self.max_cll:
+                params["max-cll"] = f"{self.max_cll[0]},{self.max_cll[1]}"
+            params["hdr10"] = "1"  # signal HDR10 (writes the SEI)
+            params["hdr10-opt"] = "1"  # x265's block-level luma/chroma QP offsets for HDR10
+            params["repeat-headers"] = "1"  # headers (and SEI) at every keyframe: each segment carries them
+        return params
+
+    def warnings(self, encoder: Encoder, bits: int | None) -> list[str]:
+        """What the encode will lose of the source's HDR signal (empty when nothing)."""
+        if not self.hdr:
+            return []
+        kind = "PQ" if self.transfer == _PQ else "HLG"
+        out = []
+        if bits is not None and bits < 10:
+            out.append(
+                f"the clip is HDR ({kind}) but only {bits}-bit: banding is likely; "
+                "output 10 bits (e.g. output_format=vs.YUV420P10) to keep the HDR signal intact"
+            )
+        if encoder == "x264":
+            out.append(
+                f"the clip is HDR ({kind}): x264 writes no HDR10 mastering/light-level metadata, so players may "
+                "show it wrongly; use --encoder x265 to keep the HDR signal"
+            )
+        return out
+
+    def describe(self) -> str:
+        """One short line for the log, e.g. ``bt2020nc/smpte2084/bt2020 limited topleft, HDR10``."""
+        parts = [
+            (_MATRIX[self.matrix][0] if self.matrix is not None else "?")
+            + "/"
+            + (_TRANSFER[self.transfer][0] if self.transfer is not None else "?")
+            + "/"
+            + (_PRIMARIES[self.primaries][0] if self.primaries is not None else "?"),
+            self.range or "range ?",
+        ]
+        if self.chroma_location is not None:
+            parts.append(_CHROMA_LOCATION[self.chroma_location])
+        text = " ".join(parts)
+        if self.master_display or self.max_cll:
+            text += ", HDR10 metadata"
+        return text
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["max_cll"] = list(self.max_cll) if self.max_cll else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ColourTags:
+        cll = data.get("max_cll")
+        return cls(
+            matrix=data.get("matrix"),
+            transfer=data.get("transfer"),
+            primaries=data.get("primaries"),
+            range=data.get("range"),
+            chroma_location=data.get("chroma_location"),
+            master_display=data.get("master_display"),
+            max_cll=(int(cll[0]), int(cll[1])) if cll else None,
+        )
+
+
+def colour_changes(reference: ColourTags, other: ColourTags) -> list[str]:
+    """Which fields differ, e.g. ``["transfer bt709 -> smpte2084"]`` (for a warning that tags will be wrong)."""
+    out = []
+    for name, old in asdict(reference).items():
+        new = getattr(other, name)
+        if old != new:
+            out.append(
+                f"{name} {old if old is not None else 'unspecified'} -> {new if new is not None else 'unspecified'}"
+            )
+    return out
+
+
+def merge_encoder_params(encoder: Encoder, params: Mapping[str, str], extra: list[str]) -> tuple[list[str], list[str]]:
+    """One ``-x26N-params`` for ``params`` and any the user passed in ``extra`` (the user's keys win).
+
+    ffmpeg keeps only the last of repeated ``-x265-params`` options, so a user's ``--ffmpeg-args
+    "-x265-params aq-mode=3"`` would otherwise silently drop the colour tags and HDR metadata.
+    Returns (the merged option, ``extra`` without the user's ``-x26N-params``).
+    """
+    if encoder == "ffv1":
+        return [], list(extra)
+    option = f"-{encoder}-params"
+    merged = dict(params)
+    rest: list[str] = []
+    i = 0
+    while i < len(extra):
+        if extra[i] == option and i + 1 < len(extra):
+            for item in filter(None, extra[i + 1].split(":")):
+                key, _, value = item.partition("=")
+                merged[key] = value
+            i += 2
+        else:
+            rest.append(extra[i])
+            i += 1
+    if not merged:
+        return [], rest
+    return [option, ":".join(f"{k}={v}" if v else k for k, v in merged.items())], rest
