@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 import vapoursynth as vs
 
@@ -99,3 +101,112 @@ def test_scale_and_fallback_options(tiny_model_path) -> None:
         vse.upscale_ranges(clip, [(0, 1)], tiny_model_path, fallback="nnedi3")
     with pytest.raises(vs.Error, match="either width/height or scale"):
         vse.upscale_ranges(clip, [(0, 1)], tiny_model_path, device="cpu", width=64, scale=2)
+
+
+def test_times_and_frames_mixed():
+    # 24 fps: 11:56 = 716 s = frame 17184; 12:26 = 746 s -> last = 746*24 - 1
+    assert parse_ranges("11:56-12:26, 10-20", 20000, fps=Fraction(24)) == [(10, 20), (17184, 746 * 24 - 1)]
+    # 1:02:03.5 = 3723.5 s -> 89364; 1:02:10 = 3730 s -> 89520 - 1
+    assert parse_ranges("1:02:03.5-1:02:10", 100000, fps=Fraction(24)) == [(89364, 89519)]
+    # endpoints mix too, and a single time is the frame on screen then
+    assert parse_ranges("100-0:10, 1.5", 1000, fps=Fraction(24)) == [(36, 36), (100, 239)]
+
+
+def test_time_ranges_at_ntsc_rates_are_exact():
+    fps = Fraction(24000, 1001)
+    # frame n is on screen from n*1001/24000 s; 10 s falls inside frame 239 (9.9716 s..10.0133 s)
+    assert parse_ranges("0:10-0:20", 1000, fps=fps) == [(239, 479)]
+    # a time exactly on a frame boundary: 1001/24000*240 = 10.01 s starts frame 240, ends the range before it
+    assert parse_ranges("10.01-20.02", 1000, fps=fps) == [(240, 479)]
+    assert parse_ranges("0-10.01", 1000, fps=fps) == [(0, 239)]
+    # floats would get this wrong: 0.1 s at 30 fps is exactly frame 3's start
+    assert parse_ranges("0.1-0.2", 100, fps=Fraction(30)) == [(3, 5)]
+
+
+def test_variable_frame_rate_needs_frame_numbers():
+    assert parse_ranges("3-7", 40, fps=Fraction(0)) == [(3, 7)]
+    with pytest.raises(vs.Error, match="variable.*frame numbers"):
+        parse_ranges("0:01-0:02", 40, fps=Fraction(0))
+    vfr = core.std.BlankClip(length=40, fpsnum=0, fpsden=1, width=32, height=24, format=vs.RGBS)
+    with pytest.raises(vs.Error, match="frame numbers"):
+        vse.upscale_ranges(vfr, "0:01-0:02")
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [("1:75-2:00", "seconds"), ("0:01-0:30", "outside"), ("0:02-0:01", "ends before"), ("1-2-3", "1-2-3")],
+)
+def test_bad_time_ranges(spec, match):
+    with pytest.raises(vs.Error, match=match):
+        parse_ranges(spec, 100, fps=Fraction(24))
+
+
+def test_ranges_file(tmp_path):
+    keys = tmp_path / "keys.txt"
+    keys.write_text(
+        "# my picks\n"
+        "1200-1850   # the fight\n"
+        "\n"
+        "0:10-0:20\n"
+        "3000 3100\n"  # generic / rfs style
+        "(4000,4100),\n"  # vs-preview's scening export, default template
+        "(5000,5000),\n"  # a single-frame scene: end == start (vs-preview's end is inclusive)
+        "[6000 6010]\n"
+        "7000\n",
+        encoding="utf-8",
+    )
+    assert parse_ranges(keys, 10000, fps=Fraction(24)) == [
+        (240, 479), (1200, 1850), (3000, 3100), (4000, 4100), (5000, 5000), (6000, 6010), (7000, 7000),
+    ]  # fmt: skip
+    bad = tmp_path / "bad.txt"
+    bad.write_text("10-20\n(30;40)\n", encoding="utf-8")
+    with pytest.raises(vs.Error, match="line 2"):
+        parse_ranges(bad, 100)
+    with pytest.raises(vs.Error, match="cannot be read"):
+        parse_ranges(tmp_path / "missing.txt", 100)
+
+
+def test_a_bare_pair_is_one_range_a_list_holds_items():
+    assert parse_ranges((3, 7), 40) == [(3, 7)]
+    assert parse_ranges([3, 7], 40) == [(3, 3), (7, 7)]
+    assert parse_ranges([(3, 7)], 40) == [(3, 7)]
+    assert parse_ranges([(3, 7), 20, "30-31"], 40) == [(3, 7), (20, 20), (30, 31)]
+
+
+def test_a_bare_pair_sends_the_whole_range_to_the_model(tiny_model_path, model_frames):
+    out = vse.upscale_ranges(numbered_clip(fmt=vs.RGBS, length=12), (3, 7), tiny_model_path, device="cpu", tile=0)
+    for n in range(out.num_frames):
+        out.get_frame(n)
+    assert sorted(model_frames) == [3, 4, 5, 6, 7]
+    model_frames.clear()
+    out = vse.upscale_ranges(numbered_clip(fmt=vs.RGBS, length=12), [3, 7], tiny_model_path, device="cpu", tile=0)
+    for n in range(out.num_frames):
+        out.get_frame(n)
+    assert sorted(model_frames) == [3, 7]
+
+
+def test_time_range_sends_its_frames_to_the_model(tiny_model_path, model_frames, tmp_path):
+    clip = numbered_clip(fmt=vs.RGBS, length=40)  # 24 fps
+    keys = tmp_path / "keys.txt"
+    keys.write_text("0.5-0:00.75  # frames 12..17\n(30,31),\n", encoding="utf-8")
+    out = vse.upscale_ranges(clip, keys, tiny_model_path, device="cpu", tile=0)
+    for n in range(out.num_frames):
+        out.get_frame(n)
+    assert sorted(model_frames) == [12, 13, 14, 15, 16, 17, 30, 31]
+
+
+def test_default_model_is_upscales_default(monkeypatch):
+    """No download: the default is upscale()'s built-in model, not a download-only one."""
+    import inspect
+
+    from vsenhance.filters import ranges, upscale
+
+    seen = {}
+
+    def fake_upscale(clip, model=inspect.signature(upscale.upscale).parameters["model"].default, **kwargs):
+        seen["model"] = model
+        return core.std.BlankClip(clip, width=clip.width * 2, height=clip.height * 2)
+
+    monkeypatch.setattr(ranges, "upscale", fake_upscale)
+    vse.upscale_ranges(numbered_clip(fmt=vs.RGBS, length=4), "0-1")
+    assert seen["model"] == inspect.signature(upscale.upscale).parameters["model"].default

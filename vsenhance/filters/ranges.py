@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import vapoursynth as vs
 
 from ..bridge.formats import check_constant, color_params, resolve_output_format
+from ..encode.cut import parse_time_exact
 from ..errors import ClipError
 from .upscale import upscale
 
@@ -23,47 +27,79 @@ PATH_PROP = "VSEnhancePath"
 
 _FALLBACKS = {"lanczos", "spline36", "bicubic", "bilinear", "point"}
 
-RangeSpec = str | Iterable[tuple[int, int] | list[int] | int]
+Endpoint = int | str
+RangeSpec = (
+    str | os.PathLike[str] | tuple[Endpoint, Endpoint] | Iterable[tuple[Endpoint, Endpoint] | list[int] | int | str]
+)
+
+# One range per line of a ranges file. Besides this module's own "FIRST-LAST" syntax, two formats that other
+# tools write are read as they are (both with an inclusive end frame):
+# - vs-preview's scening "Export Multiline": one line per scene from the template "({start},{end})," by default
+#   (vspreview/toolbars/scening/settings.py, set_defaults); a scene's end is inclusive (vspreview/core/types.py:
+#   Scene.__contains__ is ``start <= frame <= end``, and a single-frame scene has end == start);
+# - "generic (rfs style) frame mappings: {start end}", whitespace-separated, which vs-preview imports
+#   (toolbar.py, import_generic), as do ReplaceFramesSimple-style mapping files ("[start end]").
+_PAIR = re.compile(r"[(\[]\s*([^,\s()\[\]]+)\s*[,\s]\s*([^,\s()\[\]]+)\s*[)\]]")
 
 
-def parse_ranges(ranges: RangeSpec, num_frames: int, func: str = _FUNC) -> list[tuple[int, int]]:
-    """Inclusive ``(first, last)`` ranges, sorted, with overlapping and adjacent ones merged.
+def parse_ranges(
+    ranges: RangeSpec, num_frames: int, func: str = _FUNC, *, fps: Fraction | None = None
+) -> list[tuple[int, int]]:
+    """Inclusive ``(first, last)`` frame ranges, sorted, with overlapping and adjacent ones merged.
 
-    Accepts ``[(1200, 1850), (40000, 41200)]``, single frame numbers, or ``"1200-1850,40000-41200,50"``.
+    Accepts:
+
+    - a string of comma-separated items, each a frame number, ``FIRST-LAST`` or a time range, freely mixed:
+      ``"1200-1850, 11:56-12:26, 1:02:03.5-1:02:10, 50"``. An endpoint with ``:`` or ``.`` is a time
+      (seconds, M:SS or H:MM:SS.s, as ``vsenhance cut --start``); a plain integer is a frame number.
+    - a file (any :class:`os.PathLike`, e.g. ``Path("keys.txt")``): one range per line in the string syntax,
+      ``#`` comments, or vs-preview's scening export (``(1200,1850),``) or ``start end`` lines.
+    - a bare pair ``(first, last)``: ONE range. A list holds items: ``[3, 7]`` is frames 3 and 7,
+      ``[(3, 7)]`` is frames 3 to 7, ``[(3, 7), 20, "11:56-12:26"]`` mixes them.
+
+    A time range covers every frame on screen at some moment from t0 up to (not including) t1:
+    first = floor(t0 × fps), last = ceil(t1 × fps) - 1, in exact fractions (at 24000/1001 fps,
+    ``"0:10-0:20"`` is frames 239-479). A single time is the frame on screen at that moment. Times need
+    ``fps`` (the clip's, constant).
     """
-    items: list[tuple[int, int]] = []
-    if isinstance(ranges, str):
-        for part in filter(None, (p.strip() for p in ranges.split(","))):
-            m = re.fullmatch(r"(\d+)\s*(?:-\s*(\d+))?", part)
-            if not m:
-                raise ClipError(
-                    func, f"range {part!r} is not FIRST-LAST or a frame number.", 'Write e.g. "1200-1850,40000-41200".'
-                )
-            first = int(m[1])
-            items.append((first, int(m[2]) if m[2] is not None else first))
+    if isinstance(ranges, os.PathLike):
+        items = _items_from_file(Path(ranges), func)
+    elif isinstance(ranges, str):
+        items = _items_from_text(ranges, func)
+    elif isinstance(ranges, tuple) and len(ranges) == 2 and all(_is_endpoint(v) for v in ranges):
+        items = [(ranges[0], ranges[1])]  # a bare (first, last) pair is one range, as ReplaceFramesSimple's
     else:
+        items: list[tuple[Endpoint, Endpoint | None]] = []
         for item in ranges:
-            if isinstance(item, int):
-                items.append((item, item))
-            elif len(item) == 2 and all(isinstance(v, int) for v in item):
+            if isinstance(item, str):
+                items += _items_from_text(item, func)
+            elif _is_endpoint(item):
+                items.append((item, None))
+            elif isinstance(item, tuple | list) and len(item) == 2 and all(_is_endpoint(v) for v in item):
                 items.append((item[0], item[1]))
             else:
                 raise ClipError(
                     func, f"range {item!r} is not (first, last).", "Pass inclusive (first, last) integer pairs."
                 )
-    for first, last in items:
+    frames = []
+    for a, b in items:  # b None: a single frame, or the frame on screen at a time
+        first = _frame(a, fps, func, last=False)
+        frames.append((first, first if b is None else _frame(b, fps, func, last=True)))
+    for (first, last), (a, b) in zip(frames, items, strict=True):
+        shown = f"({first}, {last})"
+        if isinstance(a, str) or isinstance(b, str):
+            shown = f"{a}-{b}" if b is not None else str(a)
         if first > last:
-            raise ClipError(
-                func, f"range ({first}, {last}) ends before it starts.", "Write (first, last) with first <= last."
-            )
+            raise ClipError(func, f"range {shown} ends before it starts.", "Write (first, last) with first <= last.")
         if first < 0 or last >= num_frames:
+            where = f" (frames {first}-{last})" if shown != f"({first}, {last})" else ""
             raise ClipError(
                 func,
-                f"range ({first}, {last}) is outside the clip, which has {num_frames} frames (0-{num_frames - 1}).",
-                "Use frame numbers inside the clip; last is inclusive.",
+                f"range {shown}{where} is outside the clip, which has {num_frames} frames (0-{num_frames - 1}).",
+                "Use frame numbers or times inside the clip; last is inclusive.",
             )
     merged: list[tuple[int, int]] = []
-    for first, last in sorted(items):
+    for first, last in sorted(frames):
         if merged and first <= merged[-1][1] + 1:
             merged[-1] = (merged[-1][0], max(merged[-1][1], last))
         else:
@@ -71,10 +107,81 @@ def parse_ranges(ranges: RangeSpec, num_frames: int, func: str = _FUNC) -> list[
     return merged
 
 
+def _is_endpoint(value: object) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
+
+
+def _items_from_text(text: str, func: str) -> list[tuple[Endpoint, Endpoint | None]]:
+    items: list[tuple[Endpoint, Endpoint | None]] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        m = re.fullmatch(r"([\d:.]+)\s*(?:-\s*([\d:.]+))?", part)
+        if not m:
+            raise ClipError(
+                func,
+                f"range {part!r} is not FIRST-LAST, a frame number or a time range.",
+                'Write e.g. "1200-1850,11:56-12:26".',
+            )
+        items.append((_endpoint(m[1]), _endpoint(m[2]) if m[2] is not None else None))
+    return items
+
+
+def _items_from_file(path: Path, func: str) -> list[tuple[Endpoint, Endpoint | None]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ClipError(func, f"the ranges file {path} cannot be read ({exc.strerror}).", "Check the path.") from exc
+    items: list[tuple[Endpoint, Endpoint | None]] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            if line[0] in "([":  # vs-preview's "(start,end)," or rfs' "[start end]", one or more per line
+                pairs = _PAIR.findall(line)
+                if not pairs or _PAIR.sub("", line).strip(", ") != "":
+                    raise ClipError(func, f"{line!r} is not (first,last).", "")
+                items += [(_endpoint(a), _endpoint(b)) for a, b in pairs]
+            elif len(words := line.split()) == 2 and "-" not in line and "," not in line:
+                items.append((_endpoint(words[0]), _endpoint(words[1])))  # "start end"
+            else:
+                items += _items_from_text(line, func)
+        except ClipError as exc:
+            raise ClipError(
+                func,
+                f"{path} line {number}: {line!r} is not a range.",
+                'Write one range per line: "1200-1850", "11:56-12:26", "1200 1850" or "(1200,1850),".',
+            ) from exc
+    return items
+
+
+def _endpoint(text: str) -> Endpoint:
+    return text if (":" in text or "." in text) else int(text)
+
+
+def _frame(value: Endpoint, fps: Fraction | None, func: str, *, last: bool) -> int:
+    """A frame number, or for a time the first frame on screen at it (``last``: the last one before it)."""
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    if not fps:
+        raise ClipError(
+            func,
+            f"the time {text!r} needs a constant frame rate, but the clip's is variable (fps 0/1).",
+            "Use frame numbers for a variable-frame-rate clip.",
+        )
+    try:
+        t = parse_time_exact(text) * fps
+    except ClipError as exc:
+        raise ClipError(func, exc.problem, exc.fix) from exc
+    return math.ceil(t) - 1 if last else math.floor(t)
+
+
 def upscale_ranges(
     clip: vs.VideoNode,
     ranges: RangeSpec,
-    model: str | os.PathLike[str] = "RealESRGAN_x2plus",
+    model: str | os.PathLike[str] | None = None,
     *,
     width: int | None = None,
     height: int | None = None,
@@ -88,7 +195,10 @@ def upscale_ranges(
     Both paths give the same size, format and props; frames outside the ranges never reach the model.
     Each frame carries ``VSEnhancePath`` = ``"ai"`` or the fallback's name.
 
-    :param ranges:        inclusive ``(first, last)`` pairs (as ReplaceFramesSimple), or ``"a-b,c-d"``.
+    :param ranges:        frames and times to upscale with the model, see :func:`parse_ranges`: inclusive
+                          ``(first, last)`` pairs (as ReplaceFramesSimple), ``"1200-1850,11:56-12:26"``, or a
+                          file ``Path("keys.txt")`` with one range per line (vs-preview's scening export works).
+    :param model:         as :func:`vsenhance.upscale`; default: its default (a built-in model, no download).
     :param width/height:  target size (one alone keeps the aspect ratio). Default: ``scale`` × the input.
     :param scale:         target scale when width/height are not given. Default: the model's scale.
     :param fallback:      ``"lanczos"`` (``taps`` settable), ``"spline36"``, ``"bicubic"``, ``"bilinear"``, ``"point"``.
@@ -101,9 +211,9 @@ def upscale_ranges(
         raise ClipError(_FUNC, f"taps={taps!r} must be a positive integer.", "Pass e.g. taps=3.")
     if "scale" in upscale_kwargs:
         raise ClipError(_FUNC, "scale is this function's own argument.", "Pass scale= once.")
-    merged = parse_ranges(ranges, clip.num_frames)
+    merged = parse_ranges(ranges, clip.num_frames, fps=clip.fps)
 
-    ai = upscale(clip, model, **upscale_kwargs)
+    ai = upscale(clip, **upscale_kwargs) if model is None else upscale(clip, model, **upscale_kwargs)
     size = _target_size(clip, ai, width, height, scale)
     if (ai.width, ai.height) != size:
         ai = core.resize.Lanczos(ai, *size, filter_param_a=taps)
