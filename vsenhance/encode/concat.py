@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ..errors import EncodeError
+from .audio import AudioCut, audio_input_argv
 from .state import count_frames
 from .tools import run_checked
 
@@ -26,23 +27,23 @@ def write_concat_list(list_path: Path, segment_files: list[Path]) -> None:
     list_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def concat_argv(ffmpeg: Path, list_path: Path, output: Path, audio: Path | None) -> list[str]:
+def concat_argv(ffmpeg: Path, list_path: Path, output: Path, audio: AudioCut | None) -> list[str]:
     argv = [
         os.fspath(ffmpeg), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
         "-f", "concat", "-safe", "0", "-i", os.fspath(list_path),
     ]  # fmt: skip
     if audio is not None:
-        argv += ["-i", os.fspath(audio)]
+        argv += audio_input_argv(audio)
     argv += ["-map", "0:v:0"]
     if audio is not None:
-        argv += ["-map", "1:a?"]
+        argv += ["-map", "1:a"]  # every audio track; that there is one was checked before rendering
     argv += ["-c", "copy", "-y", os.fspath(output)]
     return argv
 
 
 def concat_segments(
     ffmpeg: Path, list_path: Path, segment_files: list[Path], output: Path, total_frames: int,
-    audio: Path | None = None,
+    audio: AudioCut | None = None,
 ) -> None:  # fmt: skip
     """Write ``output`` atomically (a hidden temp file beside it, then ``os.replace``), frame-count checked."""
     write_concat_list(list_path, segment_files)

@@ -1,0 +1,154 @@
+"""The audio that goes with the encoded video: which part of ``--audio SOURCE``, found before any frame renders.
+
+A script that trims (``clip[1200:]``) starts later than its source, so the audio must start later too and
+end with the video. The start, in seconds from the beginning of SOURCE (as a player counts it):
+
+1. ``--audio-start`` when given: a frame number of the source (converted with SOURCE's own video frame rate,
+   or the script's when SOURCE has no video) or a time (``11:56``, ``75.5``);
+2. else frame 0's ``_AbsoluteTime`` prop, which bestsource and ffms2 set to the frame's presentation time in
+   the source. That time counts from the stream's zero, and ffmpeg's ``-ss`` counts from the file's first
+   timestamp (``format.start_time``, e.g. 1.4 s in an MPEG-TS), so the file's start is subtracted. This
+   assumes SOURCE is the file the script reads (same timeline);
+3. else 0.
+
+The audio is cut to the video's duration (frames × fps_den / fps_num) and stream-copied (no re-encode): the
+cut falls on the first audio packet at or after the start (within one packet, ~21 ms for AAC at 48 kHz), and
+that packet keeps its exact timestamp in the output, so what plays stays in sync.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+from ..errors import ClipError, EncodeError
+from .cut import parse_time_exact
+from .tools import child_env
+
+__all__ = ["AudioCut", "AudioSource", "audio_input_argv", "plan_audio", "probe_audio"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AudioSource:
+    """What ffprobe says about ``--audio SOURCE``."""
+
+    path: Path
+    audio_streams: int
+    start_time: Fraction  # the file's first timestamp (format.start_time), seconds
+    video_fps: Fraction | None  # its first video stream's average frame rate, if it has one
+
+
+@dataclass(frozen=True)
+class AudioCut:
+    """The part of SOURCE to mux: ``start`` seconds into it, ``duration`` seconds long (None: to its end)."""
+
+    path: Path
+    start: Fraction
+    duration: Fraction | None
+    origin: Literal["--audio-start", "_AbsoluteTime", "default"]
+
+    def describe(self) -> str:
+        length = f"{float(self.duration):.3f} s" if self.duration is not None else "to its end"
+        how = {"--audio-start": "from --audio-start", "_AbsoluteTime": "from frame 0's _AbsoluteTime",
+               "default": "the script's frame 0 is assumed to be the source's start"}[self.origin]  # fmt: skip
+        return f"audio: {self.path.name} from {float(self.start):.3f} s, {length} ({how})"
+
+
+def _fraction(text: object) -> Fraction | None:
+    try:
+        value = Fraction(str(text))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value
+
+
+def probe_audio(ffprobe: Path, source: Path) -> AudioSource:
+    """ffprobe SOURCE; EncodeError when it cannot be read or holds no audio stream."""
+    argv = [os.fspath(ffprobe), "-v", "error", "-show_entries", "stream=codec_type,avg_frame_rate:format=start_time",
+            "-of", "json", os.fspath(source)]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, env=child_env(), stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise EncodeError(
+            "probe_audio",
+            f"ffprobe cannot read the audio source {source}: {done.stderr.decode('utf-8', 'replace').strip()}",
+            "check that --audio names a media file.",
+        )
+    data = json.loads(done.stdout or b"{}")
+    streams = data.get("streams", [])
+    audio = sum(1 for s in streams if s.get("codec_type") == "audio")
+    if audio == 0:
+        raise EncodeError(
+            "probe_audio",
+            f"the audio source {source} has no audio stream.",
+            "pass a file with audio to --audio, or leave --audio out.",
+        )
+    video_fps = next((_fraction(s.get("avg_frame_rate")) for s in streams if s.get("codec_type") == "video"), None)
+    start = _fraction(data.get("format", {}).get("start_time", "0")) or Fraction(0)
+    return AudioSource(source, audio, start, video_fps or None)
+
+
+def plan_audio(
+    source: AudioSource,
+    start: str | None,
+    absolute_time: float | None,
+    frames: int,
+    fps_num: int,
+    fps_den: int,
+) -> AudioCut:
+    """Which part of SOURCE goes with the video (see the module docstring for the rules).
+
+    ``start``: ``--audio-start`` as typed; ``absolute_time``: frame 0's ``_AbsoluteTime`` prop, if any.
+    """
+    fps = Fraction(fps_num, fps_den) if fps_num and fps_den else None
+    duration = Fraction(frames * fps_den, fps_num) if fps is not None else None
+    if start is not None:
+        text = start.strip()
+        if text.isdigit():
+            rate = source.video_fps or fps
+            if rate is None:
+                raise EncodeError(
+                    "encode",
+                    f"--audio-start {text} is a frame number, but neither {source.path.name} nor the script "
+                    "has a constant frame rate to convert it with.",
+                    "pass --audio-start as a time (e.g. 11:56 or 75.5).",
+                )
+            seconds = int(text) / rate
+        else:
+            try:
+                seconds = parse_time_exact(text)
+            except ClipError as exc:
+                raise EncodeError(
+                    "encode",
+                    f"--audio-start {text!r} is neither a frame number nor a time.",
+                    "pass a frame number (1200) or a time (11:56, 1:02:03.5, 75.5).",
+                ) from exc
+        cut = AudioCut(source.path, seconds, duration, "--audio-start")
+    elif absolute_time is not None:
+        seconds = Fraction(absolute_time).limit_denominator(1_000_000) - source.start_time
+        cut = AudioCut(source.path, max(seconds, Fraction(0)), duration, "_AbsoluteTime")
+    else:
+        cut = AudioCut(source.path, Fraction(0), duration, "default")
+    if duration is None:
+        log.warning("the clip has a variable frame rate: the audio is not cut to the video's length")
+    return cut
+
+
+def audio_input_argv(cut: AudioCut) -> list[str]:
+    """ffmpeg input options for SOURCE: seek to the start, read the video's duration (exact decimals)."""
+    argv = ["-ss", _seconds(cut.start)] if cut.start else []
+    if cut.duration is not None:
+        argv += ["-t", _seconds(cut.duration)]
+    return [*argv, "-i", os.fspath(cut.path)]
+
+
+def _seconds(value: Fraction) -> str:
+    """Seconds to the microsecond, ffmpeg's time base (``1001/24`` -> ``41.708333``)."""
+    return f"{float(value):.6f}"
