@@ -109,8 +109,13 @@ class Scheduler:
         self.starting -= 1
         self.workers[info.worker_id] = info
         self.idle.append(info.worker_id)
+        place = f"GPU {info.gpu}" if info.gpu else (f"cpus {info.cpus}" if info.cpus else "cpu")
+        text = f"worker {info.worker_id} ready on {info.host} ({place}, PID {info.pid}) after {info.load_seconds:.1f} s"
         if self.display is not None:
             self.display.worker_ready(info)
+            self.display.message(text)
+        else:
+            log.info("%s", text)
 
     # --- running -------------------------------------------------------------------------------------
     def run(
@@ -157,6 +162,10 @@ class Scheduler:
                     self.idle.append(event.worker_id)
                     got = count_frames(Path(task.final))
                     if got == seg.frames:
+                        log.debug(
+                            "segment %d (frames %d-%d) done by %s in %.2f s, first frame after %.2f s",
+                            seg.index, seg.first, seg.last, event.worker_id, event.seconds, event.first_frame_seconds,
+                        )  # fmt: skip
                         done[seg.index] = seg.frames
                         state.write_done(plan, done)
                         display.segment_done(event.worker_id, seg.frames)
