@@ -39,7 +39,7 @@ from .protocol import ClipSummary, Event, Failed, Finished, Probed, ProbeTask, P
 if TYPE_CHECKING:
     import vapoursynth as vs
 
-__all__ = ["format_cpus", "main"]
+__all__ = ["format_cpus", "main", "parse_cpus"]
 
 PROGRESS_SECONDS = 0.5  # at most ~2 Progress events a second per worker
 
@@ -56,6 +56,15 @@ def format_cpus(cpus: set[int]) -> str:
         if c is not None:
             start = prev = c
     return ",".join(parts)
+
+
+def parse_cpus(text: str) -> set[int]:
+    """``"0-2,5"`` -> ``{0, 1, 2, 5}``."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
 
 
 def pinned_cpus() -> str | None:
@@ -265,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--id", dest="worker_id", required=True)
     parser.add_argument("-a", "--arg", dest="script_args", action="append", default=[])
     parser.add_argument("--output-index", type=int, default=0)
+    parser.add_argument("--cpus", type=parse_cpus, help="pin to these cores first (taskset's list: 0-3,6)")
     args = parser.parse_args(argv)
+    if args.cpus:
+        os.sched_setaffinity(0, args.cpus)  # before VapourSynth, torch or OpenMP size their thread pools
 
     tasks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
     worker: Worker | None = None
@@ -289,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         channel.send(
             Failed(args.worker_id, None, f"executing {args.script}: {_one_line(exc)}", _tail(traceback.format_exc()))
         )
-        return 1
+        sys.stderr.flush()
+        os._exit(1)  # not a normal exit: the stdin reader thread would abort the interpreter's shutdown
     info = WorkerInfo(
         worker_id=args.worker_id,
         host=socket.gethostname(),
