@@ -116,15 +116,14 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     )
     try:
         with OutputLock(state.dir):
-            try:
-                return _locked(opts, script, output, gpus, ffmpeg, state, draft, err)
-            finally:
-                with contextlib.suppress(OSError):  # only if the job left it empty
-                    state.dir.rmdir()
+            return _locked(opts, script, output, gpus, ffmpeg, state, draft, err)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise disk_full_error("encode", state.dir, str(exc)) from exc
         raise
+    finally:
+        with contextlib.suppress(OSError):  # only if the job left it empty (the lock file is gone)
+            state.dir.rmdir()
 
 
 def _locked(
@@ -218,7 +217,7 @@ def _make_pool(opts: EncodeOptions, script: Path, gpus: tuple[int, ...]) -> tupl
         return pool, opts.workers, f"Ray cluster {opts.ray}"
     from .farm.local import LocalPool
 
-    pool = LocalPool(script, opts.script_args, workers=opts.workers, gpus=gpus or None)
+    pool = LocalPool(script, opts.script_args, workers=opts.workers, gpus=[str(g) for g in gpus], per_gpu=opts.workers)
     count = opts.workers * max(1, len(gpus))
     where = f"GPUs {','.join(map(str, gpus))}, {opts.workers} per GPU" if gpus else "this machine"
     return pool, count, where

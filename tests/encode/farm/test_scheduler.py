@@ -194,7 +194,7 @@ def test_a_failure_is_retried_in_a_new_partial(tmp_path, ffv1_files):
     tries = [t for _, t in pool.submitted if t.index == 1]
     assert [t.attempt for t in tries] == [1, 2] and tries[0].partial != tries[1].partial
     assert not state.partials()  # the failed attempt's partial is gone
-    assert "segment 1 (frames 8-15, worker w0 on hostA) failed" in display.stream.getvalue()
+    assert "segment 1 (frames 8-15) on worker w0 (hostA) failed" in display.stream.getvalue()
 
 
 @pytest.mark.parametrize("max_retries", [0, 2])
@@ -208,7 +208,7 @@ def test_retry_limit_stops_naming_segment_frames_and_tail(tmp_path, ffv1_files, 
     with pytest.raises(EncodeError) as info:
         _run(tmp_path, pool, 1, max_retries=max_retries)
     text = str(info.value)
-    assert "segment 1 (frames 8-15" in text and f"failed {max_retries + 1} times" in text
+    assert "segment 1 (frames 8-15) on worker w0" in text and f"failed {max_retries + 1} times" in text
     assert "Unrecognized option 'bogus'" in text
     assert len([t for _, t in pool.submitted if t.index == 1]) == max_retries + 1
     state = EncodeState(tmp_path / "out.mkv.vsenhance")
@@ -219,7 +219,7 @@ def test_absolute_frames_in_the_error(tmp_path, ffv1_files):
     def last_fails(worker_id, task):
         return [Failed(worker_id, task.index, "x", "")] if task.index == 2 else finish(worker_id, task)
 
-    with pytest.raises(EncodeError, match=r"segment 2 \(frames 16-19"):
+    with pytest.raises(EncodeError, match=r"segment 2 \(frames 16-19\)"):
         _run(tmp_path, FakePool(2, last_fails, ffv1_files), 2, max_retries=1)
 
 

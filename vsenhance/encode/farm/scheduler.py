@@ -224,8 +224,8 @@ class Scheduler:
 
 
 def _where(seg: Segment, info: WorkerInfo | None, worker_id: str) -> str:
-    on = f"{worker_id} on {info.host}" if info is not None else worker_id
-    return f"segment {seg.index} (frames {seg.first}-{seg.last}, worker {on})"
+    on = f"worker {worker_id} ({info.host})" if info is not None else f"worker {worker_id}"
+    return f"segment {seg.index} (frames {seg.first}-{seg.last}) on {on}"
 
 
 def _join(message: str, tail: str) -> str:
