@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from ..errors import EncodeError
-from .state import DISK_FULL_TEXT, count_frames, disk_full_error
+from .state import DISK_FULL_TEXT, count_frames, disk_full_error, low_on_space
 from .tools import run_checked
 
 __all__ = ["concat_argv", "concat_segments", "write_concat_list"]
@@ -68,6 +68,8 @@ def concat_segments(
                 ) from exc
             raise
         got = count_frames(tmp)
+        if got != total_frames and low_on_space(output.parent):  # ffmpeg may exit 0 after ENOSPC
+            raise disk_full_error("concat_segments", output.parent, f"the joined file came out short ({got} frames)")
         if got != total_frames:
             raise EncodeError(
                 "concat_segments",

@@ -25,6 +25,7 @@ __all__ = [
     "atomic_write_json",
     "count_frames",
     "disk_full_error",
+    "low_on_space",
     "state_dir_for",
 ]
 
@@ -33,13 +34,22 @@ DONE_FILE = "done.json"
 DISK_FULL_TEXT = "No space left on device"  # strerror(ENOSPC), as ffmpeg prints it
 
 
+def low_on_space(folder: Path, margin: int = 16 << 20) -> bool:
+    """Nearly no space left where ``folder`` lives. ffmpeg can exit 0 after a write failed with ENOSPC, leaving a
+    short file; a frame count that is off while the disk is full means the disk, not the script."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < margin
+
+
 def disk_full_error(func: str, folder: Path, what: str) -> EncodeError:
     """The one message for ENOSPC, wherever it shows up (a segment, a state file, the join)."""
     return EncodeError(
         func,
         f"the disk holding {folder} is full ({what}); nothing that was done is lost.",
-        "free some space there (or use an -o on another disk with the same settings after moving the "
-        "state folder) and run the same command again.",
+        "free some space there and run the same command again: it resumes from the finished segments.",
     )
 
 

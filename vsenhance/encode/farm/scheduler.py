@@ -18,7 +18,7 @@ from typing import Protocol
 
 from ...errors import EncodeError
 from ..plan import Plan, Segment
-from ..state import DISK_FULL_TEXT, EncodeState, count_frames, disk_full_error
+from ..state import DISK_FULL_TEXT, EncodeState, count_frames, disk_full_error, low_on_space
 from .protocol import ClipSummary, Died, Event, Failed, Finished, Pool, Progress, Ready, RenderTask, WorkerInfo
 
 __all__ = ["FarmDisplay", "Scheduler", "describe_clip"]
@@ -58,6 +58,7 @@ class Scheduler:
         self.clip: ClipSummary | None = None
         self.clip_from: WorkerInfo | None = None
         self.start_errors: list[str] = []  # why workers died before they were Ready
+        self._failed_start: dict[str, str] = {}  # worker id -> the error it reported before dying
         self.display: FarmDisplay | None = None
         self._pending: list[Event] = []
 
@@ -78,12 +79,12 @@ class Scheduler:
         if isinstance(event, Died):
             self._died_starting(event)
         elif isinstance(event, Failed):
-            self.start_errors.append(_join(event.message, event.stderr_tail))
+            self._failed_start[event.worker_id] = _join(event.message, event.stderr_tail)
 
     def _died_starting(self, event: Died) -> None:
         """No replacement: a script that fails to load would fail again (no retry storm)."""
         self.starting -= 1
-        self.start_errors.append(event.message)
+        self.start_errors.append(self._failed_start.pop(event.worker_id, event.message))
         log.warning("worker %s could not start: %s", event.worker_id, event.message)
         if self.starting <= 0 and not self.workers:
             last = self.start_errors[-1] if self.start_errors else "(no message)"
@@ -170,8 +171,11 @@ class Scheduler:
                         state.write_done(plan, done)
                         display.segment_done(event.worker_id, seg.frames)
                     else:
+                        full = low_on_space(state.dir)  # before the short file is deleted: it fills the disk
                         with contextlib.suppress(FileNotFoundError):
                             Path(task.final).unlink()
+                        if full:
+                            raise disk_full_error("encode", state.dir, f"segment {seg.index} came out short")
                         fail(event.worker_id, seg, task, f"the encoded file holds {got} frames, not {seg.frames}", "")
                 elif isinstance(event, Failed):
                     if event.worker_id in self.busy:
