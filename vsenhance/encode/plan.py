@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import ClipError, EncodeError
 from .colour import ColourTags, merge_encoder_params
+from .script import parse_script_args
 
 __all__ = [
     "ENCODERS",
@@ -117,15 +118,7 @@ class EncoderSettings:
 
 def normalise_script_args(items: list[str] | None) -> list[str]:
     """Check ``key=value`` items and sort them by key (order does not matter to a script)."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ClipError(
-                "normalise_script_args", f"script argument {item!r} is not key=value.", "pass -a key=value."
-            )
-        out[key] = value
-    return [f"{k}={out[k]}" for k in sorted(out)]
+    return [f"{k}={v}" for k, v in sorted(parse_script_args(items, "normalise_script_args").items())]
 
 
 def hash_file(path: Path) -> str:
