@@ -42,7 +42,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="slow", help="x264/x265 preset (slow)")
     p.add_argument("--ffmpeg-args", default=None, metavar='"..."',
                    help="extra ffmpeg output options, split like a shell would (no shell is run)")  # fmt: skip
-    p.add_argument("--audio", type=Path, default=None, metavar="SOURCE", help="mux the audio of SOURCE")
+    p.add_argument(
+        "--audio",
+        type=Path,
+        default=None,
+        metavar="SOURCE",
+        help="mux the audio of SOURCE, from where the script's frame 0 is and as long as the video",
+    )
+    p.add_argument("--audio-start", default=None, metavar="POS",
+                   help="where the script's frame 0 is in SOURCE: a frame number of the source (1200) or a time "
+                   "(11:56, 75.5); default: frame 0's _AbsoluteTime (bestsource, ffms2), else 0")  # fmt: skip
     p.add_argument("--keep-segments", action="store_true", help="keep the segments and state after joining")
     p.add_argument(
         "--workers",
@@ -131,6 +140,7 @@ def _encode(args: argparse.Namespace) -> int:
         restart=args.restart,
         overwrite=args.overwrite,
         audio=args.audio,
+        audio_start=args.audio_start,
         keep_segments=args.keep_segments,
         workers=args.workers,
         gpus=args.gpus,

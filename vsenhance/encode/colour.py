@@ -11,6 +11,7 @@ invented. ffv1 has no VUI, so it gets only the stream options. Torch-free: the d
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -18,7 +19,9 @@ from typing import Any, Literal
 __all__ = [
     "COLOUR_PROPS",
     "ColourTags",
+    "clip_colour",
     "colour_changes",
+    "format_bits",
     "merge_encoder_params",
 ]
 
@@ -313,3 +316,38 @@ def merge_encoder_params(encoder: Encoder, params: Mapping[str, str], extra: lis
     if not merged:
         return [], rest
     return [option, ":".join(f"{k}={v}" if v else k for k, v in merged.items())], rest
+
+
+def format_bits(format_name: str | None) -> int | None:
+    """Bits per sample from a VapourSynth format name: ``YUV420P10`` -> 10, ``YUV444PS`` -> 32, ``Gray8`` -> 8."""
+    if not format_name:
+        return None
+    m = re.search(r"(\d+)$", format_name)
+    if m:
+        return int(m[1])
+    return {"S": 32, "H": 16}.get(format_name[-1])
+
+
+def clip_colour(props: Mapping[int, Mapping[str, Any]], format_name: str | None) -> tuple[ColourTags, list[str]]:
+    """Frame 0's tags, and a warning for each other probed frame whose colour description differs.
+
+    The driver probes frame 0 and a few frames spread like ``vsenhance estimate`` spreads them. Why there: a
+    check of each segment's first frame in the render worker would cost nothing (it renders those frames
+    anyway) but needs the worker to report props with every finished segment, a change of the farm protocol;
+    a few sampled frames cost seconds in a job of hours and catch a source whose colour changes part-way
+    (a spliced SDR intro before an HDR film, say).
+    """
+    subsampled = bool(format_name) and format_name.startswith("YUV") and not format_name.startswith("YUV444")
+    tags = ColourTags.from_props(props.get(0, {}), subsampled)
+    warnings = []
+    for n in sorted(props):
+        if n == 0:
+            continue
+        changes = colour_changes(tags, ColourTags.from_props(props[n], subsampled))
+        if changes:
+            warnings.append(
+                f"frame {n}'s colour props differ from frame 0's ({'; '.join(changes)}); the whole file is tagged "
+                "as frame 0 says, so part of it will look wrong: convert the script's output to one colour "
+                "description (e.g. resize with matrix/transfer/primaries) or encode the parts separately"
+            )
+    return tags, warnings

@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import ClipError, EncodeError, PlanMismatchError
+from .audio import AudioSource, plan_audio, probe_audio
+from .colour import clip_colour, format_bits
 from .concat import concat_segments
+from .estimate import sample_indices
 from .farm.protocol import ClipSummary, Pool
 from .farm.scheduler import Scheduler
 from .lock import OutputLock
@@ -33,6 +36,7 @@ from .tools import find_ffmpeg, find_ffprobe
 __all__ = ["EncodeOptions", "parse_gpus", "run_encode"]
 
 Y4M_FAMILIES = ("YUV", "GRAY")
+COLOUR_SAMPLES = 4  # frames besides frame 0 whose colour props are compared with frame 0's (see clip_colour)
 _RAY_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5})$")
 
 
@@ -47,6 +51,7 @@ class EncodeOptions:
     restart: bool = False
     overwrite: bool = False
     audio: Path | None = None
+    audio_start: str | None = None  # --audio-start as typed: a source frame number or a time
     keep_segments: bool = False
     workers: int = 1  # with gpus: workers per GPU
     gpus: str | None = None  # "0,1,3"
@@ -76,6 +81,8 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> tuple[int, ...
         raise ClipError("encode", f"the output {output} is one of the inputs.", "pass another -o.")
     if opts.audio is not None and not opts.audio.is_file():
         raise ClipError("encode", f"the audio source {opts.audio} does not exist.", "check the path.")
+    if opts.audio_start is not None and opts.audio is None:
+        raise ClipError("encode", "--audio-start was given without --audio.", "pass --audio SOURCE too.")
     if opts.segment_frames <= 0:
         raise ClipError("encode", f"--segment-frames {opts.segment_frames} is not positive.", "pass N > 0.")
     if opts.workers < 1:
@@ -103,7 +110,7 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     script, output = opts.script.resolve(), Path(os.path.abspath(opts.output))
     gpus = _validate(opts, script, output)
     ffmpeg = find_ffmpeg()
-    find_ffprobe()
+    audio = probe_audio(find_ffprobe(), opts.audio) if opts.audio is not None else None
     state = EncodeState(state_dir_for(output))
     # every field but the frame count is known now: a refused rerun costs no worker start
     draft = Plan(
@@ -116,7 +123,7 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     )
     try:
         with OutputLock(state.dir):
-            return _locked(opts, script, output, gpus, ffmpeg, state, draft, err)
+            return _locked(opts, script, output, gpus, ffmpeg, state, draft, audio, err)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise disk_full_error("encode", state.dir, str(exc)) from exc
@@ -128,10 +135,11 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
 
 def _locked(
     opts: EncodeOptions, script: Path, output: Path, gpus: tuple[int, ...], ffmpeg: Path, state: EncodeState,
-    draft: Plan, err: TextIO,
+    draft: Plan, audio: AudioSource | None, err: TextIO,
 ) -> int:  # fmt: skip
     if state.exists() and not opts.restart:
-        _check_previous(state, replace(draft, total_frames=state.load_plan().total_frames), err)
+        old = state.load_plan()
+        _check_previous(state, replace(draft, total_frames=old.total_frames, colour=old.colour), err)
     elif opts.resume and not state.exists():
         raise EncodeError(
             "encode", f"--resume was given but there is no plan in {state.dir}.", "run without --resume to start."
@@ -148,10 +156,16 @@ def _locked(
         pool.start()
         clip = scheduler.first_ready()
         _check_clip(clip, script)
+        props = scheduler.probe(tuple(sorted({0, *sample_indices(clip.frames, COLOUR_SAMPLES)})))
+        colour, colour_warnings = clip_colour(props, clip.format)
         plan = replace(
             draft, total_frames=clip.frames, fps_num=clip.fps_num, fps_den=clip.fps_den,
-            width=clip.width, height=clip.height,
+            width=clip.width, height=clip.height, colour=colour,
         )  # fmt: skip
+        cut = None
+        if audio is not None:
+            absolute = props.get(0, {}).get("_AbsoluteTime")
+            cut = plan_audio(audio, opts.audio_start, absolute, clip.frames, clip.fps_num, clip.fps_den)
         if opts.restart and state.exists():
             _tell(err, f"--restart: discarding the previous plan and segments in {state.dir}")
             state.clear()
@@ -167,6 +181,11 @@ def _locked(
             f"({clip.width}x{clip.height} {clip.format} {clip.fps_num}/{clip.fps_den} fps), "
             f"{len(segments)} segments of {plan.segment_frames}, {opts.encoder.describe()}",
         )
+        _tell(err, f"colour: {colour.describe()}")
+        for warning in [*colour_warnings, *colour.warnings(plan.encoder.encoder, format_bits(clip.format))]:
+            _tell(err, f"warning: {warning}")
+        if cut is not None:
+            _tell(err, cut.describe())
         if resuming:
             _tell(
                 err,
@@ -174,14 +193,14 @@ def _locked(
                 f"({resumed_frames} frames) already done",
             )
         progress = Progress(plan.total_frames, resumed=resumed_frames, stream=err, gpu=GpuMonitor())
-        make_task = functools.partial(render_task, ffmpeg, plan.encoder, state)
+        make_task = functools.partial(render_task, ffmpeg, plan.encoder, state, colour=plan.colour)
         scheduler.run(plan, state, done, make_task, progress)
         progress.update(force=True)
         progress.finish()
         pool.shutdown()
         concat_segments(
             ffmpeg, state.dir / "concat.txt", [state.segment_path(s) for s in segments], output,
-            plan.total_frames, opts.audio,
+            plan.total_frames, cut,
         )  # fmt: skip
     except KeyboardInterrupt:
         _stop(pool, state)

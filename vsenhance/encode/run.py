@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .colour import ColourTags
 from .farm.protocol import RenderTask
 from .plan import EncoderSettings, Segment
 from .state import EncodeState
@@ -17,23 +18,26 @@ from .state import EncodeState
 __all__ = ["ffmpeg_segment_argv", "render_task"]
 
 
-def ffmpeg_segment_argv(ffmpeg: Path, encoder: EncoderSettings, output: Path) -> list[str]:
+def ffmpeg_segment_argv(
+    ffmpeg: Path, encoder: EncoderSettings, output: Path, colour: ColourTags | None = None
+) -> list[str]:
     return [
         os.fspath(ffmpeg), "-hide_banner", "-nostats", "-loglevel", "warning",
-        "-f", "yuv4mpegpipe", "-i", "pipe:0", "-map", "0:v:0", *encoder.codec_argv(),
+        "-f", "yuv4mpegpipe", "-i", "pipe:0", "-map", "0:v:0", *encoder.codec_argv(colour),
         "-f", "matroska", "-y", os.fspath(output),
     ]  # fmt: skip
 
 
 def render_task(
-    ffmpeg: Path, encoder: EncoderSettings, state: EncodeState, seg: Segment, worker_id: str, attempt: int
-) -> RenderTask:
+    ffmpeg: Path, encoder: EncoderSettings, state: EncodeState, seg: Segment, worker_id: str, attempt: int,
+    colour: ColourTags | None = None,
+) -> RenderTask:  # fmt: skip
     partial = state.partial_path(seg, worker_id, attempt)
     return RenderTask(
         index=seg.index,
         first=seg.first,
         last=seg.last,
-        ffmpeg_argv=tuple(ffmpeg_segment_argv(ffmpeg, encoder, partial)),
+        ffmpeg_argv=tuple(ffmpeg_segment_argv(ffmpeg, encoder, partial, colour)),
         partial=os.fspath(partial),
         final=os.fspath(state.segment_path(seg)),
         attempt=attempt,

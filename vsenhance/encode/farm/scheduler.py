@@ -19,7 +19,20 @@ from typing import Protocol
 from ...errors import EncodeError
 from ..plan import Plan, Segment
 from ..state import DISK_FULL_TEXT, EncodeState, count_frames, disk_full_error, low_on_space
-from .protocol import ClipSummary, Died, Event, Failed, Finished, Pool, Progress, Ready, RenderTask, WorkerInfo
+from .protocol import (
+    ClipSummary,
+    Died,
+    Event,
+    Failed,
+    Finished,
+    Pool,
+    Probed,
+    ProbeTask,
+    Progress,
+    Ready,
+    RenderTask,
+    WorkerInfo,
+)
 
 __all__ = ["FarmDisplay", "Scheduler", "describe_clip"]
 
@@ -117,6 +130,26 @@ class Scheduler:
             self.display.message(text)
         else:
             log.info("%s", text)
+
+    def probe(self, frames: tuple[int, ...]) -> dict[int, dict]:
+        """The props of ``frames``, rendered by one ready worker (before any segment: colour, _AbsoluteTime).
+
+        Other events that arrive meanwhile are kept for :meth:`run`.
+        """
+        worker_id = self.idle[0]
+        self.pool.submit(worker_id, ProbeTask(frames))
+        while True:
+            for event in self.pool.poll(self.poll_seconds):
+                if isinstance(event, Probed) and event.worker_id == worker_id:
+                    return event.props
+                if isinstance(event, Failed | Died) and event.worker_id == worker_id:
+                    tail = event.stderr_tail if isinstance(event, Failed) else ""
+                    raise EncodeError(
+                        "encode",
+                        f"reading the props of frames {list(frames)} failed: {_join(event.message, tail)}",
+                        "fix the script (try it with `vspipe SCRIPT -s 0 -e 0 -`) and run the same command again.",
+                    )
+                self._pending.append(event)
 
     # --- running -------------------------------------------------------------------------------------
     def run(
