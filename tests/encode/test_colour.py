@@ -233,3 +233,56 @@ def test_user_params_are_merged_not_replaced():
     assert "log-level=error" in params and argv[-2:] == ["-tune", "grain"]
     merged, rest = merge_encoder_params("ffv1", {}, ["-g", "1"])
     assert merged == [] and rest == ["-g", "1"]
+
+
+def test_pq_source_through_vsenhance_encode_x265(tmp_path):
+    """Every segment and the joined file are tagged like the source and carry the HDR10 metadata."""
+    from .encode_helpers import run_cli
+
+    fmt, props, expected = CASES["bt2020-pq-topleft-hdr10"]
+    script = write_prop_script(tmp_path / "pq.vpy", fmt, props, length=30)
+    out = tmp_path / "pq.mkv"
+    done = run_cli(
+        "encode", str(script), "-o", str(out), "--encoder", "x265", "--preset", "ultrafast", "--crf", "30",
+        "--segment-frames", "10", "--keep-segments",
+    )  # fmt: skip
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert "colour: bt2020nc/smpte2084/bt2020 limited topleft, HDR10 metadata" in err
+    assert "warning" not in err
+    state = tmp_path / "pq.mkv.vsenhance"
+    plan = json.loads((state / "plan.json").read_text())
+    assert plan["colour"]["transfer"] == 16 and plan["colour"]["master_display"]  # a resume keeps the tags
+    segments = sorted(state.glob("seg_*.mkv"))
+    assert len(segments) == 3
+    for seg in segments:
+        assert probe_stream(seg) == expected
+        assert hdr10_of(frame_side_data(seg)[0]) == expected_hdr10()
+    assert probe_stream(out) == expected
+    side = frame_side_data(out)
+    assert len(side) == 30
+    for first in (0, 10, 20):  # each segment's first frame in the joined file
+        assert hdr10_of(side[first]) == expected_hdr10(), first
+
+
+def test_colour_warnings_from_the_encode(tmp_path):
+    from .encode_helpers import run_cli
+
+    # an 8-bit PQ clip through x264, whose colour changes at frame 6 (a spliced SDR part)
+    script = tmp_path / "mixed.vpy"
+    script.write_text(
+        "import vapoursynth as vs\n"
+        "c = vs.core.std.BlankClip(format=vs.YUV420P8, width=64, height=48, length=12, fpsnum=24)\n"
+        "pq = vs.core.std.SetFrameProps(c, _Matrix=9, _Transfer=16, _Primaries=9)\n"
+        "sdr = vs.core.std.SetFrameProps(c, _Matrix=1, _Transfer=1, _Primaries=1)\n"
+        "(pq[:6] + sdr[6:]).set_output()\n",
+        encoding="utf-8",
+    )
+    done = run_cli(
+        "encode", str(script), "-o", str(tmp_path / "mixed.mkv"), "--preset", "ultrafast", "--segment-frames", "6"
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert "8-bit" in err and "x264 writes no HDR10" in err
+    assert "colour props differ from frame 0's" in err and "transfer 16 -> 1" in err
+    assert probe_stream(tmp_path / "mixed.mkv")[:3] == ("bt2020nc", "smpte2084", "bt2020")

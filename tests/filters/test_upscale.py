@@ -184,3 +184,27 @@ def test_odd_and_tiny_frames(tiny_model_path) -> None:
     out = vse.upscale(clip, tiny_model_path, tile=2, tile_pad=1, pre_pad=1, device="cpu")
     assert (out.width, out.height) == (6, 10)
     assert np.isfinite(np.stack(read_planes(out.get_frame(0)))).all()
+
+
+def test_same_output_keeps_hdr_props(photo, nearest_model_path) -> None:
+    """A PQ clip (props as bestsource sets them) keeps its colour description and HDR10 metadata, so
+    ``vsenhance encode`` tags the upscaled film like its source."""
+    hdr = {
+        "_Matrix": 9, "_Transfer": 16, "_Primaries": 9, "_Range": 0, "_ChromaLocation": 2,
+        "MasteringDisplayPrimariesX": [0.68, 0.265, 0.15], "MasteringDisplayPrimariesY": [0.32, 0.69, 0.06],
+        "MasteringDisplayWhitePointX": 0.3127, "MasteringDisplayWhitePointY": 0.329,
+        "MasteringDisplayMinLuminance": 0.005, "MasteringDisplayMaxLuminance": 1000.0,
+        "ContentLightLevelMax": 1000, "ContentLightLevelAverage": 400,
+    }  # fmt: skip
+    clip = core.resize.Bicubic(rgbs_clip(photo, 2), format=vs.YUV420P10, matrix_s="2020ncl", range_s="limited")
+    clip = core.std.SetFrameProps(clip, **hdr)
+    out = vse.upscale(clip, nearest_model_path, tile=0, device="cpu", output_format="same")
+    props = out.get_frame(1).props
+    assert out.format.id == vs.YUV420P10
+    for key, value in hdr.items():
+        if key == "_ChromaLocation":
+            assert props[key] == 0  # re-subsampled with left siting, and tagged so (truthfully)
+        elif isinstance(value, list):
+            assert list(props[key]) == pytest.approx(value), key
+        else:
+            assert props[key] == pytest.approx(value), key
