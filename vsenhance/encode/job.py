@@ -144,6 +144,7 @@ def _locked(
     scheduler = Scheduler(pool, workers, max_retries=opts.max_retries)
     progress: Progress | None = None
     done: dict[int, int] = {}
+    of = ""  # " of M" once the plan is known
     try:
         pool.start()
         clip = scheduler.first_ready()
@@ -160,6 +161,7 @@ def _locked(
             state.write_plan(plan)
         done = state.scan_done(plan)  # verifies every segment file with ffprobe, drops leftovers
         segments = plan.segments
+        of = f" of {len(segments)}"
         resumed_frames = sum(done.values())
         _tell(
             err,
@@ -185,9 +187,7 @@ def _locked(
         )  # fmt: skip
     except KeyboardInterrupt:
         _stop(pool, state)
-        text = (
-            f"interrupted: {len(done)} segments are done and kept in {state.dir}; run the same command again to resume"
-        )
+        text = f"interrupted: {len(done)}{of} segments are done and kept in {state.dir}; run the same command again to resume"
         if progress is not None:
             progress.message(text)
             progress.finish()
