@@ -16,6 +16,7 @@ import pytest
 from vsenhance.cli import main
 
 from .encode_helpers import direct_framemd5, framemd5, run_cli, start_cli, wait_for_done_segments, write_script
+from .farm.farm_helpers import COUNT_EXECUTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -80,19 +81,19 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.communicate()
 
 
-def test_two_workers_frame_exact_and_the_script_runs_once_per_worker(script, tmp_path, capsys):
+def test_two_workers_frame_exact_and_the_script_runs_once_per_worker(tmp_path, capsys):
+    script = write_script(tmp_path / "clip.vpy", extra=COUNT_EXECUTIONS)
     ref = direct_framemd5(script)
     hashes = {}
     for workers in (1, 2):
         runs = tmp_path / f"runs{workers}.txt"
         out = tmp_path / f"out{workers}.mkv"
-        rc = main([*_encode(script, out, "--workers", str(workers)), "-a", f"runs={runs}"])
+        rc = main([*_encode(script, out, "--workers", str(workers)), "-a", f"count={runs}"])
         err = capsys.readouterr().err
         assert rc == 0, err
         assert "48/48" in err and "fps" in err
         hashes[workers] = framemd5(out)
-        pids = runs.read_text().split()
-        assert len(pids) == len(set(pids)) == workers  # six segments, one execution per worker
+        assert runs.read_text().splitlines() == ["executed"] * workers  # six segments, one execution per worker
     assert hashes[1] == hashes[2] == ref
 
 
@@ -179,12 +180,12 @@ def test_rgb_output_is_refused_before_any_segment(tmp_path, capsys):
 
 
 def test_script_that_does_not_load_stops_once_with_its_error(tmp_path, capsys):
-    script = write_script(tmp_path / "bad.vpy", extra="raise RuntimeError('no such source file')\n")
+    script = write_script(tmp_path / "bad.vpy", extra=COUNT_EXECUTIONS + "raise RuntimeError('no such source file')\n")
     runs = tmp_path / "runs.txt"
-    assert main([*_encode(script, tmp_path / "out.mkv", "--workers", "2"), "-a", f"runs={runs}"]) == 2
+    assert main([*_encode(script, tmp_path / "out.mkv", "--workers", "2"), "-a", f"count={runs}"]) == 2
     err = capsys.readouterr().err
     assert "no such source file" in err and "every worker failed" in err
-    assert len(runs.read_text().split()) == 2  # each worker tried once: no retry storm
+    assert runs.read_text().splitlines() == ["executed"] * 2  # each worker tried once: no retry storm
 
 
 def test_bad_requests_are_refused_before_any_worker_starts(script, tmp_path, capsys):

@@ -53,21 +53,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where the script's frame 0 is in SOURCE: a frame number of the source (1200) or a time "
                    "(11:56, 75.5); default: frame 0's _AbsoluteTime (bestsource, ffms2), else 0")  # fmt: skip
     p.add_argument("--keep-segments", action="store_true", help="keep the segments and state after joining")
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        metavar="N",
-        help="render workers, each executing the script once (1); with --gpus: workers per GPU",
-    )
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="render workers, each executing the script once (1); with --gpus: workers per GPU; with "
+                   "--ray: workers on a CPU cluster (one per node; a GPU cluster gets one per GPU)")  # fmt: skip
     p.add_argument("--gpus", default=None, metavar="0,1,3", help="one worker per listed GPU (CUDA_VISIBLE_DEVICES)")
-    p.add_argument(
-        "--ray",
-        default=None,
-        metavar="ADDRESS",
-        help="run the workers on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (shared storage "
-        "at the same path on every node)",
-    )
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run the workers on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (the script, "
+                   "sources and output folder on shared storage at the same path on every node)")  # fmt: skip
     p.add_argument("--max-retries", type=int, default=2, metavar="N",
                    help="attempts per segment after its first failure before the encode stops (2)")  # fmt: skip
     p.set_defaults(handler=_encode)

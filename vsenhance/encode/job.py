@@ -53,7 +53,7 @@ class EncodeOptions:
     audio: Path | None = None
     audio_start: str | None = None  # --audio-start as typed: a source frame number or a time
     keep_segments: bool = False
-    workers: int = 1  # with gpus: workers per GPU
+    workers: int | None = None  # None: 1 (per GPU with gpus); with ray: one per node (per GPU on a GPU cluster)
     gpus: str | None = None  # "0,1,3"
     ray: str | None = None  # "auto", "HOST:PORT" or "ray://HOST:PORT"
     max_retries: int = 2
@@ -85,7 +85,7 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> tuple[int, ...
         raise ClipError("encode", "--audio-start was given without --audio.", "pass --audio SOURCE too.")
     if opts.segment_frames <= 0:
         raise ClipError("encode", f"--segment-frames {opts.segment_frames} is not positive.", "pass N > 0.")
-    if opts.workers < 1:
+    if opts.workers is not None and opts.workers < 1:
         raise ClipError("encode", f"--workers {opts.workers} is less than 1.", "pass --workers 1 or more.")
     if opts.max_retries < 0:
         raise ClipError("encode", f"--max-retries {opts.max_retries} is negative.", "pass 0 or more.")
@@ -147,13 +147,16 @@ def _locked(
     if output.exists() and not opts.overwrite:
         raise EncodeError("encode", f"the output {output} already exists.", "pass -y/--overwrite or another -o.")
 
-    pool, workers, where = _make_pool(opts, script, gpus)
-    _tell(err, f"encode: starting {workers} worker{'s' if workers > 1 else ''} ({where}); each executes {script.name}")
-    scheduler = Scheduler(pool, workers, max_retries=opts.max_retries)
+    pool, where = _make_pool(opts, script, gpus, state)
+    scheduler = Scheduler(pool, max_retries=opts.max_retries)
     progress: Progress | None = None
     done: dict[int, int] = {}
+    of = ""  # " of M" once the plan is known
     try:
-        pool.start()
+        workers = scheduler.start()
+        _tell(
+            err, f"encode: started {workers} worker{'s' if workers > 1 else ''} ({where}); each executes {script.name}"
+        )
         clip = scheduler.first_ready()
         _check_clip(clip, script)
         props = scheduler.probe(tuple(sorted({0, *sample_indices(clip.frames, COLOUR_SAMPLES)})))
@@ -174,6 +177,7 @@ def _locked(
             state.write_plan(plan)
         done = state.scan_done(plan)  # verifies every segment file with ffprobe, drops leftovers
         segments = plan.segments
+        of = f" of {len(segments)}"
         resumed_frames = sum(done.values())
         _tell(
             err,
@@ -204,9 +208,7 @@ def _locked(
         )  # fmt: skip
     except KeyboardInterrupt:
         _stop(pool, state)
-        text = (
-            f"interrupted: {len(done)} segments are done and kept in {state.dir}; run the same command again to resume"
-        )
+        text = f"interrupted: {len(done)}{of} segments are done and kept in {state.dir}; run the same command again to resume"
         if progress is not None:
             progress.message(text)
             progress.finish()
@@ -227,19 +229,18 @@ def _locked(
     return 0
 
 
-def _make_pool(opts: EncodeOptions, script: Path, gpus: tuple[int, ...]) -> tuple[Pool, int, str]:
-    """The pool, how many workers it starts, and where (for the first status line)."""
+def _make_pool(opts: EncodeOptions, script: Path, gpus: tuple[int, ...], state: EncodeState) -> tuple[Pool, str]:
+    """The pool, and where its workers run (for the first status line)."""
     if opts.ray is not None:
         from .farm.ray_pool import RayPool
 
-        pool = RayPool(opts.ray, script, opts.script_args, workers=opts.workers)
-        return pool, opts.workers, f"Ray cluster {opts.ray}"
+        return RayPool(opts.ray, script, opts.script_args, state_dir=state.dir, workers=opts.workers), f"Ray {opts.ray}"
     from .farm.local import LocalPool
 
-    pool = LocalPool(script, opts.script_args, workers=opts.workers, gpus=[str(g) for g in gpus], per_gpu=opts.workers)
-    count = opts.workers * max(1, len(gpus))
-    where = f"GPUs {','.join(map(str, gpus))}, {opts.workers} per GPU" if gpus else "this machine"
-    return pool, count, where
+    workers = opts.workers or 1
+    pool = LocalPool(script, opts.script_args, workers=workers, gpus=[str(g) for g in gpus], per_gpu=workers)
+    where = f"GPUs {','.join(map(str, gpus))}, {workers} per GPU" if gpus else "this machine"
+    return pool, where
 
 
 def _stop(pool: Pool, state: EncodeState) -> None:

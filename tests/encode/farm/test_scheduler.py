@@ -75,9 +75,10 @@ class FakePool:
             info = WorkerInfo(worker_id, "hostA", 100 + int(worker_id[1:]), None, None, 0.1)
             self.queue.append(Ready(info, self.clips.get(worker_id, CLIP)))
 
-    def start(self) -> None:
+    def start(self) -> int:
         for worker_id in self.ids:
             self._announce(worker_id)
+        return len(self.ids)
 
     def submit(self, worker_id: str, task: RenderTask) -> None:
         assert worker_id not in self.inflight, "a busy worker was given a second task"
@@ -134,8 +135,8 @@ def _run(tmp_path, pool: FakePool, workers: int, max_retries: int = 2, done: dic
     state = RecordingState(tmp_path / "out.mkv.vsenhance")
     state.write_plan(plan)
     done = {} if done is None else done
-    scheduler = Scheduler(pool, workers, max_retries=max_retries, poll_seconds=0)
-    pool.start()
+    scheduler = Scheduler(pool, max_retries=max_retries, poll_seconds=0)
+    assert scheduler.start() == workers
     assert scheduler.first_ready() == CLIP
     display = Display(plan.total_frames, resumed=sum(done.values()), stream=io.StringIO(), lang="en", interval=0)
     make = partial(render_task, Path("/usr/bin/ffmpeg"), plan.encoder, state)

@@ -87,11 +87,13 @@ class LocalPool:
         per_gpu: int = 1,
         output_index: int = 0,
         stop_seconds: float = 5.0,
+        id_prefix: str = "w",
     ) -> None:
         self.script = Path(os.path.abspath(script))
         self.script_args = tuple(script_args)
         self.output_index = output_index
         self.stop_seconds = stop_seconds
+        self.id_prefix = id_prefix  # worker ids are id_prefix + 0, 1, ... (unique in one encode)
         if gpus:
             self.slots = [_Slot(gpu=str(g)) for g in gpus for _ in range(per_gpu)]
         else:
@@ -105,9 +107,10 @@ class LocalPool:
         self._closing = False
 
     # --- Pool ----------------------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self) -> int:
         for slot in self.slots:
             self._spawn(slot)
+        return len(self.slots)
 
     def submit(self, worker_id: str, task: Task) -> None:
         worker = self._workers[worker_id]
@@ -154,7 +157,7 @@ class LocalPool:
 
     # --- internals -----------------------------------------------------------------------------------
     def _spawn(self, slot: _Slot) -> str:
-        worker_id = f"w{self._next_id}"
+        worker_id = f"{self.id_prefix}{self._next_id}"
         self._next_id += 1
         env = child_env()
         argv = [sys.executable, "-m", "vsenhance.encode.farm.worker", os.fspath(self.script), "--id", worker_id]

@@ -60,11 +60,11 @@ def describe_clip(clip: ClipSummary) -> str:
 class Scheduler:
     """Tracks the workers of one pool (starting, idle, busy) and runs the segments through them."""
 
-    def __init__(self, pool: Pool, workers: int, *, max_retries: int = 2, poll_seconds: float = 0.25) -> None:
+    def __init__(self, pool: Pool, *, max_retries: int = 2, poll_seconds: float = 0.25) -> None:
         self.pool = pool
         self.max_retries = max_retries
         self.poll_seconds = poll_seconds
-        self.starting = workers  # started, neither Ready nor Died yet
+        self.starting = 0  # started, neither Ready nor Died yet
         self.workers: dict[str, WorkerInfo] = {}  # every worker that became Ready and is alive
         self.idle: list[str] = []
         self.busy: dict[str, tuple[Segment, RenderTask]] = {}
@@ -76,6 +76,11 @@ class Scheduler:
         self._pending: list[Event] = []
 
     # --- starting ------------------------------------------------------------------------------------
+    def start(self) -> int:
+        """Start the pool's workers; how many it started."""
+        self.starting = self.pool.start()
+        return self.starting
+
     def first_ready(self) -> ClipSummary:
         """Wait for the first worker to execute the script; its clip is the one the plan is made for."""
         while self.clip is None:
