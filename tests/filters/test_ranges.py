@@ -125,7 +125,7 @@ def test_time_ranges_at_ntsc_rates_are_exact():
 
 def test_variable_frame_rate_needs_frame_numbers():
     assert parse_ranges("3-7", 40, fps=Fraction(0)) == [(3, 7)]
-    with pytest.raises(vs.Error, match="variable.*frame numbers"):
+    with pytest.raises(vs.Error, match=r"variable.*frame numbers"):
         parse_ranges("0:01-0:02", 40, fps=Fraction(0))
     vfr = core.std.BlankClip(length=40, fpsnum=0, fpsden=1, width=32, height=24, format=vs.RGBS)
     with pytest.raises(vs.Error, match="frame numbers"):
@@ -202,11 +202,12 @@ def test_default_model_is_upscales_default(monkeypatch):
     from vsenhance.filters import ranges, upscale
 
     seen = {}
+    default = inspect.signature(upscale.upscale).parameters["model"].default
 
-    def fake_upscale(clip, model=inspect.signature(upscale.upscale).parameters["model"].default, **kwargs):
+    def fake_upscale(clip, model=default, **kwargs):
         seen["model"] = model
         return core.std.BlankClip(clip, width=clip.width * 2, height=clip.height * 2)
 
     monkeypatch.setattr(ranges, "upscale", fake_upscale)
     vse.upscale_ranges(numbered_clip(fmt=vs.RGBS, length=4), "0-1")
-    assert seen["model"] == inspect.signature(upscale.upscale).parameters["model"].default
+    assert seen["model"] == default == "realesr-animevideov3"
