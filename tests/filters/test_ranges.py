@@ -195,19 +195,9 @@ def test_time_range_sends_its_frames_to_the_model(tiny_model_path, model_frames,
     assert sorted(model_frames) == [12, 13, 14, 15, 16, 17, 30, 31]
 
 
-def test_default_model_is_upscales_default(monkeypatch):
-    """No download: the default is upscale()'s built-in model, not a download-only one."""
-    import inspect
-
-    from vsenhance.filters import ranges, upscale
-
-    seen = {}
-    default = inspect.signature(upscale.upscale).parameters["model"].default
-
-    def fake_upscale(clip, model=default, **kwargs):
-        seen["model"] = model
-        return core.std.BlankClip(clip, width=clip.width * 2, height=clip.height * 2)
-
-    monkeypatch.setattr(ranges, "upscale", fake_upscale)
-    vse.upscale_ranges(numbered_clip(fmt=vs.RGBS, length=4), "0-1")
-    assert seen["model"] == default == "realesr-animevideov3"
+def test_default_model_is_upscales_default_and_needs_no_download():
+    """The tests' model cache is empty and nothing is downloaded: the default is upscale()'s built-in model."""
+    out = vse.upscale_ranges(numbered_clip(fmt=vs.RGBS, length=4), "1-2", device="cpu", tile=0)
+    frame = out.get_frame(1)
+    assert (frame.width, frame.height) == (128, 96)  # realesr-animevideov3 is x4
+    assert frame.props[PATH_PROP] in (b"ai", "ai")
