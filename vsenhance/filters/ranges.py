@@ -35,8 +35,9 @@ RangeSpec = (
 # One range per line of a ranges file. Besides this module's own "FIRST-LAST" syntax, two formats that other
 # tools write are read as they are (both with an inclusive end frame):
 # - vs-preview's scening "Export Multiline": one line per scene from the template "({start},{end})," by default
-#   (vspreview/toolbars/scening/settings.py, set_defaults); a scene's end is inclusive (vspreview/core/types.py:
-#   Scene.__contains__ is ``start <= frame <= end``, and a single-frame scene has end == start);
+#   (vspreview/toolbars/scening/settings.py, set_defaults; toolbar.py, export_multiline); a scene's end is
+#   inclusive (vspreview/core/types/scene.py: Scene.__contains__ is ``start <= frame <= end``, and a scene made
+#   from one frame has end == start);
 # - "generic (rfs style) frame mappings: {start end}", whitespace-separated, which vs-preview imports
 #   (toolbar.py, import_generic), as do ReplaceFramesSimple-style mapping files ("[start end]").
 _PAIR = re.compile(r"[(\[]\s*([^,\s()\[\]]+)\s*[,\s]\s*([^,\s()\[\]]+)\s*[)\]]")
