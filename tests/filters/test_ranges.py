@@ -159,9 +159,10 @@ def test_ranges_file(tmp_path):
         (240, 479), (1200, 1850), (3000, 3100), (4000, 4100), (5000, 5000), (6000, 6010), (7000, 7000),
     ]  # fmt: skip
     bad = tmp_path / "bad.txt"
-    bad.write_text("10-20\n(30;40)\n", encoding="utf-8")
-    with pytest.raises(vs.Error, match="line 2"):
-        parse_ranges(bad, 100)
+    for line in ("(30;40)", "(a,b),", "ten twenty", "5-"):
+        bad.write_text(f"10-20\n{line}\n", encoding="utf-8")
+        with pytest.raises(vs.Error, match="line 2"):
+            parse_ranges(bad, 100)
     with pytest.raises(vs.Error, match="cannot be read"):
         parse_ranges(tmp_path / "missing.txt", 100)
 

@@ -140,7 +140,7 @@ def _items_from_file(path: Path, func: str) -> list[tuple[Endpoint, Endpoint | N
             if line[0] in "([":  # vs-preview's "(start,end)," or rfs' "[start end]", one or more per line
                 pairs = _PAIR.findall(line)
                 if not pairs or _PAIR.sub("", line).strip(", ") != "":
-                    raise ClipError(func, f"{line!r} is not (first,last).", "")
+                    raise ClipError(func, f"{line!r} is not (first,last).", "Write (1200,1850).")
                 items += [(_endpoint(a), _endpoint(b)) for a, b in pairs]
             elif len(words := line.split()) == 2 and "-" not in line and "," not in line:
                 items.append((_endpoint(words[0]), _endpoint(words[1])))  # "start end"
@@ -156,6 +156,9 @@ def _items_from_file(path: Path, func: str) -> list[tuple[Endpoint, Endpoint | N
 
 
 def _endpoint(text: str) -> Endpoint:
+    """A frame number, or the text of a time (converted once the clip's frame rate is known)."""
+    if not re.fullmatch(r"[\d:.]+", text):
+        raise ClipError(_FUNC, f"{text!r} is neither a frame number nor a time.", "Write 1200 or 11:56.")
     return text if (":" in text or "." in text) else int(text)
 
 
