@@ -286,3 +286,16 @@ def test_colour_warnings_from_the_encode(tmp_path):
     assert "8-bit" in err and "x264 writes no HDR10" in err
     assert "colour props differ from frame 0's" in err and "transfer 16 -> 1" in err
     assert probe_stream(tmp_path / "mixed.mkv")[:3] == ("bt2020nc", "smpte2084", "bt2020")
+
+
+def test_plan_fingerprint_holds_the_colour():
+    from vsenhance.encode.plan import Plan
+
+    pq = ColourTags.from_props(CASES["bt2020-pq-topleft-hdr10"][1])
+    sdr = ColourTags.from_props(CASES["bt709-limited-left"][1])
+    plan = Plan("s.vpy", "0" * 64, (), EncoderSettings(), 10, 30, 24, 1, 64, 48, colour=pq)
+    again = Plan.from_json(json.loads(json.dumps(plan.to_json())))
+    assert again.colour == pq and again.fingerprint == plan.fingerprint  # a resume keeps the tags
+    other = Plan("s.vpy", "0" * 64, (), EncoderSettings(), 10, 30, 24, 1, 64, 48, colour=sdr)
+    assert other.fingerprint != plan.fingerprint
+    assert any("colour description" in d for d in plan.differences(other))
