@@ -299,3 +299,28 @@ def test_plan_fingerprint_holds_the_colour():
     other = Plan("s.vpy", "0" * 64, (), EncoderSettings(), 10, 30, 24, 1, 64, 48, colour=sdr)
     assert other.fingerprint != plan.fingerprint
     assert any("colour description" in d for d in plan.differences(other))
+
+
+def test_a_sampled_frame_that_fails_fails_with_its_segment(tmp_path):
+    """Only frame 0's probe is required; a sampled frame that raises is reported by its segment, as usual."""
+    from .encode_helpers import run_cli
+
+    script = tmp_path / "fails.vpy"
+    script.write_text(
+        "import vapoursynth as vs\n"
+        "c = vs.core.std.BlankClip(format=vs.YUV420P8, width=64, height=48, length=30, fpsnum=24)\n"
+        "def check(n, f):\n"
+        "    if n == 11:  # one of the frames sampled for the colour check (3, 11, 18, 26)\n"
+        "        raise RuntimeError('bad frame 11')\n"
+        "    return f\n"
+        "c.std.ModifyFrame(c, check).set_output()\n",
+        encoding="utf-8",
+    )
+    done = run_cli(
+        "encode", str(script), "-o", str(tmp_path / "out.mkv"), "--encoder", "ffv1", "--segment-frames", "10",
+        "--max-retries", "0",
+    )  # fmt: skip
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert "could not be compared with frame 0's colour" in err and "bad frame 11" in err
+    assert "segment 1 (frames 10-19)" in err

@@ -159,8 +159,15 @@ def _locked(
         )
         clip = scheduler.first_ready()
         _check_clip(clip, script)
-        props = scheduler.probe(tuple(sorted({0, *sample_indices(clip.frames, COLOUR_SAMPLES)})))
+        props = scheduler.probe((0,))  # the tags and _AbsoluteTime: a script failing here fails the encode
+        samples = tuple(n for n in sample_indices(clip.frames, COLOUR_SAMPLES) if n)
+        unchecked = None
+        try:  # best effort: a frame that fails here fails (and is retried) with its segment
+            props |= scheduler.probe(samples) if samples else {}
+        except EncodeError as exc:
+            unchecked = f"frames {list(samples)} could not be compared with frame 0's colour: {exc.problem}"
         colour, colour_warnings = clip_colour(props, clip.format)
+        colour_warnings += [unchecked] if unchecked else []
         plan = replace(
             draft, total_frames=clip.frames, fps_num=clip.fps_num, fps_den=clip.fps_den,
             width=clip.width, height=clip.height, colour=colour,

@@ -139,22 +139,57 @@ class Scheduler:
     def probe(self, frames: tuple[int, ...]) -> dict[int, dict]:
         """The props of ``frames``, rendered by one ready worker (before any segment: colour, _AbsoluteTime).
 
-        Other events that arrive meanwhile are kept for :meth:`run`.
+        A worker that dies meanwhile is replaced and the probe given to the next one, up to ``max_retries``
+        times, as a segment would be; the script raising on one of the frames is an EncodeError. Other events
+        that arrive meanwhile are kept for :meth:`run`.
         """
-        worker_id = self.idle[0]
-        self.pool.submit(worker_id, ProbeTask(frames))
+        deaths = 0
         while True:
-            for event in self.pool.poll(self.poll_seconds):
-                if isinstance(event, Probed) and event.worker_id == worker_id:
-                    return event.props
-                if isinstance(event, Failed | Died) and event.worker_id == worker_id:
-                    tail = event.stderr_tail if isinstance(event, Failed) else ""
-                    raise EncodeError(
-                        "encode",
-                        f"reading the props of frames {list(frames)} failed: {_join(event.message, tail)}",
-                        "fix the script (try it with `vspipe SCRIPT -s 0 -e 0 -`) and run the same command again.",
-                    )
-                self._pending.append(event)
+            worker_id = self._idle_worker()
+            self.pool.submit(worker_id, ProbeTask(frames))
+            died: Died | None = None
+            while died is None:
+                events = self.pool.poll(self.poll_seconds)
+                for i, event in enumerate(events):
+                    if not isinstance(event, Probed | Failed | Died) or event.worker_id != worker_id:
+                        self._pending.append(event)
+                    elif isinstance(event, Probed):
+                        self._pending.extend(events[i + 1 :])
+                        return event.props
+                    elif isinstance(event, Failed):
+                        raise EncodeError(
+                            "encode",
+                            f"reading the props of frames {list(frames)} failed: "
+                            f"{_join(event.message, event.stderr_tail)}",
+                            "fix the script (try it with `vspipe SCRIPT -s 0 -e 0 -`) and run the same command again.",
+                        )
+                    else:
+                        self._pending.extend(events[i + 1 :])
+                        died = event
+                        break
+            self._died(died, lambda *_: None)  # not busy with a segment: nothing to requeue
+            deaths += 1
+            if deaths > self.max_retries:
+                raise EncodeError(
+                    "encode",
+                    f"{deaths} workers died reading the props of frames {list(frames)}; the last: {died.message}",
+                    "check the machine (memory, GPU) and the script, then run the same command again.",
+                )
+
+    def _idle_worker(self) -> str:
+        """A ready, idle worker, waiting for one (a replacement) if none is."""
+        events, self._pending = self._pending, []
+        while not self.idle:
+            for event in events:
+                if isinstance(event, Ready):
+                    self._ready(event)
+                elif isinstance(event, Died) and event.worker_id not in self.workers:
+                    self._died_starting(event)  # raises once no worker is left to start
+                else:
+                    self._pending.append(event)
+            events = [] if self.idle else self.pool.poll(self.poll_seconds)
+        self._pending.extend(events)
+        return self.idle[0]
 
     # --- running -------------------------------------------------------------------------------------
     def run(
