@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from spandrel import ImageModelDescriptor
 
 from ..errors import DeviceError, ModelError
-from .color import ChromaUpsampling, PlaneSpec, planes_to_rgb, rgb_to_planes
+from .color import planes_to_rgb, rgb_to_planes
+from .colorspec import ChromaUpsampling, PlaneSpec
 from .tiling import Tile, padding, tile_grid
 
 __all__ = ["SRRuntime", "TileSettings", "resolve_device", "resolve_dtype"]
