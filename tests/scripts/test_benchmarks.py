@@ -58,3 +58,13 @@ def test_bench_pose_quick(tmp_path) -> None:
     assert report["identical"] is True and report["persons_detected"] > 0  # same boxes and keypoints, not nothing
     assert report["reference_fps"] > 0 and report["batched_fps"] > 0
     assert "| per-frame reference |" in stdout
+
+
+def test_bench_compile_cold_and_warm(tmp_path, tiny_model_path) -> None:
+    out = tmp_path / "compile.json"
+    stdout = run("bench_compile.py", "--model", str(tiny_model_path), "--size", "32x24", "--json", str(out))
+    report = json.loads(out.read_text())
+    assert [row["start"] for row in report["rows"]] == ["eager", "cold", "warm"]
+    assert all(row["first_frame_seconds"] > 0 for row in report["rows"])
+    assert len(report["saved_files"]) == 1  # the cold start saved its compilation, the warm one reused it
+    assert "| warm |" in stdout
