@@ -217,7 +217,7 @@ class RayPool:
     def shutdown(self) -> None:
         """Stop every worker (each removes its partial), end the actors, disconnect."""
         self._closing = True
-        ray = self._ray
+        ray, self._ray = self._ray, None  # once: a Ray call after ray.shutdown() would start a local Ray
         if ray is None:
             return
         actors = list(self._actors.values())
