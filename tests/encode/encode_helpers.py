@@ -12,10 +12,15 @@ from pathlib import Path
 from vsenhance.encode.tools import child_env, find_vspipe
 
 # 64x48 frames, each different (frame number drawn), optionally slow, failing at a frame, or hybrid-tagged.
+# ``runs=PATH`` appends the executing process's PID to PATH: how many times the script was executed.
 SCRIPT = """\
+import os
 import time
 import vapoursynth as vs
 core = vs.core
+if "runs" in globals():
+    with open(runs, "a") as fh:
+        fh.write(f"{os.getpid()}\\n")
 length = int(globals().get("length", "48"))
 delay = float(globals().get("delay", "0"))
 ai_delay = float(globals().get("ai_delay", "0"))

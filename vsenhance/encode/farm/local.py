@@ -107,9 +107,10 @@ class LocalPool:
         self._closing = False
 
     # --- Pool ----------------------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self) -> int:
         for slot in self.slots:
             self._spawn(slot)
+        return len(self.slots)
 
     def submit(self, worker_id: str, task: Task) -> None:
         worker = self._workers[worker_id]

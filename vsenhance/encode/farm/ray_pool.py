@@ -142,7 +142,7 @@ class RayPool:
         self._closing = False
 
     # --- Pool ----------------------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self) -> int:
         """Connect, place the actors and wait for every storage check (EncodeError naming the failing nodes);
         the workers then execute the script and report Ready through :meth:`poll`."""
         ray = self._ray = _import_ray()
@@ -190,6 +190,7 @@ class RayPool:
             )
         for actor in actors:
             self._relay(actor)
+        return count
 
     def submit(self, worker_id: str, task: Task) -> None:
         actor = self._actors[worker_id]
