@@ -128,7 +128,7 @@ def mode_workers(script: Path, seg_frames: int, workers: int, work: Path) -> dic
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="arch:compact-x4", help="model file or arch:compact-x4 etc. (random weights)")
-    ap.add_argument("--size", default="96x64", help="source size before upscaling (96x64)")
+    ap.add_argument("--size", default="96x64", help="source size before upscaling (96x64; at least 40x48)")
     ap.add_argument("--frames", type=int, default=96)
     ap.add_argument("--segment-frames", type=int, default=12)
     ap.add_argument("--workers", default="1,2", help="worker counts to run (1,2)")

@@ -68,7 +68,7 @@ def test_cli_does_not_import_torch(setup):
 
 def test_pose_export_resolves_paths_like_vspipe(setup, tmp_path, monkeypatch):
     """Relative paths in the script resolve beside the script; -o resolves where the command runs."""
-    d, script, det, pose = setup
+    _d, script, det, pose = setup
     project = tmp_path / "project"
     project.mkdir()
     (project / "pose.vpy").write_text(script.read_text())

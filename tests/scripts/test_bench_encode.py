@@ -14,7 +14,7 @@ def test_bench_encode_modes(tmp_path, tiny_model_path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench_encode.py"), "--model", str(tiny_model_path), "--size",
-         "32x24", "--frames", "8", "--segment-frames", "4", "--workers", "2", "--json", str(out)],
+         "48x48", "--frames", "8", "--segment-frames", "4", "--workers", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -215,7 +215,10 @@ def _locked(
         )  # fmt: skip
     except KeyboardInterrupt:
         _stop(pool, state)
-        text = f"interrupted: {len(done)}{of} segments are done and kept in {state.dir}; run the same command again to resume"
+        text = (
+            f"interrupted: {len(done)}{of} segments are done and kept in {state.dir}; "
+            "run the same command again to resume"
+        )
         if progress is not None:
             progress.message(text)
             progress.finish()

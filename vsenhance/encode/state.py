@@ -122,7 +122,7 @@ class EncodeState:
 
     def has_segments(self) -> bool:
         """Whether any finished segment file is on disk (unverified: a cheap look for the plan check)."""
-        return self.dir.is_dir() and any(p not in self.partials() for p in self.dir.glob("seg_*"))
+        return self.dir.is_dir() and any(".partial" not in p.name for p in self.dir.glob("seg_*"))
 
     def exists(self) -> bool:
         return self.plan_path.is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -91,3 +92,87 @@ class WorkerProcess:
             self.proc.kill()
             self.proc.wait()
             raise
+
+
+# Appended to encode_helpers.SCRIPT: each execution records "<NODE_TAG> <pid>" in the file named by -a nodes=...
+RECORD_NODE = """
+if "nodes" in globals():
+    import os
+    with open(nodes, "a") as fh:
+        fh.write(f"{os.environ.get('NODE_TAG')} {os.getpid()}\\n")
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+class RayCluster:
+    """Two Ray nodes on this machine (2 CPUs each; resources node_a / node_b; env NODE_TAG=a / b).
+
+    Every process ``ray start`` leaves behind stays in the session it was started in, so :meth:`stop` ends
+    exactly those sessions' processes (never ``ray stop``, which would end every Ray on the machine).
+    """
+
+    def __init__(self, temp_dir: Path) -> None:
+        self.temp_dir = temp_dir
+        self.sessions: list[int] = []
+        port = free_port()
+        self.address = f"127.0.0.1:{port}"
+        try:
+            self._start("a", "--head", f"--port={port}", "--include-dashboard=false")
+            self._start("b", f"--address={self.address}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, tag: str, *args: str) -> None:
+        ray = Path(sys.executable).with_name("ray")
+        argv = [os.fspath(ray), "start", *args, "--node-ip-address=127.0.0.1", "--num-cpus=2"]
+        argv += [f'--resources={{"node_{tag}": 1}}', f"--temp-dir={self.temp_dir}", "--disable-usage-stats"]
+        env = child_env() | {"NODE_TAG": tag}
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.sessions.append(proc.pid)
+        out, _ = proc.communicate(timeout=90)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ray start failed ({proc.returncode}): {out.decode()[-2000:]}")
+
+    def _members(self) -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat[stat.rindex(")") + 2 :].split()[3]) in self.sessions:
+                    pids.append(int(entry.name))
+        return pids
+
+    def stop(self, grace: float = 5.0) -> None:
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in self._members():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and any(alive(p) for p in self._members()):
+                time.sleep(0.1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -133,3 +134,16 @@ def test_a_script_that_fails_to_execute_is_reported_and_the_worker_exits(tmp_pat
     failed = w.wait_for(Failed)
     assert failed.index is None and "broken script" in failed.message
     assert w.proc.wait(timeout=30) == 1
+
+
+def test_an_ffmpeg_that_writes_no_file_is_a_failed_task(tmp_path, worker_factory):
+    script = write_script(tmp_path / "clip.vpy")
+    w = worker_factory(script, "length=4")
+    w.wait_for(Ready)
+    drain = (sys.executable, "-c", "import sys; sys.stdin.buffer.read()")  # exits 0, writes nothing
+    w.send(RenderTask(0, 0, 3, drain, str(tmp_path / "p"), str(tmp_path / "f")))
+    failed = w.wait_for(Failed)
+    assert failed.index == 0 and "could not finish" in failed.message
+    w.send(_task(tmp_path, 1, 0, 3))
+    assert w.wait_for(Finished).index == 1
+    assert w.close() == 0

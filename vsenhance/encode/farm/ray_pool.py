@@ -85,7 +85,7 @@ class RenderActor:
         self.problem = check_storage(Path(script), Path(state_dir))
         self.pool: LocalPool | None = None
         if self.problem is None:
-            self.pool = LocalPool(Path(script), script_args, output_index=output_index, id_prefix=f"{worker_id}.w")
+            self.pool = LocalPool(Path(script), script_args, output_index=output_index, id_prefix=f"{worker_id}-w")
             self.pool.start()
 
     def check(self) -> str | None:
@@ -218,7 +218,7 @@ class RayPool:
     def shutdown(self) -> None:
         """Stop every worker (each removes its partial), end the actors, disconnect."""
         self._closing = True
-        ray = self._ray
+        ray, self._ray = self._ray, None  # once: a Ray call after ray.shutdown() would start a local Ray
         if ray is None:
             return
         actors = list(self._actors.values())
@@ -246,7 +246,7 @@ class RayPool:
         handle = self._remote.options(**self._options).remote(
             worker_id, os.fspath(self.script), self.script_args, self.output_index, os.fspath(self.state_dir)
         )
-        actor = _Actor(f"{worker_id}.w0", handle)  # the id its one-worker LocalPool gives the worker
+        actor = _Actor(f"{worker_id}-w0", handle)  # the id its one-worker LocalPool gives the worker
         self._actors[actor.worker_id] = actor
         return actor
 

@@ -214,10 +214,15 @@ class Worker:
         with self._lock:
             self._ffmpeg = None
             if failure is None:
-                _fsync(task.partial)
-                os.replace(task.partial, task.final)
-                _fsync(os.fspath(Path(task.final).parent))
-            else:
+                try:
+                    _fsync(task.partial)
+                    os.replace(task.partial, task.final)
+                    _fsync(os.fspath(Path(task.final).parent))
+                except OSError as exc:  # ffmpeg wrote no file, or the disk is full: a failed task, not a dead worker
+                    failure = Failed(
+                        self.worker_id, task.index, f"could not finish {task.final}: {exc}", ff_tail.text()
+                    )
+            if failure is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(task.partial)
             self._partial = None
