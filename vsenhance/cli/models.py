@@ -52,7 +52,7 @@ def _import_ncnn(args: argparse.Namespace) -> int:
 
 
 def _path(args: argparse.Namespace) -> int:
-    print(store.resolve(args.name, func="vsenhance models path"))
+    print(store.resolve(args.name, func="vsenhance models path", names_only=True))
     return 0
 
 
