@@ -12,7 +12,7 @@ import runpy
 import sys
 from pathlib import Path
 
-from ..errors import ClipError
+from ..errors import ClipError, EncodeError
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,12 @@ def load_output(script: Path, args: dict[str, str], index: int = 0):
         sys.path.insert(0, folder)
     try:
         runpy.run_path(str(script), init_globals=dict(args), run_name="__vapoursynth__")
+    except vs.Error:
+        raise
+    except Exception as exc:  # the user's script failed: one line, the traceback with -v
+        raise EncodeError(
+            func, f"the script {script} raised {type(exc).__name__}: {exc}", "Correct the script."
+        ) from exc
     finally:
         if added:
             sys.path.remove(folder)
@@ -77,8 +83,10 @@ def load_output(script: Path, args: dict[str, str], index: int = 0):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..encode.paths import check_output
     from ..filters.pose import export_pose
 
+    check_output("pose-export", args.output, [args.script])  # before the script runs; never the script itself
     node = load_output(args.script, dict(args.arg), args.index)
     count = export_pose(node, args.output, prefix=args.prefix, include_wholebody=args.wholebody)
     log.info("pose-export: %d frames -> %s", count, args.output)
