@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import vapoursynth as vs
 
@@ -37,6 +37,7 @@ _runtimes: dict[tuple, SRRuntime] = {}
 _runtimes_lock = threading.Lock()
 _MAX_RUNTIMES = 4
 _RGBS = core.get_video_format(vs.RGBS)
+Precision = Literal["auto", "fp16", "bf16", "fp32"]
 _MAX_SIDE = 1 << 16  # VapourSynth's own limit on a frame side is below this
 _MIN_SCALE = 1e-3
 
@@ -50,7 +51,7 @@ def upscale(
     tile_pad: int = 10,
     pre_pad: int = 0,
     device: str = "auto",
-    precision: str = "auto",
+    precision: Precision = "auto",
     streams: int = 2,
     tile_batch: int = 1,
     output_format: str | int | vs.VideoFormat | vs.PresetVideoFormat | None = None,
@@ -88,6 +89,8 @@ def upscale(
     if scale is not None:
         check_number(_FUNC, "scale", scale, _MIN_SCALE, 64)
     check_bool(_FUNC, "compile", compile)
+    if precision not in get_args(Precision):
+        raise ClipError(_FUNC, f"precision={precision!r} is not known.", f"Use one of {', '.join(get_args(Precision))}.")
     out_fmt = resolve_output_format(clip, output_format, _FUNC)
     needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
     integer_rgb = clip.format.color_family == vs.RGB and clip.format.sample_type == vs.INTEGER
