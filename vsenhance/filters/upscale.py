@@ -90,7 +90,9 @@ def upscale(
         check_number(_FUNC, "scale", scale, _MIN_SCALE, 64)
     check_bool(_FUNC, "compile", compile)
     if precision not in get_args(Precision):
-        raise ClipError(_FUNC, f"precision={precision!r} is not known.", f"Use one of {', '.join(get_args(Precision))}.")
+        raise ClipError(
+            _FUNC, f"precision={precision!r} is not known.", f"Use one of {', '.join(get_args(Precision))}."
+        )
     out_fmt = resolve_output_format(clip, output_format, _FUNC)
     needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
     integer_rgb = clip.format.color_family == vs.RGB and clip.format.sample_type == vs.INTEGER
