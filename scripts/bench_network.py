@@ -25,9 +25,7 @@ import traceback
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_upscale import load_runtime, parse_size
+from bench_upscale import load_runtime, parse_size  # a sibling: scripts/ is sys.path[0] when run as a script
 
 VARIANTS = "nhwc,nhwc-noautotune,nchw,cudagraph,dense-buffer,compile,compile-max-autotune"
 

@@ -35,11 +35,10 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "models" / "pose"))
+sys.path.insert(0, str(ROOT))  # the tests' pose helpers: tiny models, frames and the reference transcription
 
-import posekit  # noqa: E402  (frames and clip helpers of the tests)
-import reference as ref  # noqa: E402  (the per-frame reference transcription)
+from tests.models.pose import posekit  # noqa: E402
+from tests.models.pose import reference as ref  # noqa: E402
 
 # ONNX Runtime page-faults its working memory in on the first two runs of a shape (the second allocates the
 # planned memory pattern): about 80k faults and 0.1-1 s for the detector at batch 12 on the CPU, measured

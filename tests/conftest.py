@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.tiny_models import make_compact
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -15,20 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def _isolated_model_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never read or write the user's model cache."""
     os.environ["VSENHANCE_MODEL_DIR"] = str(tmp_path_factory.mktemp("model-cache"))
-
-
-def make_compact(scale: int = 2, num_conv: int = 2, num_feat: int = 8, seed: int = 0):
-    """A small SRVGGNetCompact with fixed random weights (receptive radius: num_conv + 2 input pixels)."""
-    import torch
-    from spandrel import ModelLoader
-    from spandrel.architectures.Compact import Compact
-
-    torch.manual_seed(seed)
-    net = Compact(num_feat=num_feat, num_conv=num_conv, upscale=scale)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn_like(p) * 0.2)
-    return ModelLoader().load_from_state_dict(net.state_dict())
 
 
 @pytest.fixture(scope="session")

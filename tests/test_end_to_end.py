@@ -72,8 +72,7 @@ def test_vspipe_stdout_is_valid_y4m_and_encodes(tmp_path, tiny_model_path) -> No
 
 def test_pose_example_through_vspipe(tmp_path) -> None:
     """examples/pose.vpy on the built-in sample with tiny ONNX models: a valid y4m stream of every frame."""
-    sys.path.insert(0, str(ROOT / "tests" / "models" / "pose"))
-    import posekit
+    from tests.models.pose import posekit
 
     det = posekit.bright_detector(tmp_path / "det.onnx")
     pose = posekit.dot_pose(tmp_path / "pose.onnx")

@@ -1,6 +1,8 @@
 """vsenhance: VapourSynth filters for AI video enhancement.
 
-Importing the package is cheap: torch and onnxruntime load only when a filter that needs them is called.
+Importing the package is cheap: torch loads when ``upscale``/``upscale_ranges`` is called (the model is loaded
+then, to check it and learn its scale, before any frame) and onnxruntime when ``pose`` is (its sessions are
+checked then); importing, the encoder and the CLI load neither (tested).
 """
 
 from __future__ import annotations

@@ -50,23 +50,32 @@ def test_fan_out_interleave_and_padding(length, size):
     assert len(calls) == before and cache.computed == before
 
 
-def test_group_cache_concurrent_and_lru():
+def test_group_cache_concurrent_and_lru(monkeypatch):
+    """Four threads ask for one group while it is being computed: it is computed once, all get its result."""
+    waiting = threading.Semaphore(0)
+
+    class CountingEvent(threading.Event):
+        def wait(self, timeout=None):
+            waiting.release()  # a request is about to wait for the group in progress
+            return super().wait(timeout)
+
+    monkeypatch.setattr("vsenhance.bridge.batching.threading.Event", CountingEvent)
     cache = GroupCache(2)
     count = []
-    gate = threading.Event()
 
     def slow():
         count.append(1)
-        gate.wait(2)
+        for _ in range(3):  # finish only once the three other requests wait on this computation
+            assert waiting.acquire(timeout=10), "the other requests never waited for the pending group"
         return [1]
 
-    threads = [threading.Thread(target=cache.get, args=(0, slow)) for _ in range(4)]
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get(0, slow))) for _ in range(4)]
     for t in threads:
         t.start()
-    gate.set()
     for t in threads:
-        t.join()
-    assert len(count) == 1
+        t.join(timeout=20)
+    assert len(count) == 1 and results == [[1]] * 4
     cache.get(1, lambda: [2])
     cache.get(2, lambda: [3])
     assert cache.get(0, lambda: ["again"]) == ["again"]  # evicted

@@ -8,7 +8,8 @@ import torch
 import vapoursynth as vs
 
 from vsenhance.bridge.formats import chroma_upsampling, color_params, to_rgb
-from vsenhance.models.color import PlaneSpec, planes_to_rgb
+from vsenhance.models.color import planes_to_rgb
+from vsenhance.models.colorspec import PlaneSpec
 
 core = vs.core
 

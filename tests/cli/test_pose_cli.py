@@ -1,14 +1,10 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "models" / "pose"))
-
-import posekit
-
+from tests.models.pose import posekit
 from vsenhance.cli import main
 
 SCRIPT = """

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import vapoursynth as vs
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "models" / "pose"))
-
-import posekit
-import reference as ref
-
 import vsenhance as vse
+from tests.models.pose import posekit
+from tests.models.pose import reference as ref
 from vsenhance.bridge.props import read_pose
 from vsenhance.errors import ClipError, DeviceError, ModelError
 from vsenhance.filters.pose import last_run

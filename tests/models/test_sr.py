@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.conftest import make_compact
+from tests.tiny_models import make_compact
 from vsenhance.errors import DeviceError, ModelError
 from vsenhance.models.sr import SRRuntime, TileSettings, resolve_device, resolve_dtype
 

@@ -27,10 +27,9 @@ def test_bench_upscale_modes(tmp_path, tiny_model_path) -> None:
     assert modes[0] == "model-only (ceiling)" and any(m.startswith("runtime.process") for m in modes)
     assert any(m.startswith("sequential") for m in modes) and "vspipe, streams=2" in modes
     assert any("near-free model" in m for m in modes)
-    for row in report["rows"]:
+    for row in report["rows"]:  # every mode really ran: frames per second and a peak RSS were measured
         assert row["fps"] > 0 and row["rss_mib"] > 0
-        if "near-free" not in row["mode"]:
-            assert abs(row["efficiency"] - row["fps"] / report["rows"][0]["fps"]) < 1e-9
+        assert (row["efficiency"] is None) == ("near-free" in row["mode"])  # the near-free model has no ceiling
     assert "| vspipe, streams=2 |" in stdout and report["machine"]["cores"] >= 1
 
 
@@ -58,5 +57,14 @@ def test_bench_pose_quick(tmp_path) -> None:
     assert report["ceiling_fps"] > 0 and "ceiling:" in stdout
     assert report["identical"] is True and report["persons_detected"] > 0  # same boxes and keypoints, not nothing
     assert report["reference_fps"] > 0 and report["batched_fps"] > 0
-    assert abs(report["speedup"] - report["batched_fps"] / report["reference_fps"]) < 0.01
     assert "| per-frame reference |" in stdout
+
+
+def test_bench_compile_cold_and_warm(tmp_path, tiny_model_path) -> None:
+    out = tmp_path / "compile.json"
+    stdout = run("bench_compile.py", "--model", str(tiny_model_path), "--size", "32x24", "--json", str(out))
+    report = json.loads(out.read_text())
+    assert [row["start"] for row in report["rows"]] == ["eager", "cold", "warm"]
+    assert all(row["first_frame_seconds"] > 0 for row in report["rows"])
+    assert len(report["saved_files"]) == 1  # the cold start saved its compilation, the warm one reused it
+    assert "| warm |" in stdout

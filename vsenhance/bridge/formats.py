@@ -12,7 +12,7 @@ import vapoursynth as vs
 from ..errors import ClipError
 
 if TYPE_CHECKING:  # torch stays out of what the CLI imports
-    from ..models.color import ChromaUpsampling
+    from ..models.colorspec import ChromaUpsampling
 
 __all__ = [
     "ColorParams",
@@ -172,7 +172,7 @@ def chroma_upsampling(fmt: vs.VideoFormat, width: int, height: int, chroma_locat
     float rounding. A chroma plane resized alone with ``src_left``/``src_top`` equal to the siting offset is
     what zimg does to the chroma of a YUV clip.
     """
-    from ..models.color import ChromaUpsampling
+    from ..models.colorspec import ChromaUpsampling
 
     left = chroma_location in (0, 2, 4)  # left, top-left, bottom-left: co-sited with the first luma column
     top = {2: 1, 3: 1, 4: -1, 5: -1}.get(chroma_location, 0)  # top(-left) +, bottom(-left) -, else centred

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import vapoursynth as vs
 
-__all__ = ["NUM_KEYPOINTS", "has_pose", "prop_names", "read_pose", "write_pose"]
+from ..constants import NUM_KEYPOINTS
 
-NUM_KEYPOINTS = 133
+__all__ = ["NUM_KEYPOINTS", "has_pose", "prop_names", "read_pose", "write_pose"]
 
 
 def prop_names(prefix: str) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """The ``vsenhance`` command line: argument parsing only; each command calls into the package's modules.
 
-The CLI never imports torch: encoding drives ``vspipe`` and ``ffmpeg``; model commands use the model store.
+Only ``models import-ncnn`` loads torch in this process (it converts weights). Encoding drives ``vspipe``,
+``ffmpeg`` and worker processes that run the script; the other model commands use the torch-free store.
 """
 
 from __future__ import annotations

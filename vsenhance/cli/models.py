@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..files import sha256_file
 from ..models import store
 from ..models.registry import MODELS
 
@@ -37,7 +38,7 @@ def _download(args: argparse.Namespace) -> int:
         force=args.force,
         func="vsenhance models download",
     )
-    print(f"{path}\nsha256 {store.sha256_file(path)}")
+    print(f"{path}\nsha256 {sha256_file(path)}")
     return 0
 
 

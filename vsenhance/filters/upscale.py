@@ -22,7 +22,7 @@ from ..bridge.formats import (
     to_rgb,
 )
 from ..errors import ClipError
-from ..models.color import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
+from ..models.colorspec import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
 
 if TYPE_CHECKING:
     from ..models.sr import SRRuntime

@@ -2,77 +2,43 @@
 
 Converting after the upload and before the download moves 1.5–6 bytes per pixel over PCIe and through the
 CPU instead of 12 (RGB float), which is what keeps the GPU busy at 4K/8K. Pure PyTorch; the filter decides
-when it applies and supplies the chroma upsampling weights (from VapourSynth's own resizer).
+when it applies and supplies the specs (``colorspec``, torch-free) and the chroma upsampling weights (from
+VapourSynth's own resizer).
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["MATRIX_COEFFICIENTS", "ChromaUpsampling", "PlaneSpec", "planes_to_rgb", "rgb_to_planes"]
+from .colorspec import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
 
-# (Kr, Kb) by VapourSynth/ITU-T H.273 matrix id.
-MATRIX_COEFFICIENTS: dict[int, tuple[float, float]] = {
-    1: (0.2126, 0.0722),  # BT.709
-    4: (0.30, 0.11),  # FCC
-    5: (0.299, 0.114),  # BT.470BG
-    6: (0.299, 0.114),  # SMPTE 170M (BT.601)
-    7: (0.212, 0.087),  # SMPTE 240M
-    9: (0.2627, 0.0593),  # BT.2020 non-constant luminance
-}
+__all__ = ["planes_to_rgb", "rgb_to_planes", "torch_dtype", "upsample_chroma"]
 
 
-@dataclass(frozen=True)
-class PlaneSpec:
-    """The planes a frame of a format holds, and how their values map to and from RGB in [0, 1]."""
-
-    family: str  # "rgb", "yuv" or "gray"
-    bits: int
-    is_float: bool
-    full_range: bool
-    subsampling_w: int = 0
-    subsampling_h: int = 0
-    matrix: int = 0  # a key of MATRIX_COEFFICIENTS for yuv/gray
-
-    def torch_dtype(self) -> torch.dtype:
-        if self.is_float:
-            return torch.float16 if self.bits == 16 else torch.float32
-        return torch.uint8 if self.bits == 8 else torch.uint16
+def torch_dtype(spec: PlaneSpec) -> torch.dtype:
+    if spec.is_float:
+        return torch.float16 if spec.bits == 16 else torch.float32
+    return torch.uint8 if spec.bits == 8 else torch.uint16
 
 
-@dataclass(frozen=True, eq=False)
-class ChromaUpsampling:
-    """Subsampled chroma → full size, given as two resampling matrices: ``full = vertical @ chroma @ horizontal``.
-
-    ``vertical`` is (H, H >> sh) and ``horizontal`` (W >> sw, W); None where that axis isn't subsampled. They are
-    applied as a few taps per output sample (gathers and multiply-adds: exact float32 whatever the global TF32
-    settings, which a matrix product would follow).
-    """
-
-    vertical: np.ndarray | None
-    horizontal: np.ndarray | None
-    _on_device: dict[torch.device, tuple[_Taps | None, _Taps | None]] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def apply(self, chroma: torch.Tensor) -> torch.Tensor:
-        """(2, h, w) float32 chroma → (2, H, W), on chroma's device (taps uploaded once per device)."""
-        with self._lock:
-            taps = self._on_device.get(chroma.device)
-            if taps is None:
-                taps = (_Taps.of(self.vertical, chroma.device, dim=-2),
-                        _Taps.of(None if self.horizontal is None else self.horizontal.T, chroma.device, dim=-1))  # fmt: skip
-                if chroma.device.type == "cuda":  # other workers' streams read them: finish the upload first
-                    torch.cuda.current_stream(chroma.device).synchronize()
-                self._on_device[chroma.device] = taps
-        for axis in taps:
-            if axis is not None:
-                chroma = axis.apply(chroma)
-        return chroma
+def upsample_chroma(ups: ChromaUpsampling, chroma: torch.Tensor) -> torch.Tensor:
+    """(2, h, w) float32 chroma → (2, H, W), on chroma's device (taps uploaded once per device)."""
+    with ups.device_lock:
+        taps = ups.on_device.get(chroma.device)
+        if taps is None:
+            taps = (_Taps.of(ups.vertical, chroma.device, dim=-2),
+                    _Taps.of(None if ups.horizontal is None else ups.horizontal.T, chroma.device, dim=-1))  # fmt: skip
+            if chroma.device.type == "cuda":  # other workers' streams read them: finish the upload first
+                torch.cuda.current_stream(chroma.device).synchronize()
+            ups.on_device[chroma.device] = taps
+    for axis in taps:
+        if axis is not None:
+            chroma = axis.apply(chroma)
+    return chroma
 
 
 @dataclass(frozen=True)
@@ -113,7 +79,7 @@ def planes_to_rgb(planes: list[torch.Tensor], spec: PlaneSpec, chroma: ChromaUps
     if spec.family == "gray":
         return y.expand(3, -1, -1)
     c = torch.stack([_dequantise(p, spec, luma=False) for p in planes[1:]])
-    cb, cr = chroma.apply(c) if chroma is not None else c
+    cb, cr = upsample_chroma(chroma, c) if chroma is not None else c
     kr, kb = MATRIX_COEFFICIENTS[spec.matrix]
     r = y + 2 * (1 - kr) * cr
     b = y + 2 * (1 - kb) * cb
@@ -190,5 +156,5 @@ def _subsample(x: torch.Tensor, sw: int, sh: int) -> torch.Tensor:
 
 def _round(p: torch.Tensor, spec: PlaneSpec) -> torch.Tensor:
     if spec.is_float:
-        return p.to(spec.torch_dtype())
-    return p.round_().clamp_(0, (1 << spec.bits) - 1).to(spec.torch_dtype())
+        return p.to(torch_dtype(spec))
+    return p.round_().clamp_(0, (1 << spec.bits) - 1).to(torch_dtype(spec))

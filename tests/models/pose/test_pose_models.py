@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import posekit
-import reference as ref
-
+from tests.models.pose import posekit
+from tests.models.pose import reference as ref
 from vsenhance.errors import DeviceError, ModelError
 from vsenhance.models.pose import detector as det
 from vsenhance.models.pose import keypoints as kp

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ...constants import NUM_KEYPOINTS
+
 __all__ = [
     "HEATMAP_SIZE",
     "INPUT_HW",
@@ -21,8 +23,7 @@ __all__ = [
 ]
 
 INPUT_HW = (256, 192)  # rows, cols
-HEATMAP_SIZE = (64, 48)
-NUM_KEYPOINTS = 133
+HEATMAP_SIZE = (64, 48)  # rows, cols: the input size / 4
 RESCALE = 1.25
 DARK_KERNEL = 11
 MEAN = np.array([0.485, 0.456, 0.406])

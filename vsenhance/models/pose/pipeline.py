@@ -20,7 +20,7 @@ __all__ = ["PosePipeline", "PoseResult"]
 log = logging.getLogger(__name__)
 
 DET_OUTPUT = "[N, 300, 6] (YOLOv10 rows x1, y1, x2, y2, score, cls) or [N, 4 + classes, anchors] (YOLOv8)"
-POSE_OUTPUT = f"[N, {kp.NUM_KEYPOINTS}, 64, 48] heatmaps"
+POSE_OUTPUT = f"[N, {kp.NUM_KEYPOINTS}, {kp.HEATMAP_SIZE[0]}, {kp.HEATMAP_SIZE[1]}] heatmaps"
 
 
 @dataclass(frozen=True)

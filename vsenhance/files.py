@@ -1,0 +1,79 @@
+"""Atomic file writes and file hashes: the one implementation every module uses.
+
+A file a user or a resumed job relies on (a model in the cache, the encode's plan and done-record, a segment,
+the joined output, a pose JSON) appears at its path only once it is complete: it is written to a hidden temp
+file in the same folder (so the rename cannot cross file systems), flushed to disk, then renamed over the path
+with ``os.replace``, and the folder is synced so the rename itself survives a power cut. A kill at any moment
+leaves the old file or the new one, never half of one; a failure removes the temp file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Literal
+
+__all__ = ["atomic_open", "atomic_path", "atomic_write_json", "fsync_path", "sha256_file"]
+
+
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """Flush a file's or a folder's metadata to disk (best effort: some file systems refuse folders)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], *, mode: int = 0o644) -> Iterator[Path]:
+    """A temp path beside ``path`` for writers that take a path (ffmpeg, ``safetensors.save_file``).
+
+    The temp name keeps ``path``'s extension, so tools that choose a format by it choose the same one. When the
+    block ends without an exception the temp file is synced, given ``mode`` (mkstemp makes 0600; caches and
+    videos are shared) and renamed to ``path``; otherwise it is removed. Checks that must pass before the file
+    may appear (a frame count, a checksum) belong inside the block.
+    """
+    target = Path(path)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".partial{target.suffix}")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        fsync_path(tmp)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_path(target.parent)
+
+
+@contextlib.contextmanager
+def atomic_open(
+    path: str | os.PathLike[str], mode: Literal["w", "wb"] = "wb", *, encoding: str | None = None
+) -> Iterator[IO]:
+    """``open(path, mode)`` that only replaces ``path`` once the block has written the whole file."""
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=encoding if mode == "w" else None) as fh:
+        yield fh
+        fh.flush()
+
+
+def atomic_write_json(path: str | os.PathLike[str], data: object) -> None:
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
