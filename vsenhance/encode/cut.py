@@ -7,7 +7,6 @@ so the clip can begin up to one GOP early and its length is only as exact as the
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -15,6 +14,7 @@ import re
 from pathlib import Path
 
 from ..errors import ClipError, EncodeError
+from ..files import atomic_path
 from .paths import check_output
 from .state import count_frames
 from .tools import find_ffmpeg, find_ffprobe, run_checked
@@ -80,8 +80,7 @@ def cut(
         if start + duration > length:
             duration = length - start
             ends_early = f", to the end of the {length:g}s input"
-    tmp = output.with_name(f".{output.stem}.partial{output.suffix}")
-    try:
+    with atomic_path(output) as tmp:  # the output appears only once verified
         run_checked(
             cut_argv(find_ffmpeg(), source, tmp, start, duration, reencode),
             func,
@@ -94,10 +93,6 @@ def cut(
                 f"the cut of {source} from {start:g}s has no video frames; nothing was written.",
                 "check --start and --duration against the input" + ("." if reencode else ", or try --reencode."),
             )
-        os.replace(tmp, output)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
     how = "re-encoded, exact" if reencode else "stream copy: starts at the keyframe at or before the start"
     return f"wrote {output} ({duration:g}s from {start:g}s{ends_early}; {how})"
 

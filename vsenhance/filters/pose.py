@@ -21,6 +21,7 @@ from ..bridge.formats import check_constant, color_params, from_rgb, to_rgb
 from ..bridge.frames import read_rgb, write_planes
 from ..bridge.props import has_pose, prop_names, read_pose, write_pose
 from ..errors import ClipError
+from ..files import atomic_open
 
 __all__ = ["auto_batch", "draw_pose", "export_pose", "pose"]
 
@@ -249,9 +250,8 @@ def export_pose(
     Layout: ``{"format": "vsenhance-pose/1", "width", "height", "fps", "num_frames", "frames": [{"frame": n,
     "people": [{"box", "pose_keypoints_2d" (20 x 3), "hand_left_keypoints_2d" (21 x 3),
     "hand_right_keypoints_2d" (21 x 3), "face_keypoints_2d" (70 x 3)}]}]}``; ``include_wholebody`` adds the
-    raw 133 x 3 ``wholebody_keypoints_2d``. The file is written to ``path + ".part"`` and renamed when complete.
-    The destination is checked before the first frame is computed; should the final rename still fail, the
-    complete ``.part`` file is kept and the error names it.
+    raw 133 x 3 ``wholebody_keypoints_2d``. The file appears at ``path`` only when complete (written beside it,
+    then renamed); the destination is checked, and the temp file created, before the first frame is computed.
     """
     func = "export_pose"
     check_constant(clip, func)
@@ -259,8 +259,12 @@ def export_pose(
     check_path(func, "path", path, "a file path such as 'poses.json'")
     check_bool(func, "include_wholebody", include_wholebody)
     target = Path(path)
-    part = target.with_name(target.name + ".part")
-    fh = _open_destination(func, target, part)
+    if target.is_dir():
+        raise ClipError(func, f"the output {target} is a directory.", "Pass a file path such as 'poses.json'.")
+    if not target.parent.is_dir():
+        raise ClipError(
+            func, f"the folder {target.parent} of the output does not exist.", "Create it first or pass another path."
+        )
 
     from ..models.pose.skeleton import openpose_person
 
@@ -274,7 +278,7 @@ def export_pose(
     }
     count = 0
     try:
-        with fh:
+        with atomic_open(target, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(header)[:-1] + ', "frames": [\n')
             for n, frame in enumerate(clip.frames(close=True)):
                 props = frame.props
@@ -291,34 +295,9 @@ def export_pose(
                 fh.write(("" if n == 0 else ",\n") + json.dumps(entry))
                 count += 1
             fh.write("\n]}\n")
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    try:
-        os.replace(part, target)
-    except OSError as exc:
+    except OSError as exc:  # the folder refuses the temp file (before any frame), or the disk fills up
         raise ClipError(
-            func,
-            f"all {count} frames were written to {part}, but renaming it to {target} failed ({exc.strerror}).",
-            f"Rename {part} yourself; nothing was lost.",
+            func, f"cannot write {target} ({exc.strerror or exc}).", "Pass a path in a folder you can write to."
         ) from exc
     log.info("%s: wrote %d frames to %s", func, count, target)
     return count
-
-
-def _open_destination(func: str, target: Path, part: Path):
-    """Open ``part`` for writing, after checking that ``target`` can be replaced by it (before any frame)."""
-    if target.is_dir():
-        raise ClipError(func, f"the output {target} is a directory.", "Pass a file path such as 'poses.json'.")
-    if not target.parent.is_dir():
-        raise ClipError(
-            func, f"the folder {target.parent} of the output does not exist.", "Create it first or pass another path."
-        )
-    if part.is_dir():
-        raise ClipError(func, f"{part}, where the output is written first, is a directory.", f"Remove {part}.")
-    try:
-        return open(part, "w", encoding="utf-8")
-    except OSError as exc:
-        raise ClipError(
-            func, f"cannot write {part} ({exc.strerror}).", "Pass a path in a folder you can write to."
-        ) from None
