@@ -183,6 +183,11 @@ def test_filter_refuses_when_created(env, call, error, fragment) -> None:
     assert " Fix: " in str(info.value)
 
 
+def test_device_names_are_case_insensitive(env) -> None:
+    out = vse.upscale(env.rgb, env.model, device="CPU")
+    assert (out.width, out.height) == (64, 48)
+
+
 def test_pose_props_of_later_frames_still_name_the_function(env) -> None:
     """Props that only a later frame has cannot be checked when the filter is created; VapourSynth says so."""
     clip = core.std.Splice([env.yuv[0], env.yuv[1].std.SetFrameProps(_Matrix=0)])
@@ -333,6 +338,11 @@ CLI_CASES = [
         id="pose-export-frame-fails",
     ),
     pytest.param(_cmd("models", "path", "nope"), "unknown model name 'nope'", id="path-unknown"),
+    pytest.param(
+        _cmd("models", "download", "http://127.0.0.1:9/x.pth", "--timeout", "-1", "-o", lambda m: m.dir / "x.pth"),
+        "the timeout -1.0 is not a positive number",
+        id="download-timeout-negative",
+    ),
     pytest.param(
         _cmd("models", "import-ncnn", lambda m: m.param, "-o", lambda m: m.param),
         "is the input",

@@ -76,6 +76,8 @@ def download(
     appears at ``dest`` only once complete and verified (temp file + ``os.replace``). An existing ``dest``
     whose checksum already matches is kept unless ``force``.
     """
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < float("inf"):
+        raise DownloadError(func, f"the timeout {timeout!r} is not a positive number of seconds.", "pass e.g. 60.")
     info: ModelInfo | None = None
     if "://" in name_or_url:
         src = name_or_url
