@@ -96,7 +96,7 @@ def pose(
     docs/pose.md); ``threads``: ONNX Runtime intra-op threads per session (default: usable cores // ``workers``,
     so the concurrent runs together use the cores).
     """
-    func = "pose"
+    func = "vsenhance.pose"
     check_constant(clip, func)
     if clip.num_frames < 1:
         raise ClipError(func, "the clip has no frames.", "Pass a clip with at least one frame.")
@@ -193,7 +193,7 @@ def draw_pose(
     frame converted to RGB24. Body: 20-point OpenPose order, limbs at 60 % colour; hands: HSV edge colours;
     ``draw_face`` adds the 68 face landmarks as white dots. Pose props are copied to the output frames.
     """
-    func = "draw_pose"
+    func = "vsenhance.draw_pose"
     check_constant(clip, func)
     _check_prefix(func, prefix)
     check_number(func, "threshold", threshold, -1e9, 1e9)
@@ -253,7 +253,7 @@ def export_pose(
     raw 133 x 3 ``wholebody_keypoints_2d``. The file appears at ``path`` only when complete (written beside it,
     then renamed); the destination is checked, and the temp file created, before the first frame is computed.
     """
-    func = "export_pose"
+    func = "vsenhance.export_pose"
     check_constant(clip, func)
     _check_prefix(func, prefix)
     check_path(func, "path", path, "a file path such as 'poses.json'")
