@@ -38,8 +38,9 @@ _runtimes_lock = threading.Lock()
 _MAX_RUNTIMES = 4
 _RGBS = core.get_video_format(vs.RGBS)
 Precision = Literal["auto", "fp16", "bf16", "fp32"]
-_MAX_SIDE = 1 << 16  # VapourSynth's own limit on a frame side is below this
-_MIN_SCALE = 1e-3
+# bounds far above any real use: a larger tile, pad, stream count or scale is a typo that would try to allocate it
+_MAX_SIDE = 1 << 16
+_MIN_SCALE, _MAX_SCALE = 1e-3, 64
 
 
 def upscale(
@@ -65,7 +66,8 @@ def upscale(
                           Lanczos (Real-ESRGAN's ``outscale``). Default: the model's scale.
     :param tile:          tile core size in input pixels; 0 infers the whole frame at once.
     :param tile_pad:      context pixels around each tile (only the core of each tile's output is kept).
-    :param pre_pad:       reflect padding at the right and bottom, removed after inference.
+    :param pre_pad:       reflect padding at the right and bottom, removed after inference (at most the frame's
+                          longer side).
     :param device:        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; CUDA requested but missing raises.
     :param precision:     ``"auto"`` (fp16 on CUDA, fp32 on CPU), ``"fp16"``, ``"bf16"`` or ``"fp32"``.
     :param streams:       frames in flight at once (a CUDA stream each on a GPU; CPU workers share the cores).
@@ -87,7 +89,7 @@ def upscale(
     ):
         check_number(_FUNC, name, value, low, high, integer=True)
     if scale is not None:
-        check_number(_FUNC, "scale", scale, _MIN_SCALE, 64)
+        check_number(_FUNC, "scale", scale, _MIN_SCALE, _MAX_SCALE)
     check_bool(_FUNC, "compile", compile)
     if precision not in get_args(Precision):
         raise ClipError(
