@@ -188,7 +188,7 @@ def test_device_names_are_case_insensitive(env) -> None:
     assert (out.width, out.height) == (64, 48)
 
 
-def test_pose_props_of_later_frames_still_name_the_function(env) -> None:
+def test_props_of_a_later_frame_fail_only_when_it_is_requested(env) -> None:
     """Props that only a later frame has cannot be checked when the filter is created; VapourSynth says so."""
     clip = core.std.Splice([env.yuv[0], env.yuv[1].std.SetFrameProps(_Matrix=0)])
     out = vse.upscale(clip, env.model, device="cpu")
