@@ -101,6 +101,8 @@ def resolve_providers(providers: str | Sequence[str] | None, func: str) -> tuple
 
 def _ep_error(printed: str) -> str:
     """The reason in ONNX Runtime's printed "EP Error" banner, on one line ("" when it printed none)."""
+    if "EP Error" not in printed:
+        return ""
     lines = [ln.strip() for ln in printed.splitlines() if ln.strip() and not ln.startswith("*")]
     text = " ".join(lines).removeprefix("EP Error").strip()
     return text[:400]
@@ -153,7 +155,7 @@ class OnnxModel:
         ort = _ort()
         # stdout belongs to vspipe: ONNX Runtime print()s its "EP Error" banner there when a provider fails
         # and it falls back, so its Python stdout goes to a buffer while the session is created (sys.stdout is
-        # process-wide: anything another thread prints meanwhile lands in the log on stderr too)
+        # process-wide: what another thread prints in that moment is caught too, and logged to stderr)
         banner = io.StringIO()
         try:
             with contextlib.redirect_stdout(banner):
@@ -166,7 +168,10 @@ class OnnxModel:
                 f"{role} model {str(self.path)!r} could not be loaded: {exc}".strip(),
                 f"Pass a valid ONNX file ({expected}).",
             ) from exc
-        ep_error = _ep_error(banner.getvalue())
+        printed = banner.getvalue()
+        ep_error = _ep_error(printed)
+        if printed.strip() and not ep_error:
+            log.info("%s: printed while the %s session was created: %s", func, role, printed.strip())
         active = self.session.get_providers()
         wanted_gpu = [p for p in chosen if p in _GPU_PROVIDERS]
         if wanted_gpu and not any(p in active for p in wanted_gpu):
