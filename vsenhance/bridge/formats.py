@@ -48,12 +48,14 @@ def check_constant(clip: vs.VideoNode, func: str) -> None:
         )
     if clip.format.color_family not in (vs.RGB, vs.YUV, vs.GRAY):
         raise ClipError(func, f"unsupported colour family {clip.format.color_family.name}.", "Use RGB, YUV or GRAY.")
-    st, bits = clip.format.sample_type, clip.format.bits_per_sample
+    _check_depth(clip.format, func, "Convert with clip.resize.Point(format=...) to a supported depth.")
+
+
+def _check_depth(fmt: vs.VideoFormat, func: str, fix: str) -> None:
+    st, bits = fmt.sample_type, fmt.bits_per_sample
     if (st == vs.INTEGER and not 8 <= bits <= 16) or (st == vs.FLOAT and bits not in (16, 32)):
         raise ClipError(
-            func,
-            f"unsupported sample format {clip.format.name}: integer 8-16 bit or half/single float are supported.",
-            "Convert with clip.resize.Point(format=...) to a supported depth.",
+            func, f"unsupported sample format {fmt.name}: integer 8-16 bit or half/single float are supported.", fix
         )
 
 
@@ -87,14 +89,52 @@ def _prop(props: vs.FrameProps, key: str) -> int | None:
     return None if value is None or int(value) == _UNSPECIFIED else int(value)
 
 
-def color_params(clip: vs.VideoNode) -> ColorParams:
+# the values the conversions here can use (2 = unspecified); zimg refuses the others when a frame is converted.
+# Matrix 14 (ICtCp) is left out: zimg needs BT.2020 primaries and a PQ/HLG transfer for it, which RGB output
+# would have to change.
+_KNOWN_PROPS = {
+    "_Matrix": frozenset({1, 2, 4, 5, 6, 7, 8, 9, 10, 12, 13}),
+    "_Transfer": frozenset({1, 2, *range(4, 19)}),
+    "_Primaries": frozenset({1, 2, *range(4, 13), 22}),
+    "_Range": frozenset({0, 1}),
+    "_ChromaLocation": frozenset(range(6)),
+}
+
+
+def _check_props(props: vs.FrameProps, fmt: vs.VideoFormat, func: str) -> None:
+    """Raise ClipError for a colour prop that VapourSynth's resize would refuse at the first frame it converts.
+
+    An RGB clip's ``_Matrix`` is 0 and not used; a YUV/GRAY clip labelled 0 (RGB) cannot be converted.
+    """
+    for key, known in _KNOWN_PROPS.items():
+        value = props.get(key)
+        if value is None or (key == "_Matrix" and fmt.color_family == vs.RGB):
+            continue
+        if not isinstance(value, int) or value not in known:
+            rgb = key == "_Matrix" and value == 0
+            why = f"0 means RGB, which a {fmt.color_family.name} clip is not" if rgb else "not a value resize knows"
+            raise ClipError(
+                func,
+                f"the clip's first frame has {key}={value!r} ({why}), so it cannot be converted.",
+                f"Set the right value in the script, e.g. clip = clip.std.SetFrameProps({key}=...), or drop it "
+                f"with clip.std.RemoveFrameProps({key!r}) to use the default.",
+            )
+
+
+def color_params(clip: vs.VideoNode, func: str = "color_params") -> ColorParams:
     """Colour metadata from the first frame's ``_Matrix``/``_Transfer``/``_Primaries``/``_Range`` props.
 
     Absent or "unspecified" values get the usual defaults: BT.709 for HD and larger, BT.601 (170m) below;
-    limited range for YUV/GRAY integer clips, full range for RGB and float clips.
+    limited range for YUV/GRAY integer clips, full range for RGB and float clips. Values that the
+    conversion would refuse raise ClipError naming ``func`` now, when the filter is created.
+
+    This reads frame 0 when the filter is created: one decode for a source, but one frame of the whole chain
+    for a clip behind other filters. The conversion parameters need it anyway, so checking the props here costs
+    nothing more. A later frame whose props differ from frame 0's still fails in resize when it is requested.
     """
     props = clip.get_frame(0).props
     fmt = clip.format
+    _check_props(props, fmt, func)
     hd = clip.width >= 1280 or clip.height >= 720
     matrix = _prop(props, "_Matrix")
     if fmt.color_family == vs.RGB or matrix is None or matrix == 0:
@@ -188,13 +228,16 @@ def resolve_output_format(
         return core.get_video_format(vs.RGBH if half else vs.RGBS)
     if output_format == "same":
         return clip.format
-    if isinstance(output_format, str):
-        raise ClipError(
-            func,
-            f"output_format={output_format!r} is not understood.",
-            'Use None (RGB float), "same" (the input\'s format), or a format such as vs.YUV420P10.',
-        )
-    fmt = output_format if isinstance(output_format, vs.VideoFormat) else core.get_video_format(output_format)
+    fix = 'Use None (RGB float), "same" (the input\'s format), or a format such as vs.YUV420P10.'
+    if isinstance(output_format, vs.VideoFormat):
+        fmt = output_format
+    elif isinstance(output_format, int) and not isinstance(output_format, bool) and 0 < output_format < 1 << 32:
+        fmt = core.get_video_format(output_format)  # any int gives a format; an unknown one has id 0
+    else:
+        fmt = None
+    if fmt is None or fmt.id == vs.NONE:
+        raise ClipError(func, f"output_format={output_format!r} is not understood.", fix)
     if fmt.color_family not in (vs.RGB, vs.YUV, vs.GRAY):
         raise ClipError(func, f"output_format {fmt.name} is not RGB, YUV or GRAY.", "Choose another format.")
+    _check_depth(fmt, func, fix)
     return fmt

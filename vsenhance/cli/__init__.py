@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
+
+import vapoursynth as vs
 
 from ..errors import VSEnhanceError
 from . import encode, models, pose
@@ -34,12 +37,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args) or 0)
-    except VSEnhanceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except vs.Error as exc:  # ours, or a frame of the user's script failing (pose-export runs it in-process)
+        ours = isinstance(exc, VSEnhanceError)
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
+        text = str(exc) if ours else f"vsenhance {args.command}: the script failed: {_last_line(str(exc))}"
+        if not args.verbose and (not ours or exc.__cause__ is not None):
+            text += " (run with -v for the traceback)"
+        print(f"error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _last_line(text: str) -> str:
+    """VapourSynth puts a Python traceback into the message of a frame that failed; its last line says why."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "(no message)"
 
 
 if __name__ == "__main__":

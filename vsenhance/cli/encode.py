@@ -159,7 +159,6 @@ def _estimate(args: argparse.Namespace) -> int:
 def _cut(args: argparse.Namespace) -> int:
     from ..encode.cut import cut
 
-    cut(args.input, args.output, args.start, args.duration, reencode=args.reencode, overwrite=args.overwrite)
-    how = "re-encoded, exact" if args.reencode else "stream copy: starts at the keyframe at or before --start"
-    print(f"cut: wrote {args.output} ({args.duration:g}s from {args.start:g}s; {how})", file=sys.stderr)
+    done = cut(args.input, args.output, args.start, args.duration, reencode=args.reencode, overwrite=args.overwrite)
+    print(f"cut: {done}", file=sys.stderr)
     return 0

@@ -43,17 +43,22 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _import_ncnn(args: argparse.Namespace) -> int:
+    from ..encode.paths import check_output
     from ..models.ncnn import import_ncnn
 
+    func = "vsenhance models import-ncnn"
     param = Path(args.param)
+    binp = Path(args.bin) if args.bin else param.with_suffix(".bin")
     out = Path(args.output) if args.output else param.with_suffix(".safetensors")
-    model = import_ncnn(param, out, args.bin, func="vsenhance models import-ncnn")
+    if out.parent.is_dir():  # import_ncnn creates a missing folder
+        check_output(func, out, [param, binp])
+    model = import_ncnn(param, out, args.bin, func=func)
     print(f"{out}  ({model.arch}, x{model.scale})")
     return 0
 
 
 def _path(args: argparse.Namespace) -> int:
-    print(store.resolve(args.name, func="vsenhance models path"))
+    print(store.resolve(args.name, func="vsenhance models path", names_only=True))
     return 0
 
 

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from ..encode.script import parse_script_args, run_script
+from ..errors import EncodeError
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..encode.paths import check_output
     from ..filters.pose import export_pose
+    import vapoursynth as vs
 
-    node = run_script(args.script, parse_script_args(args.arg, "pose-export"), args.index, func="pose-export")
+    check_output("pose-export", args.output, [args.script])  # before the script runs; never the script itself
+    script_args = parse_script_args(args.arg, "pose-export")
+    try:
+        node = run_script(args.script, script_args, args.index, func="pose-export")
+    except vs.Error:
+        raise
+    except Exception as exc:  # the user's script failed: one line, the traceback with -v
+        raise EncodeError(
+            "pose-export", f"the script {args.script} raised {type(exc).__name__}: {exc}", "Correct the script."
+        ) from exc
     count = export_pose(node, args.output, prefix=args.prefix, include_wholebody=args.wholebody)
     log.info("pose-export: %d frames -> %s", count, args.output)
     return 0

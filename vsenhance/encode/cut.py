@@ -7,14 +7,18 @@ so the clip can begin up to one GOP early and its length is only as exact as the
 
 from __future__ import annotations
 
-import contextlib
+import json
+import math
 import os
 import re
 from fractions import Fraction
 from pathlib import Path
 
 from ..errors import ClipError, EncodeError
-from .tools import find_ffmpeg, run_checked
+from ..files import atomic_path
+from .paths import check_output
+from .state import count_frames
+from .tools import find_ffmpeg, find_ffprobe, run_checked
 
 __all__ = ["cut", "cut_argv", "parse_time", "parse_time_exact"]
 
@@ -55,23 +59,69 @@ def cut_argv(ffmpeg: Path, source: Path, output: Path, start: float, duration: f
 
 def cut(
     source: Path, output: Path, start: float, duration: float, *, reencode: bool = False, overwrite: bool = False
-) -> None:
+) -> str:
+    """Cut ``duration`` seconds from ``start`` of ``source`` into ``output``; returns what was written, in words.
+
+    Checked first: the paths (``output`` is never ``source``, even with ``overwrite``) and, with ffprobe, that
+    ``start`` lies inside the input; a duration running past the end is cut there. Checked after: the output
+    has video frames. The output appears only when complete (written beside it, then renamed).
+    """
+    func = "cut"
     if not source.is_file():
-        raise ClipError("cut", f"the input {source} does not exist.", "check the path.")
-    if duration <= 0:
-        raise ClipError("cut", f"the duration {duration:g}s is not positive.", "pass --duration > 0.")
-    if output.exists() and not overwrite:
-        raise EncodeError("cut", f"the output {output} already exists.", "pass -y/--overwrite or another -o.")
-    tmp = output.with_name(f".{output.stem}.partial{output.suffix}")
-    try:
+        raise EncodeError(func, f"the input {source} does not exist.", "check the path.")
+    if not math.isfinite(start) or start < 0:
+        raise EncodeError(func, f"the start {start:g}s is not a time in the input.", "pass --start >= 0.")
+    if not math.isfinite(duration) or duration <= 0:
+        raise EncodeError(func, f"the duration {duration:g}s is not positive.", "pass --duration > 0.")
+    output = check_output(func, output, [source], overwrite=overwrite)
+    length = _video_length(source)
+    ends_early = ""
+    if length is not None:
+        if start >= length:
+            raise EncodeError(
+                func,
+                f"--start {start:g}s is at or past the end of {source}, which is {length:g}s long.",
+                f"pass a --start below {length:g}s.",
+            )
+        if start + duration > length:
+            duration = length - start
+            ends_early = f", to the end of the {length:g}s input"
+    with atomic_path(output) as tmp:  # the output appears only once verified
         run_checked(
             cut_argv(find_ffmpeg(), source, tmp, start, duration, reencode),
-            "cut",
+            func,
             f"cutting {source}",
-            "check START against the input's length; for a container that cannot take the streams as they "
-            "are, use --reencode or another output extension.",
+            "for a container that cannot take the streams as they are, use --reencode or another output extension.",
         )
-        os.replace(tmp, output)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        if not count_frames(tmp):
+            raise EncodeError(
+                func,
+                f"the cut of {source} from {start:g}s has no video frames; nothing was written.",
+                "check --start and --duration against the input" + ("." if reencode else ", or try --reencode."),
+            )
+    how = "re-encoded, exact" if reencode else "stream copy: starts at the keyframe at or before the start"
+    return f"wrote {output} ({duration:g}s from {start:g}s{ends_early}; {how})"
+
+
+def _video_length(source: Path) -> float | None:
+    """The input's duration in seconds (None when the container does not say); EncodeError without video."""
+    argv = [
+        os.fspath(find_ffprobe()), "-v", "error", "-show_entries", "format=duration:stream=codec_type,duration",
+        "-of", "json", os.fspath(source),
+    ]  # fmt: skip
+    done = run_checked(argv, "cut", f"reading {source} with ffprobe", "check that the input is a video file.")
+    try:
+        info = json.loads(done.stdout)
+    except ValueError:
+        info = {}
+    video = [s for s in info.get("streams", []) if s.get("codec_type") == "video"]
+    if not video:
+        raise EncodeError("cut", f"the input {source} has no video stream.", "pass a video file.")
+    for where in (video[0], info.get("format", {})):  # the video's own length where the container gives it
+        try:
+            length = float(where.get("duration"))
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(length) and length > 0:
+            return length
+    return None

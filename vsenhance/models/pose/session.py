@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes.util
+import io
 import logging
 import os
 import sys
@@ -86,7 +87,25 @@ def resolve_providers(providers: str | Sequence[str] | None, func: str) -> tuple
             f"execution provider(s) {missing} are not available in this onnxruntime (available: {available}).",
             _TRAP_FIX if any(n in _GPU_PROVIDERS for n in missing) else "Choose one of the available providers.",
         )
+    gpu = [n for n in resolved if n in _GPU_PROVIDERS]
+    if gpu and not _gpu_present():
+        raise DeviceError(func, f"{gpu} was requested but no GPU driver was found.", 'Pass providers="cpu".')
+    if "TensorrtExecutionProvider" in resolved and not ctypes.util.find_library("nvinfer"):
+        raise DeviceError(
+            func,
+            "TensorrtExecutionProvider was requested but the TensorRT library (libnvinfer) was not found.",
+            'Install TensorRT so that libnvinfer is on the library path, or pass providers="cuda".',
+        )
     return resolved, False
+
+
+def _ep_error(printed: str) -> str:
+    """The reason in ONNX Runtime's printed "EP Error" banner, on one line ("" when it printed none)."""
+    if "EP Error" not in printed:
+        return ""
+    lines = [ln.strip() for ln in printed.splitlines() if ln.strip() and not ln.startswith("*")]
+    text = " ".join(lines).removeprefix("EP Error").strip()
+    return text[:400]
 
 
 def usable_cores() -> int:
@@ -134,25 +153,41 @@ class OnnxModel:
             )
         chosen, fallback_ok = resolve_providers(providers, func)
         ort = _ort()
+        # stdout belongs to vspipe: ONNX Runtime print()s its "EP Error" banner there when a provider fails
+        # and it falls back, so its Python stdout goes to a buffer while the session is created (sys.stdout is
+        # process-wide: what another thread prints in that moment is caught too, and logged to stderr)
+        banner = io.StringIO()
         try:
-            self.session = ort.InferenceSession(str(self.path), sess_options=session_options(threads), providers=chosen)
+            with contextlib.redirect_stdout(banner):
+                self.session = ort.InferenceSession(
+                    str(self.path), sess_options=session_options(threads), providers=chosen
+                )
         except Exception as exc:  # corrupt file, unsupported ops, ...
             raise ModelError(
                 func,
                 f"{role} model {str(self.path)!r} could not be loaded: {exc}".strip(),
                 f"Pass a valid ONNX file ({expected}).",
             ) from exc
+        printed = banner.getvalue()
+        ep_error = _ep_error(printed)
+        if printed.strip() and not ep_error:
+            log.info("%s: printed while the %s session was created: %s", func, role, printed.strip())
         active = self.session.get_providers()
         wanted_gpu = [p for p in chosen if p in _GPU_PROVIDERS]
         if wanted_gpu and not any(p in active for p in wanted_gpu):
             if fallback_ok:
                 log.info("%s: no GPU provider could be started for %s; running on CPU", func, self.path.name)
+                if ep_error:
+                    log.debug("%s: ONNX Runtime said: %s", func, ep_error)
             else:
                 raise DeviceError(
                     func,
-                    f"{wanted_gpu} was requested for {self.path.name} but ONNX Runtime fell back to {active}.",
+                    f"{wanted_gpu} was requested for {self.path.name} but ONNX Runtime fell back to {active}"
+                    + (f" ({ep_error})." if ep_error else "."),
                     _TRAP_FIX,
                 )
+        elif ep_error:
+            log.warning("%s: ONNX Runtime fell back to %s for %s: %s", func, active, self.path.name, ep_error)
         self.providers = active
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or not outputs:

@@ -1,0 +1,404 @@
+"""Bad input never costs work: each bad input below gives its error class and a message naming the problem,
+when the filter is created or before a command's first frame (docs/bad_inputs.md lists them with the outcome
+before the fix)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import vapoursynth as vs
+
+import vsenhance as vse
+from vsenhance.cli import main
+from vsenhance.encode.state import count_frames
+from vsenhance.errors import ClipError, DeviceError, EncodeError, ModelError
+
+sys.path.insert(0, str(Path(__file__).parent / "models" / "pose"))
+
+import posekit
+
+core = vs.core
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, tiny_model_path):
+    """Tiny models, clips and files; ``requests`` counts the frames computed of ``counted``."""
+    d = tmp_path_factory.mktemp("bad")
+    trunc = d / "trunc.safetensors"
+    data = tiny_model_path.read_bytes()
+    trunc.write_bytes(data[: len(data) // 2])
+    (d / "garbage.param").write_text("not an ncnn param\n")
+    import torch
+
+    torch.save({"fc.weight": torch.zeros(10, 512), "fc.bias": torch.zeros(10)}, d / "classifier.pth")
+    (d / "folder").mkdir()
+    (d / "text.onnx").write_text("not onnx")
+    bd, dp = posekit.bright_detector(d / "bd.onnx"), posekit.dot_pose(d / "dp.onnx")
+    requests: list[int] = []
+
+    def count(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        requests.append(n)
+        return f
+
+    rgb = core.std.BlankClip(format=vs.RGBS, width=32, height=24, length=2)
+    yuv = core.std.BlankClip(format=vs.YUV420P8, width=32, height=24, length=2)
+    posed = vse.pose(posekit.clip_from_frames(np.zeros((2, 32, 32, 3), np.float32)), bd, dp, providers="cpu")
+    return SimpleNamespace(
+        dir=d, model=tiny_model_path, trunc=trunc, bd=bd, dp=dp, rgb=rgb, yuv=yuv, posed=posed,
+        counted=posed.std.ModifyFrame(posed, count), requests=requests,
+    )  # fmt: skip
+
+
+def _up(**kwargs):
+    def call(e):
+        kw = {"device": "cpu"} | kwargs
+        clip, model = kw.pop("clip", e.rgb), kw.pop("model", e.model)
+        return vse.upscale(clip(e) if callable(clip) else clip, model(e) if callable(model) else model, **kw)
+
+    return call
+
+
+def _pose(**kwargs):
+    def call(e):
+        kw = {"providers": "cpu"} | kwargs
+        clip = kw.pop("clip", lambda e: posekit.clip_from_frames(np.zeros((2, 32, 32, 3), np.float32)))
+        detector = kw.pop("detector", e.bd)
+        return vse.pose(clip(e), detector(e) if callable(detector) else detector, e.dp, **kw)
+
+    return call
+
+
+def _yuv(**props):
+    return lambda e: e.yuv.std.SetFrameProps(**props)
+
+
+FILTER_CASES = [
+    # the issue's list
+    pytest.param(_up(model=None), ClipError, "model=None is not", id="upscale-model-None"),
+    pytest.param(_up(output_format=12345), ClipError, "output_format=12345 is not understood", id="outfmt-12345"),
+    pytest.param(_up(tile=True), ClipError, "tile=True is not an integer", id="upscale-tile-True"),
+    pytest.param(_up(clip=_yuv(_Matrix=0)), ClipError, "_Matrix=0 (0 means RGB", id="yuv-matrix-0"),
+    pytest.param(_up(clip=_yuv(_Matrix=77)), ClipError, "_Matrix=77", id="yuv-matrix-77"),
+    # the sweep
+    pytest.param(_up(tile_pad=-5), ClipError, "tile_pad=-5 is out of range", id="tile_pad-negative"),
+    pytest.param(_up(tile_pad=10**9), ClipError, "tile_pad=1000000000 is out of range", id="tile_pad-huge"),
+    pytest.param(_up(pre_pad=10**5), ClipError, "pre_pad=100000 is out of range", id="pre_pad-huge"),
+    pytest.param(_up(streams=0), ClipError, "streams=0 is out of range", id="streams-0"),
+    pytest.param(_up(tile_batch=0), ClipError, "tile_batch=0", id="tile_batch-0"),
+    pytest.param(_up(tile=2.5), ClipError, "tile=2.5 is not an integer", id="tile-float"),
+    pytest.param(_up(scale=0), ClipError, "scale=0 is out of range", id="scale-0"),
+    pytest.param(_up(scale=-2), ClipError, "scale=-2 is out of range", id="scale-negative"),
+    pytest.param(_up(scale=math.nan), ClipError, "scale=nan is not a number", id="scale-nan"),
+    pytest.param(_up(scale=math.inf), ClipError, "scale=inf is out of range", id="scale-inf"),
+    pytest.param(_up(scale="2"), ClipError, "scale='2' is not a number", id="scale-str"),
+    pytest.param(_up(scale=True), ClipError, "scale=True is not a number", id="scale-True"),
+    pytest.param(_up(compile="yes"), ClipError, "compile='yes' must be True or False", id="compile-str"),
+    pytest.param(_up(precision="fp8"), ClipError, "precision='fp8' is not known", id="precision-fp8"),
+    pytest.param(_up(precision=None), ClipError, "precision=None is not known", id="precision-None"),
+    pytest.param(_up(device=None), DeviceError, "device=None is not a device name", id="device-None"),
+    pytest.param(_up(device="tpu"), DeviceError, "device='tpu'", id="device-tpu"),
+    pytest.param(_up(output_format=True), ClipError, "output_format=True is not understood", id="outfmt-True"),
+    pytest.param(_up(output_format=1.5), ClipError, "output_format=1.5 is not understood", id="outfmt-float"),
+    pytest.param(_up(output_format=vs.GRAY32), ClipError, "unsupported sample format Gray32", id="outfmt-int32"),
+    pytest.param(
+        _up(
+            clip=core.std.BlankClip(format=vs.RGBS, width=34, height=24, length=1), output_format=vs.YUV420P8, scale=1.5
+        ),
+        ClipError,
+        "51x36, which YUV420P8 cannot hold",
+        id="odd-width-420-output",
+    ),
+    pytest.param(_up(clip=core.std.BlankAudio()), ClipError, "got AudioNode", id="audio-node"),
+    pytest.param(_up(model=lambda e: e.dir / "missing.pth"), ModelError, "does not exist", id="model-missing"),
+    pytest.param(_up(model=lambda e: e.trunc), ModelError, "corrupt or not a safetensors", id="model-truncated"),
+    pytest.param(_up(model=lambda e: e.dir / "garbage.param"), ModelError, "ncnn magic", id="model-bad-param"),
+    pytest.param(
+        _up(model=lambda e: e.dir / "classifier.pth"), ModelError, "not a model architecture", id="model-not-sr"
+    ),
+    pytest.param(_up(model=lambda e: e.dir / "folder"), ModelError, "is a folder", id="model-folder"),
+    pytest.param(_up(model=""), ClipError, "model='' is not", id="model-empty"),
+    pytest.param(_up(clip=_yuv(_Range=5)), ClipError, "_Range=5", id="yuv-range-5"),
+    pytest.param(_up(clip=_yuv(_ChromaLocation=9)), ClipError, "_ChromaLocation=9", id="yuv-chromaloc-9"),
+    pytest.param(_up(clip=_yuv(_Transfer=77)), ClipError, "_Transfer=77", id="yuv-transfer-77"),
+    pytest.param(_up(clip=_yuv(_Primaries=0)), ClipError, "_Primaries=0", id="yuv-primaries-0"),
+    pytest.param(_up(clip=_yuv(_Matrix=14)), ClipError, "_Matrix=14", id="yuv-matrix-ictcp"),
+    pytest.param(
+        _up(clip=core.std.BlankClip(format=vs.RGB24, width=32, height=24, length=1).std.SetFrameProps(_Range=3)),
+        ClipError,
+        "_Range=3",
+        id="rgb24-range-3",
+    ),
+    pytest.param(
+        lambda e: vse.upscale_ranges(e.rgb, [(0, 0)], e.model, device="cpu", tile=True),
+        ClipError,
+        "tile=True is not an integer",
+        id="upscale_ranges-tile-True",
+    ),
+    pytest.param(_pose(batch=True), ClipError, "batch=True is not an integer", id="pose-batch-True"),
+    pytest.param(_pose(det_interval=True), ClipError, "det_interval=True", id="pose-det_interval-True"),
+    pytest.param(_pose(max_persons=2.5), ClipError, "max_persons=2.5 is not an integer", id="pose-max_persons"),
+    pytest.param(_pose(det_threshold=math.nan), ClipError, "det_threshold=nan", id="pose-threshold-nan"),
+    pytest.param(_pose(detector=None), ClipError, "detector=None", id="pose-detector-None"),
+    pytest.param(
+        _pose(detector=lambda e: e.dir / "text.onnx"), ModelError, "could not be loaded", id="pose-detector-not-onnx"
+    ),
+    pytest.param(_pose(clip=_yuv(_Matrix=0)), ClipError, "_Matrix=0", id="pose-yuv-matrix-0"),
+    pytest.param(
+        lambda e: vse.draw_pose(e.posed, draw_face="no"),
+        ClipError,
+        "draw_face='no' must be True",
+        id="draw_pose-bool-str",
+    ),
+    pytest.param(
+        lambda e: vse.draw_pose(e.posed, body_stick_width=True),
+        ClipError,
+        "body_stick_width=True",
+        id="draw_pose-width-True",
+    ),
+    pytest.param(
+        lambda e: vse.draw_pose(e.posed, threshold=math.nan), ClipError, "threshold=nan", id="draw_pose-threshold-nan"
+    ),
+    pytest.param(
+        lambda e: vse.export_pose(e.posed, e.dir / "p.json", include_wholebody="yes"),
+        ClipError,
+        "include_wholebody='yes'",
+        id="export_pose-bool-str",
+    ),
+    pytest.param(lambda e: vse.export_pose(e.posed, None), ClipError, "path=None", id="export_pose-None"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "fragment"), FILTER_CASES)
+def test_filter_refuses_when_created(env, call, error, fragment) -> None:
+    with pytest.raises(error) as info:
+        call(env)
+    assert fragment in str(info.value)
+    assert " Fix: " in str(info.value)
+
+
+def test_device_names_are_case_insensitive(env) -> None:
+    out = vse.upscale(env.rgb, env.model, device="CPU")
+    assert (out.width, out.height) == (64, 48)
+
+
+def test_props_of_a_later_frame_fail_only_when_it_is_requested(env) -> None:
+    """Props that only a later frame has cannot be checked when the filter is created; VapourSynth says so."""
+    clip = core.std.Splice([env.yuv[0], env.yuv[1].std.SetFrameProps(_Matrix=0)])
+    out = vse.upscale(clip, env.model, device="cpu")
+    out.get_frame(0)
+    with pytest.raises(vs.Error):
+        out.get_frame(1)
+
+
+@pytest.mark.parametrize("where", ["folder", "missing-parent", "unwritable"])
+def test_export_pose_checks_destination_before_any_frame(env, where) -> None:
+    target = {"folder": env.dir / "folder", "missing-parent": env.dir / "none" / "p.json",
+              "unwritable": Path("/proc/p.json")}[where]  # fmt: skip
+    env.requests.clear()
+    with pytest.raises(ClipError, match="export_pose: "):
+        vse.export_pose(env.counted, target)
+    assert env.requests == []  # no frame was computed
+    assert not list(env.dir.glob(".*partial*"))  # no temp file left
+
+
+def test_onnx_runtime_banner_never_reaches_stdout(env, capfd, monkeypatch) -> None:
+    """ONNX Runtime print()s an "EP Error" banner when TensorRT fails; stdout belongs to vspipe."""
+    import onnxruntime
+
+    from vsenhance.models.pose import session
+
+    if "TensorrtExecutionProvider" not in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has no TensorRT provider to fail")
+    if Path("/dev/nvidiactl").exists():
+        pytest.skip("a GPU is present: TensorRT may work here")
+    capfd.readouterr()
+    with pytest.raises(DeviceError, match="no GPU driver"):  # our own check, before ONNX Runtime tries
+        vse.pose(env.rgb, env.bd, env.dp, providers="tensorrt")
+    monkeypatch.setattr(session, "_gpu_present", lambda: True)  # past our checks: ORT fails and prints
+    monkeypatch.setattr(session.ctypes.util, "find_library", lambda name: f"lib{name}.so")
+    with pytest.raises(DeviceError, match="fell back"):
+        vse.pose(env.rgb, env.bd, env.dp, providers="tensorrt")
+    out = capfd.readouterr().out
+    assert out == ""
+
+
+# ---- commands -------------------------------------------------------------------------------------------
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> SimpleNamespace:
+    d = tmp_path_factory.mktemp("cmd")
+    video = d / "two seconds.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=24:duration=2",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "24", "-y", str(video)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    audio = d / "tone.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "sine=duration=1", "-y", str(audio)],
+                   check=True, timeout=60)  # fmt: skip
+    (d / "text.mp4").write_text("not a video")
+    (d / "folder").mkdir()
+    (d / "raises.vpy").write_text("raise RuntimeError('boom in the script')\n")
+    (d / "plain.vpy").write_text("import vapoursynth as vs\nvs.core.std.BlankClip(length=2).set_output()\n")
+    (d / "frame_fails.vpy").write_text(
+        "import vapoursynth as vs\nc = vs.core.std.BlankClip(length=2)\n"
+        "def f(n, f):\n    raise ValueError('frame fails')\nvs.core.std.ModifyFrame(c, c, f).set_output()\n"
+    )
+    sys.path.insert(0, str(Path(__file__).parent / "models"))
+    from test_ncnn import _write_srvgg
+
+    (d / "ncnn").mkdir()
+    param, _ = _write_srvgg(d / "ncnn")
+    return SimpleNamespace(dir=d, video=video, audio=audio, param=param)
+
+
+def _cmd(*parts):
+    return lambda m: [str(p(m)) if callable(p) else str(p) for p in parts]
+
+
+CLI_CASES = [
+    # the issue's list
+    pytest.param(
+        _cmd("cut", lambda m: m.video, "--start", "10", "-o", lambda m: m.dir / "c.mp4"),
+        "--start 10s is at or past the end",
+        id="cut-start-past-end",
+    ),
+    pytest.param(
+        _cmd("cut", lambda m: m.video, "--start", "10", "--reencode", "-o", lambda m: m.dir / "c.mp4"),
+        "--start 10s is at or past the end",
+        id="cut-reencode-start-past-end",
+    ),
+    pytest.param(
+        _cmd("cut", lambda m: m.video, "--start", "0", "-y", "-o", lambda m: m.video),
+        "is the input",
+        id="cut-output-is-input",
+    ),
+    pytest.param(
+        _cmd("pose-export", lambda m: m.dir / "raises.vpy", "-o", lambda m: m.dir / "p.json"),
+        "raised RuntimeError: boom in the script",
+        id="pose-export-script-raises",
+    ),
+    pytest.param(
+        _cmd("pose-export", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "folder"),
+        "is a directory",
+        id="pose-export-to-folder",
+    ),
+    pytest.param(
+        _cmd("pose-export", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "none" / "p.json"),
+        "does not exist",
+        id="pose-export-missing-parent",
+    ),
+    pytest.param(_cmd("models", "download", "nope"), "or pass an http(s) URL.", id="download-unknown"),
+    # the sweep
+    pytest.param(
+        _cmd("cut", lambda m: m.video, "--start", "0", "-y", "-o", lambda m: m.dir / "folder"),
+        "is a directory",
+        id="cut-output-folder",
+    ),
+    pytest.param(
+        _cmd("cut", lambda m: m.video, "--start", "0", "-o", lambda m: m.dir / "none" / "c.mp4"),
+        "does not exist",
+        id="cut-missing-parent",
+    ),
+    pytest.param(
+        _cmd("cut", lambda m: m.audio, "--start", "0", "-o", lambda m: m.dir / "c.mp4"),
+        "has no video stream",
+        id="cut-audio-only",
+    ),
+    pytest.param(
+        _cmd("cut", lambda m: m.dir / "text.mp4", "--start", "0", "-o", lambda m: m.dir / "c.mp4"),
+        "check that the input is a video file",
+        id="cut-not-media",
+    ),
+    pytest.param(
+        _cmd("cut", lambda m: m.video, "--start", "1.99", "--reencode", "-o", lambda m: m.dir / "c.mp4"),
+        "has no video frames",
+        id="cut-no-frames-left",
+    ),
+    pytest.param(
+        _cmd("pose-export", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "plain.vpy"),
+        "is the input",
+        id="pose-export-output-is-script",
+    ),
+    pytest.param(
+        _cmd("pose-export", lambda m: m.dir / "frame_fails.vpy", "-o", lambda m: m.dir / "p.json"),
+        "the script failed: ValueError: frame fails",
+        id="pose-export-frame-fails",
+    ),
+    pytest.param(_cmd("models", "path", "nope"), "unknown model name 'nope'", id="path-unknown"),
+    pytest.param(
+        _cmd("models", "download", "http://127.0.0.1:9/x.pth", "--timeout", "-1", "-o", lambda m: m.dir / "x.pth"),
+        "the timeout -1.0 is not a positive number",
+        id="download-timeout-negative",
+    ),
+    pytest.param(
+        _cmd("models", "import-ncnn", lambda m: m.param, "-o", lambda m: m.param),
+        "is the input",
+        id="import-ncnn-output-is-param",
+    ),
+    pytest.param(
+        _cmd("models", "import-ncnn", lambda m: m.param, "-o", lambda m: m.param.with_suffix(".bin")),
+        "is the input",
+        id="import-ncnn-output-is-bin",
+    ),
+    pytest.param(
+        _cmd("models", "import-ncnn", lambda m: m.param, "-o", lambda m: m.dir / "x.pth"),
+        "does not end in .safetensors",
+        id="import-ncnn-output-not-safetensors",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), CLI_CASES)
+def test_command_refuses_in_one_line(media, argv, fragment, capsys) -> None:
+    inputs = [p for p in media.dir.rglob("*") if p.is_file()]
+    before = {p: _sha(p) for p in inputs}
+    assert main(argv(media)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip()
+    assert err.startswith("error: ") and fragment in err
+    assert "Traceback" not in err
+    assert {p: _sha(p) for p in inputs} == before  # no input touched
+    assert not (media.dir / "c.mp4").exists() and not (media.dir / "p.json").exists()
+
+
+def test_unknown_download_name_does_not_suggest_a_path(capsys) -> None:
+    assert main(["models", "download", "nope"]) == 2
+    assert "path" not in capsys.readouterr().err
+
+
+def test_script_error_traceback_only_with_verbose(media, capsys) -> None:
+    argv = ["pose-export", str(media.dir / "raises.vpy"), "-o", str(media.dir / "p.json")]
+    assert main(["-v", *argv]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_cut_duration_past_the_end_is_cut_there_and_says_so(media, tmp_path, capsys) -> None:
+    out = tmp_path / "tail.mkv"
+    assert main(["cut", str(media.video), "--start", "1.5", "--duration", "5", "--reencode", "-o", str(out)]) == 0
+    assert "0.5s from 1.5s, to the end of the 2s input" in capsys.readouterr().err
+    assert count_frames(out) == 12  # 0.5 s at 24 fps
+
+
+def test_cut_output_is_input_refused_through_another_name(media, tmp_path) -> None:
+    link = tmp_path / "link.mp4"
+    link.symlink_to(media.video)
+    before = _sha(media.video)
+    with pytest.raises(EncodeError, match="is the input"):
+        from vsenhance.encode.cut import cut
+
+        cut(media.video, link, 0, 1, overwrite=True)
+    assert _sha(media.video) == before
