@@ -41,9 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import vapoursynth as vs
+
     from ..encode.paths import check_output
     from ..filters.pose import export_pose
-    import vapoursynth as vs
 
     check_output("pose-export", args.output, [args.script])  # before the script runs; never the script itself
     script_args = parse_script_args(args.arg, "pose-export")
