@@ -208,6 +208,7 @@ def test_hdr_warnings():
     hdr10 = ColourTags.from_props({"_Transfer": 16, **HDR10})
     assert any("ffv1 has no place" in w for w in hdr10.warnings("ffv1", 10))
     assert pq.warnings("ffv1", 10) == []  # the tags alone fit
+    assert len(hdr10.warnings("ffv1", 8)) == 2  # no metadata, and 8 bits
 
 
 def test_old_colorrange_prop_and_chroma_of_444():
