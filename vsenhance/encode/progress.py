@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import socket
 import sys
 import time
@@ -240,7 +241,8 @@ class Progress:
         self._last_draw = now
         if self.tty:
             self._clear()
-            lines = [self.render(), *self.worker_lines()]
+            columns = shutil.get_terminal_size().columns - 1  # a wrapped line would break the redraw
+            lines = [line[:columns] for line in (self.render(), *self.worker_lines())]
             self.stream.write("\n".join(lines))
             self._lines = len(lines)
         else:
