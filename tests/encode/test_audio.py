@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vsenhance.encode.audio import AudioSource, audio_input_argv, plan_audio, probe_audio
+from vsenhance.encode.audio import AudioSource, audio_input_argv, parse_audio_start, plan_audio, probe_audio
 from vsenhance.encode.tools import find_ffprobe
 from vsenhance.errors import EncodeError
 
@@ -93,7 +93,7 @@ SOURCE = AudioSource(Path("src.mkv"), 1, Fraction(0), Fraction(24000, 1001))
     ],
 )
 def test_plan_audio_start(start, absolute, expected, origin):
-    cut = plan_audio(SOURCE, start, absolute, 240, 24, 1)
+    cut = plan_audio(SOURCE, None if start is None else parse_audio_start(start), absolute, 240, 24, 1)
     assert (cut.start, cut.origin) == (expected, origin)
     assert cut.duration == 10  # 240 frames at 24 fps
 
@@ -105,14 +105,14 @@ def test_absolute_time_counts_from_the_files_start():
 
 
 def test_audio_input_argv_and_bad_start():
-    cut = plan_audio(SOURCE, "0:01", None, 1000, 24000, 1001)  # 1000 frames = 41.7083 s
+    cut = plan_audio(SOURCE, Fraction(1), None, 1000, 24000, 1001)  # 1000 frames = 41.7083 s
     assert audio_input_argv(cut) == ["-ss", "1.000000", "-t", "41.708333", "-i", "src.mkv"]
     assert audio_input_argv(plan_audio(SOURCE, None, None, 24, 24, 1)) == ["-t", "1.000000", "-i", "src.mkv"]
     with pytest.raises(EncodeError, match="neither a frame number nor a time"):
-        plan_audio(SOURCE, "1:75", None, 24, 24, 1)
+        parse_audio_start("1:75")
     no_rate = AudioSource(Path("a.flac"), 1, Fraction(0), None)
     with pytest.raises(EncodeError, match="frame number"):
-        plan_audio(no_rate, "100", None, 24, 0, 1)
+        plan_audio(no_rate, 100, None, 24, 0, 1)
 
 
 # A source filter's clip, trimmed like a script that skips the first second; ``absolute=1`` makes every frame
@@ -184,3 +184,6 @@ def test_a_source_without_audio_is_an_error_before_any_rendering(tmp_path):
     assert not (tmp_path / "out.mkv.vsenhance").exists() and not (tmp_path / "out.mkv").exists()
     done = run_cli("encode", str(script), "-o", str(tmp_path / "out.mkv"), "--audio-start", "10")
     assert done.returncode == 2 and "without --audio" in done.stderr.decode()
+    src = make_source(tmp_path / "src.mkv")
+    done = run_cli("encode", str(script), "-o", str(tmp_path / "out.mkv"), "--audio", str(src), "--audio-start", "1:75")
+    assert done.returncode == 2 and "neither a frame number nor a time" in done.stderr.decode()

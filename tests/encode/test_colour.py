@@ -205,6 +205,10 @@ def test_hdr_warnings():
     hlg = ColourTags.from_props({"_Transfer": 18})
     assert any("HLG" in w for w in hlg.warnings("x264", 8))
     assert ColourTags.from_props({"_Transfer": 1}).warnings("x264", 8) == []
+    hdr10 = ColourTags.from_props({"_Transfer": 16, **HDR10})
+    assert any("ffv1 has no place" in w for w in hdr10.warnings("ffv1", 10))
+    assert pq.warnings("ffv1", 10) == []  # the tags alone fit
+    assert len(hdr10.warnings("ffv1", 8)) == 2  # no metadata, and 8 bits
 
 
 def test_old_colorrange_prop_and_chroma_of_444():

@@ -8,9 +8,10 @@ import json
 import signal
 import sys
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
-from ..errors import ClipError
+from ..errors import ClipError, EncodeError
 
 __all__ = ["register"]
 
@@ -49,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SOURCE",
         help="mux the audio of SOURCE, from where the script's frame 0 is and as long as the video",
     )
-    p.add_argument("--audio-start", default=None, metavar="POS",
+    p.add_argument("--audio-start", type=_audio_start_arg, default=None, metavar="POS",
                    help="where the script's frame 0 is in SOURCE: a frame number of the source (1200) or a time "
                    "(11:56, 75.5); default: frame 0's _AbsoluteTime (bestsource, ffms2), else 0")  # fmt: skip
     p.add_argument("--keep-segments", action="store_true", help="keep the segments and state after joining")
@@ -97,6 +98,15 @@ def _time_arg(text: str) -> float:
     try:
         return parse_time(text)
     except ClipError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from exc
+
+
+def _audio_start_arg(text: str) -> int | Fraction:
+    from ..encode.audio import parse_audio_start
+
+    try:
+        return parse_audio_start(text)
+    except EncodeError as exc:
         raise argparse.ArgumentTypeError(exc.problem) from exc
 
 

@@ -31,7 +31,7 @@ from ..errors import ClipError, EncodeError
 from .cut import parse_time_exact
 from .tools import child_env
 
-__all__ = ["AudioCut", "AudioSource", "audio_input_argv", "plan_audio", "probe_audio"]
+__all__ = ["AudioCut", "AudioSource", "audio_input_argv", "parse_audio_start", "plan_audio", "probe_audio"]
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,25 @@ def probe_audio(ffprobe: Path, source: Path) -> AudioSource:
     return AudioSource(source, audio, start, video_fps or None)
 
 
+def parse_audio_start(text: str) -> int | Fraction:
+    """``--audio-start``: ``"1200"`` -> 1200 (a frame number of the source, an int), ``"11:56"`` or ``"75.5"`` ->
+    seconds (a Fraction)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return parse_time_exact(text)
+    except ClipError as exc:
+        raise EncodeError(
+            "encode",
+            f"--audio-start {text!r} is neither a frame number nor a time.",
+            "pass a frame number (1200) or a time (11:56, 1:02:03.5, 75.5).",
+        ) from exc
+
+
 def plan_audio(
     source: AudioSource,
-    start: str | None,
+    start: int | Fraction | None,
     absolute_time: float | None,
     frames: int,
     fps_num: int,
@@ -105,32 +121,23 @@ def plan_audio(
 ) -> AudioCut:
     """Which part of SOURCE goes with the video (see the module docstring for the rules).
 
-    ``start``: ``--audio-start`` as typed; ``absolute_time``: frame 0's ``_AbsoluteTime`` prop, if any.
+    ``start``: :func:`parse_audio_start`'s value of ``--audio-start``; ``absolute_time``: frame 0's
+    ``_AbsoluteTime`` prop, if any.
     """
     fps = Fraction(fps_num, fps_den) if fps_num and fps_den else None
     duration = Fraction(frames * fps_den, fps_num) if fps is not None else None
-    if start is not None:
-        text = start.strip()
-        if text.isdigit():
-            rate = source.video_fps or fps
-            if rate is None:
-                raise EncodeError(
-                    "encode",
-                    f"--audio-start {text} is a frame number, but neither {source.path.name} nor the script "
-                    "has a constant frame rate to convert it with.",
-                    "pass --audio-start as a time (e.g. 11:56 or 75.5).",
-                )
-            seconds = int(text) / rate
-        else:
-            try:
-                seconds = parse_time_exact(text)
-            except ClipError as exc:
-                raise EncodeError(
-                    "encode",
-                    f"--audio-start {text!r} is neither a frame number nor a time.",
-                    "pass a frame number (1200) or a time (11:56, 1:02:03.5, 75.5).",
-                ) from exc
-        cut = AudioCut(source.path, seconds, duration, "--audio-start")
+    if isinstance(start, int):  # a frame number of the source
+        rate = source.video_fps or fps
+        if rate is None:
+            raise EncodeError(
+                "encode",
+                f"--audio-start {start} is a frame number, but neither {source.path.name} nor the script "
+                "has a constant frame rate to convert it with.",
+                "pass --audio-start as a time (e.g. 11:56 or 75.5).",
+            )
+        cut = AudioCut(source.path, start / rate, duration, "--audio-start")
+    elif start is not None:
+        cut = AudioCut(source.path, start, duration, "--audio-start")
     elif absolute_time is not None:
         seconds = Fraction(absolute_time).limit_denominator(1_000_000) - source.start_time
         cut = AudioCut(source.path, max(seconds, Fraction(0)), duration, "_AbsoluteTime")

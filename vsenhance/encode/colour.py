@@ -227,10 +227,15 @@ class ColourTags:
 
     def warnings(self, encoder: Encoder, bits: int | None) -> list[str]:
         """What the encode will lose of the source's HDR signal (empty when nothing)."""
-        if not self.hdr:
-            return []
-        kind = "PQ" if self.transfer == _PQ else "HLG"
         out = []
+        if encoder == "ffv1" and (self.master_display or self.max_cll):
+            out.append(
+                "ffv1 has no place for the HDR10 mastering/light-level metadata (the colour tags are kept); "
+                "pass it on when encoding the delivery file from this master (x265 master-display/max-cll)"
+            )
+        if not self.hdr:
+            return out
+        kind = "PQ" if self.transfer == _PQ else "HLG"
         if bits is not None and bits < 10:
             out.append(
                 f"the clip is HDR ({kind}) but only {bits}-bit: banding is likely; "

@@ -16,6 +16,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import TextIO
 
@@ -51,7 +52,7 @@ class EncodeOptions:
     restart: bool = False
     overwrite: bool = False
     audio: Path | None = None
-    audio_start: str | None = None  # --audio-start as typed: a source frame number or a time
+    audio_start: int | Fraction | None = None  # --audio-start: a frame number of the source, or seconds
     keep_segments: bool = False
     workers: int | None = None  # None: 1 (per GPU with gpus); with ray: one per node (per GPU on a GPU cluster)
     gpus: str | None = None  # "0,1,3"

@@ -63,6 +63,7 @@ def parse_ranges(
     ``"0:10-0:20"`` is frames 239-479). A single time is the frame on screen at that moment. Times need
     ``fps`` (the clip's, constant).
     """
+    items: list[tuple[Endpoint, Endpoint | None]] = []  # (first, None): a single frame or moment
     if isinstance(ranges, os.PathLike):
         items = _items_from_file(Path(ranges), func)
     elif isinstance(ranges, str):
@@ -70,7 +71,6 @@ def parse_ranges(
     elif isinstance(ranges, tuple) and len(ranges) == 2 and all(_is_endpoint(v) for v in ranges):
         items = [(ranges[0], ranges[1])]  # a bare (first, last) pair is one range, as ReplaceFramesSimple's
     else:
-        items: list[tuple[Endpoint, Endpoint | None]] = []
         for item in ranges:
             if isinstance(item, str):
                 items += _items_from_text(item, func)
@@ -122,7 +122,7 @@ def _items_from_text(text: str, func: str) -> list[tuple[Endpoint, Endpoint | No
                 f"range {part!r} is not FIRST-LAST, a frame number or a time range.",
                 'Write e.g. "1200-1850,11:56-12:26".',
             )
-        items.append((_endpoint(m[1]), _endpoint(m[2]) if m[2] is not None else None))
+        items.append((_endpoint(m[1], func), _endpoint(m[2], func) if m[2] is not None else None))
     return items
 
 
@@ -141,9 +141,9 @@ def _items_from_file(path: Path, func: str) -> list[tuple[Endpoint, Endpoint | N
                 pairs = _PAIR.findall(line)
                 if not pairs or _PAIR.sub("", line).strip(", ") != "":
                     raise ClipError(func, f"{line!r} is not (first,last).", "Write (1200,1850).")
-                items += [(_endpoint(a), _endpoint(b)) for a, b in pairs]
+                items += [(_endpoint(a, func), _endpoint(b, func)) for a, b in pairs]
             elif len(words := line.split()) == 2 and "-" not in line and "," not in line:
-                items.append((_endpoint(words[0]), _endpoint(words[1])))  # "start end"
+                items.append((_endpoint(words[0], func), _endpoint(words[1], func)))  # "start end"
             else:
                 items += _items_from_text(line, func)
         except ClipError as exc:
@@ -155,10 +155,10 @@ def _items_from_file(path: Path, func: str) -> list[tuple[Endpoint, Endpoint | N
     return items
 
 
-def _endpoint(text: str) -> Endpoint:
+def _endpoint(text: str, func: str) -> Endpoint:
     """A frame number, or the text of a time (converted once the clip's frame rate is known)."""
     if not re.fullmatch(r"[\d:.]+", text):
-        raise ClipError(_FUNC, f"{text!r} is neither a frame number nor a time.", "Write 1200 or 11:56.")
+        raise ClipError(func, f"{text!r} is neither a frame number nor a time.", "Write 1200 or 11:56.")
     return text if (":" in text or "." in text) else int(text)
 
 
