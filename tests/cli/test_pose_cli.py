@@ -64,3 +64,17 @@ def test_cli_does_not_import_torch(setup):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout == ""
+
+
+def test_pose_export_resolves_paths_like_vspipe(setup, tmp_path, monkeypatch):
+    """Relative paths in the script resolve beside the script; -o resolves where the command runs."""
+    _d, script, det, pose = setup
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pose.vpy").write_text(script.read_text())
+    (project / "bd.onnx").write_bytes(det.read_bytes())
+    (project / "dp.onnx").write_bytes(pose.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    argv = ["pose-export", "project/pose.vpy", "-o", "out.json", "-a", "det=bd.onnx", "-a", "pose=dp.onnx"]
+    assert main([*argv, "-a", "frames=2"]) == 0
+    assert len(json.loads((tmp_path / "out.json").read_text())["frames"]) == 2

@@ -165,8 +165,8 @@ def test_vspipe_failure_names_segment_and_shows_stderr(script, tmp_path, capsys)
                "-a", "failat=23"])  # fmt: skip
     err = capsys.readouterr().err
     assert rc == 2
-    assert "segment 2 (frames 20-29)" in err and "vspipe exited with code" in err
-    assert "planned failure at frame 23" in err
+    assert "segment 2 (frames 20-29)" in err and "the script failed on frame 23" in err and "failed 3 times" in err
+    assert "planned failure at frame 23" in err and "Traceback" in err  # the script's own traceback
     state = tmp_path / "out.mkv.vsenhance"
     assert sorted(p.name for p in state.glob("seg_*")) == ["seg_00000.mkv", "seg_00001.mkv"]
 

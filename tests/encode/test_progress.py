@@ -1,11 +1,18 @@
 from __future__ import annotations
 
 import io
+import socket
 import sys
 
 import pytest
 
+from vsenhance.encode.farm.protocol import WorkerInfo
+from vsenhance.encode.plan import Segment
 from vsenhance.encode.progress import GpuMonitor, Progress, format_duration, is_chinese_locale
+
+
+def _worker(p: Progress, worker_id: str = "w0", gpu: str | None = None, host: str = "hostA") -> None:
+    p.worker_ready(WorkerInfo(worker_id, host, 4242, gpu, None if gpu else "0-1", 1.0))
 
 
 @pytest.mark.parametrize(
@@ -58,12 +65,14 @@ def test_progress_counts_resumed_frames_but_speed_only_from_this_run():
     clock = Clock()
     out = io.StringIO()
     p = Progress(1000, resumed=600, stream=out, lang="en", clock=clock, interval=0)
+    _worker(p)
+    p.segment_started("w0", Segment(6, 600, 699))
     assert p.done == 600 and p.fps is None and p.eta is None
     clock.t += 10
-    p.set_current(50)  # 50 frames in 10 s this run: 5 fps, not (650 / 10)
+    p.worker_frames("w0", 50)  # 50 frames in 10 s this run: 5 fps, not (650 / 10)
     assert p.done == 650 and p.fps == pytest.approx(5.0)
     assert p.eta == pytest.approx(350 / 5.0)
-    p.segment_done(100)
+    p.segment_done("w0", 100)
     clock.t += 10
     assert p.encoded == 100 and p.done == 700 and p.fps == pytest.approx(5.0) and p.eta == pytest.approx(60)
     line = p.render()
@@ -83,11 +92,13 @@ def test_progress_rate_limited_when_not_tty():
     clock = Clock()
     out = io.StringIO()
     p = Progress(100, stream=out, lang="en", clock=clock, interval=10)
-    p.set_current(1)
-    p.set_current(2)
+    _worker(p)
+    p.segment_started("w0", Segment(0, 0, 9))
+    p.worker_frames("w0", 1)
+    p.worker_frames("w0", 2)
     clock.t += 11
-    p.set_current(3)
-    p.segment_done(3)  # forced
+    p.worker_frames("w0", 3)
+    p.segment_done("w0", 3)  # forced
     assert out.getvalue().count("\n") == 3
 
 
@@ -127,4 +138,54 @@ def test_gpu_monitor_with_fake_nvml(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", FakeNvml)
     p = Progress(10, stream=io.StringIO(), lang="en", gpu=GpuMonitor(), interval=0)
     assert "GPU 87%" in p.render()
+    p.finish()
+
+
+def test_workers_in_flight_add_up_and_a_discarded_attempt_takes_its_frames_back():
+    clock = Clock()
+    p = Progress(48, stream=io.StringIO(), lang="en", clock=clock, interval=0)
+    _worker(p, "w0")
+    _worker(p, "w1")
+    p.segment_started("w0", Segment(0, 0, 7))
+    p.segment_started("w1", Segment(1, 8, 15))
+    clock.t += 2
+    p.worker_frames("w0", 4)
+    p.worker_frames("w1", 6)
+    assert p.done == 10 and p.fps == pytest.approx(5.0)
+    p.segment_discarded("w1")
+    assert p.done == 4
+    p.worker_gone("w0")
+    assert p.done == 0 and p.worker_lines() == ["    w1  hostA cpus 0-1  idle"]
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_terminal_shows_one_line_per_worker_with_its_gpu(monkeypatch):
+    class Util:
+        def __init__(self, gpu):
+            self.gpu = gpu
+
+    class FakeNvml:
+        nvmlInit = nvmlShutdown = staticmethod(lambda: None)
+        nvmlDeviceGetCount = staticmethod(lambda: 2)
+        nvmlDeviceGetHandleByIndex = staticmethod(lambda i: i)
+        nvmlDeviceGetUtilizationRates = staticmethod(lambda h: Util([55, 97][h]))
+
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml)
+    clock = Clock()
+    out = Tty()
+    p = Progress(48, stream=out, lang="en", clock=clock, gpu=GpuMonitor(), interval=0)
+    _worker(p, "w0", gpu="1", host=socket.gethostname())
+    _worker(p, "w1", gpu="0", host="elsewhere")  # a remote node: its GPU's load is not known here
+    p.segment_started("w0", Segment(3, 24, 31))
+    clock.t += 2
+    p.worker_frames("w0", 5)
+    lines = p.worker_lines()
+    assert lines[0] == f"    w0  {socket.gethostname()} GPU 1  segment 3 (24-31) 5/8  2.50 fps  GPU 97%"
+    assert lines[1] == "    w1  elsewhere GPU 0  idle"
+    p.worker_frames("w0", 6)  # redraw: up two lines, erase, three lines again
+    assert out.getvalue().count("\x1b[2A\x1b[J") == 1
     p.finish()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import pytest
 
 from vsenhance.encode.plan import EncoderSettings, Plan
 from vsenhance.encode.state import EncodeState, atomic_write_json, count_frames, state_dir_for
+from vsenhance.errors import EncodeError
 
 
 def _ffv1(path: Path, frames: int) -> Path:
@@ -65,11 +67,13 @@ def test_segment_done_only_with_right_frame_count(tmp_path):
     s0, s1, s2 = plan.segments
     _ffv1(state.segment_path(s0), 8)  # right
     _ffv1(state.segment_path(s1), 5)  # truncated: not done
-    _ffv1(state.partial_path(s2), 2)  # partial leftover: discarded
+    _ffv1(state.partial_path(s2, "w1", 2), 2)  # partial leftovers of any attempt: discarded
+    _ffv1(state.partial_path(s0, "w0", 1), 2)
+    assert state.partial_path(s2, "w1", 2).name == "seg_00002.w1.a2.partial.mkv"
     state.write_done(plan, {0: 8, 1: 8, 2: 4})  # the record alone is not trusted
     assert state.verify(s0) and not state.verify(s1) and not state.verify(s2)
     assert state.scan_done(plan) == {0: 8}
-    assert not state.segment_path(s1).exists() and not state.partial_path(s2).exists()
+    assert not state.segment_path(s1).exists() and not state.partials()
     assert state.read_done() == {0: 8}
     assert EncodeState(state.dir).load_plan() == plan
 
@@ -86,3 +90,32 @@ def test_clear_removes_only_job_files(tmp_path):
     (state.dir / "mine.txt").write_text("user file")
     state.clear()
     assert [p.name for p in state.dir.iterdir()] == ["mine.txt"]
+
+
+def test_disk_full_on_a_state_file_says_so_and_keeps_the_old_record(tmp_path, monkeypatch):
+    plan = _plan()
+    state = EncodeState(tmp_path / "s")
+    state.write_plan(plan)
+    state.write_done(plan, {0: 8})
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(json, "dump", full)
+    with pytest.raises(EncodeError) as info:
+        state.write_done(plan, {0: 8, 1: 8})
+    assert "is full" in str(info.value) and str(state.dir) in str(info.value) and "done.json" in str(info.value)
+    monkeypatch.undo()
+    assert state.read_done() == {0: 8}
+    assert sorted(p.name for p in state.dir.iterdir()) == ["done.json", "plan.json"]
+
+
+def test_has_segments_ignores_partials(tmp_path):
+    plan = _plan()
+    state = EncodeState(tmp_path / "s")
+    assert not state.has_segments()
+    state.write_plan(plan)
+    state.partial_path(plan.segments[0], "w0", 1).write_bytes(b"x")
+    assert not state.has_segments()
+    state.segment_path(plan.segments[1]).write_bytes(b"x")
+    assert state.has_segments()

@@ -24,9 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``encode``, ``estimate`` and ``cut`` to the top-level parser."""
     p = sub.add_parser(
         "encode",
-        help="encode a .vpy in resumable segments (vspipe | ffmpeg), then join them frame-exactly",
-        description="Encode SCRIPT in segments of N frames, each by `vspipe | ffmpeg`, recording progress in "
-        "OUT.vsenhance/ beside the output; an interrupted job resumes where it stopped.",
+        help="encode a .vpy in resumable segments on long-lived workers, then join them frame-exactly",
+        description="Encode SCRIPT in segments of N frames on render workers that execute the script once and "
+        "pipe each segment into ffmpeg, on this machine (--workers, --gpus) or a Ray cluster (--ray), recording "
+        "progress in OUT.vsenhance/ beside the output; an interrupted job resumes where it stopped.",
     )
     p.add_argument("script", type=Path, metavar="SCRIPT.vpy")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="final file (e.g. OUT.mkv)")
@@ -43,6 +44,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="extra ffmpeg output options, split like a shell would (no shell is run)")  # fmt: skip
     p.add_argument("--audio", type=Path, default=None, metavar="SOURCE", help="mux the audio of SOURCE")
     p.add_argument("--keep-segments", action="store_true", help="keep the segments and state after joining")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="render workers, each executing the script once (1); with --gpus: workers per GPU; with "
+                   "--ray: workers on a CPU cluster (one per node; a GPU cluster gets one per GPU)")  # fmt: skip
+    p.add_argument("--gpus", default=None, metavar="0,1,3", help="one worker per listed GPU (CUDA_VISIBLE_DEVICES)")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run the workers on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (the script, "
+                   "sources and output folder on shared storage at the same path on every node)")  # fmt: skip
+    p.add_argument("--max-retries", type=int, default=2, metavar="N",
+                   help="attempts per segment after its first failure before the encode stops (2)")  # fmt: skip
     p.set_defaults(handler=_encode)
 
     p = sub.add_parser(
@@ -114,6 +124,10 @@ def _encode(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         audio=args.audio,
         keep_segments=args.keep_segments,
+        workers=args.workers,
+        gpus=args.gpus,
+        ray=args.ray,
+        max_retries=args.max_retries,
     )
     with _sigterm_as_interrupt():
         return run_encode(opts)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 
 from ..errors import EncodeError
-from .state import count_frames
+from .state import DISK_FULL_TEXT, count_frames, disk_full_error, low_on_space
 from .tools import run_checked
 
 __all__ = ["concat_argv", "concat_segments", "write_concat_list"]
@@ -45,17 +46,30 @@ def concat_segments(
     audio: Path | None = None,
 ) -> None:  # fmt: skip
     """Write ``output`` atomically (a hidden temp file beside it, then ``os.replace``), frame-count checked."""
-    write_concat_list(list_path, segment_files)
     tmp = output.with_name(f".{output.stem}.partial{output.suffix}")
     try:
-        run_checked(
-            concat_argv(ffmpeg, list_path, tmp, audio),
-            "concat_segments",
-            f"joining the segments into {output}",
-            "check that the output extension's container can hold the codec (and audio); "
-            "the segments are kept in the state folder, so a rerun only repeats the mux.",
-        )
+        try:
+            write_concat_list(list_path, segment_files)
+            run_checked(
+                concat_argv(ffmpeg, list_path, tmp, audio),
+                "concat_segments",
+                f"joining the segments into {output}",
+                "check that the output extension's container can hold the codec (and audio); "
+                "the segments are kept in the state folder, so a rerun only repeats the mux.",
+            )
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise disk_full_error("concat_segments", list_path.parent, "writing the segment list") from exc
+            raise
+        except EncodeError as exc:
+            if DISK_FULL_TEXT in exc.problem:
+                raise disk_full_error(
+                    "concat_segments", output.parent, f"joining the segments into {output.name}"
+                ) from exc
+            raise
         got = count_frames(tmp)
+        if got != total_frames and low_on_space(output.parent):  # ffmpeg may exit 0 after ENOSPC
+            raise disk_full_error("concat_segments", output.parent, f"the joined file came out short ({got} frames)")
         if got != total_frames:
             raise EncodeError(
                 "concat_segments",

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ClipError, EncodeError
+from .script import parse_script_args
 
 __all__ = [
     "ENCODERS",
@@ -108,15 +109,7 @@ class EncoderSettings:
 
 def normalise_script_args(items: list[str] | None) -> list[str]:
     """Check ``key=value`` items and sort them by key (order does not matter to a script)."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ClipError(
-                "normalise_script_args", f"script argument {item!r} is not key=value.", "pass -a key=value."
-            )
-        out[key] = value
-    return [f"{k}={out[k]}" for k in sorted(out)]
+    return [f"{k}={v}" for k, v in sorted(parse_script_args(items, "normalise_script_args").items())]
 
 
 def hash_file(path: Path) -> str:

@@ -1,10 +1,9 @@
 """``python -m vsenhance.encode.probe SCRIPT [-a k=v] [--frames N]``: load a script, time sampled frames.
 
 Runs in its own process (started by ``vsenhance estimate`` with the same interpreter), so whatever the
-script imports (torch, models) never loads into the CLI process. The script runs the way vspipe runs it:
-``__name__ == "__vapoursynth__"``, ``-a`` values as ``str`` globals, the script's folder on ``sys.path`` and as
-the working directory (so relative paths in the script mean what they mean under vspipe).
-Anything the script prints goes to stderr; stdout carries only the JSON result.
+script imports (torch, models) never loads into the CLI process. The script runs the way vspipe runs it
+(:func:`vsenhance.encode.script.run_script`). Anything the script prints goes to stderr; stdout carries only
+the JSON result.
 """
 
 from __future__ import annotations
@@ -12,13 +11,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import runpy
 import sys
 import time
 from pathlib import Path
 
 from .estimate import PATH_PROP, sample_indices
+from .script import parse_script_args, run_script
 
 __all__ = ["main", "probe"]
 
@@ -33,20 +31,8 @@ def _path_of(frame) -> str | None:
 
 
 def probe(script: Path, script_args: dict[str, str], frames: int, output_index: int = 0) -> dict:
-    import vapoursynth as vs
-
-    script = script.resolve()
-    sys.path.insert(0, str(script.parent))
-    os.chdir(script.parent)
     start = time.perf_counter()
-    runpy.run_path(str(script), init_globals=dict(script_args), run_name="__vapoursynth__")
-    outputs = vs.get_outputs()
-    if output_index not in outputs:
-        raise SystemExit(f"probe: the script sets no output {output_index}")
-    clip = outputs[output_index]
-    clip = getattr(clip, "clip", clip)  # VideoOutputTuple -> VideoNode
-    if not isinstance(clip, vs.VideoNode):
-        raise SystemExit(f"probe: output {output_index} is not a video clip")
+    clip = run_script(script, script_args, output_index, func="estimate")
     load_seconds = time.perf_counter() - start
     samples = []
     for n in sample_indices(clip.num_frames, frames):
@@ -74,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--output-index", type=int, default=0)
     args = parser.parse_args(argv)
-    script_args = dict(item.partition("=")[::2] for item in args.script_args)
+    script_args = parse_script_args(args.script_args, func="estimate")
     real_stdout = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
         result = probe(args.script, script_args, args.frames, args.output_index)

@@ -1,7 +1,9 @@
-"""Progress display on stderr: frames done/total, fps, elapsed and remaining time, GPU utilisation.
+"""Progress display on stderr: one bar for the whole job (frames done/total across all workers, combined fps,
+elapsed and remaining time, GPU utilisation) and, on a terminal, one line per worker below it.
 
 Resumed work counts toward "done" but not toward the speed: fps and the remaining time come only from frames
-encoded in this run, so a resumed job does not report an impossible speed.
+encoded in this run, so a resumed job does not report an impossible speed. Frames a worker has in flight
+count as soon as it reports them; a discarded attempt takes its frames back.
 """
 
 from __future__ import annotations
@@ -9,10 +11,16 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
+import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TextIO
+
+from .farm.protocol import WorkerInfo
+from .plan import Segment
 
 __all__ = ["GpuMonitor", "Progress", "format_duration", "is_chinese_locale"]
 
@@ -21,8 +29,8 @@ _UNITS = {
     "zh": (("天", 86400), ("小时", 3600), ("分", 60), ("秒", 1)),
 }
 _LABELS = {
-    "en": {"elapsed": "elapsed", "eta": "left", "resumed": "resumed", "gpu": "GPU"},
-    "zh": {"elapsed": "已用", "eta": "剩余", "resumed": "已续", "gpu": "GPU"},
+    "en": {"elapsed": "elapsed", "eta": "left", "resumed": "resumed", "gpu": "GPU", "idle": "idle", "seg": "segment"},
+    "zh": {"elapsed": "已用", "eta": "剩余", "resumed": "已续", "gpu": "GPU", "idle": "空闲", "seg": "片段"},
 }
 
 
@@ -82,8 +90,28 @@ class GpuMonitor:
             self._nvml = None
 
 
+@dataclass
+class _Worker:
+    info: WorkerInfo
+    seg: Segment | None = None
+    frames: int = 0  # of the segment in flight
+    started: float = 0.0
+
+    def where(self) -> str:
+        info = self.info
+        place = f"GPU {info.gpu}" if info.gpu else (f"cpus {info.cpus}" if info.cpus else "cpu")
+        return f"{info.host} {place}"
+
+    def local_gpu(self) -> int | None:
+        """The NVML index of its GPU when it runs on this host and sees exactly one (by index)."""
+        gpu = self.info.gpu
+        if gpu is None or not gpu.isdigit() or self.info.host != socket.gethostname():
+            return None
+        return int(gpu)
+
+
 class Progress:
-    """Tracks frames; ``render()`` builds the line, ``update()`` redraws it (rate-limited)."""
+    """Tracks frames per worker; ``render()`` builds the bar, ``update()`` redraws it (rate-limited)."""
 
     def __init__(
         self,
@@ -104,17 +132,17 @@ class Progress:
         self.gpu = gpu
         self.start = clock()
         self.frames_this_run = 0  # completed segments of this run
-        self._current = 0  # frames of the segment in progress
+        self.workers: dict[str, _Worker] = {}
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval if interval is not None else (0.5 if self.tty else 10.0)
         self._last_draw = -math.inf
-        self._drawn = False
+        self._lines = 0  # lines of the block drawn last (terminal only)
 
     # --- numbers -------------------------------------------------------------------------------------
     @property
     def encoded(self) -> int:
-        """Frames encoded in this run (finished segments plus the one in progress)."""
-        return self.frames_this_run + self._current
+        """Frames encoded in this run (finished segments plus those in flight on every worker)."""
+        return self.frames_this_run + sum(w.frames for w in self.workers.values())
 
     @property
     def done(self) -> int:
@@ -136,18 +164,33 @@ class Progress:
             return 0.0
         return (self.total - self.done) / fps if fps else None
 
-    # --- events --------------------------------------------------------------------------------------
-    def set_current(self, frames: int) -> None:
-        self._current = max(0, frames)
+    # --- events (the scheduler's FarmDisplay) ----------------------------------------------------------
+    def worker_ready(self, worker: WorkerInfo) -> None:
+        self.workers.setdefault(worker.worker_id, _Worker(worker))
+
+    def worker_gone(self, worker_id: str) -> None:
+        self.workers.pop(worker_id, None)
+
+    def segment_started(self, worker_id: str, seg: Segment) -> None:
+        w = self.workers.get(worker_id)
+        if w is not None:
+            w.seg, w.frames, w.started = seg, 0, self.clock()
+
+    def worker_frames(self, worker_id: str, frames: int) -> None:
+        w = self.workers.get(worker_id)
+        if w is not None and w.seg is not None:
+            w.frames = max(0, min(frames, w.seg.frames))
         self.update()
 
-    def segment_done(self, frames: int) -> None:
+    def segment_done(self, worker_id: str, frames: int) -> None:
         self.frames_this_run += frames
-        self._current = 0
+        self.segment_discarded(worker_id)
         self.update(force=True)
 
-    def segment_discarded(self) -> None:
-        self._current = 0
+    def segment_discarded(self, worker_id: str) -> None:
+        w = self.workers.get(worker_id)
+        if w is not None:
+            w.seg, w.frames = None, 0
 
     # --- drawing -------------------------------------------------------------------------------------
     def render(self, width: int = 24) -> str:
@@ -169,30 +212,66 @@ class Progress:
             parts.append(f"{labels['gpu']} " + "/".join(f"{u}%" for u in util))
         return "  ".join(parts)
 
+    def worker_lines(self) -> list[str]:
+        """One line per worker: where it runs, its segment, its speed and, on this host, its GPU's load."""
+        labels = _LABELS.get(self.lang, _LABELS["en"])
+        util = self.gpu.utilisation() if self.gpu and self.workers else None
+        now = self.clock()
+        lines = []
+        for worker_id in sorted(self.workers, key=_natural):
+            w = self.workers[worker_id]
+            parts = [f"  {worker_id:>4}  {w.where()}"]
+            if w.seg is None:
+                parts.append(labels["idle"])
+            else:
+                seconds = now - w.started
+                fps = f"{w.frames / seconds:.2f} fps" if seconds > 0 and w.frames else "-- fps"
+                seg = w.seg
+                parts.append(f"{labels['seg']} {seg.index} ({seg.first}-{seg.last}) {w.frames}/{seg.frames}  {fps}")
+            index = w.local_gpu()
+            if util and index is not None and index < len(util):
+                parts.append(f"{labels['gpu']} {util[index]}%")
+            lines.append("  ".join(parts))
+        return lines
+
     def update(self, force: bool = False) -> None:
         now = self.clock()
         if not force and now - self._last_draw < self.interval:
             return
         self._last_draw = now
-        line = self.render()
         if self.tty:
-            self.stream.write("\r\x1b[K" + line)
+            self._clear()
+            columns = shutil.get_terminal_size().columns - 1  # a wrapped line would break the redraw
+            lines = [line[:columns] for line in (self.render(), *self.worker_lines())]
+            self.stream.write("\n".join(lines))
+            self._lines = len(lines)
         else:
-            self.stream.write(line + "\n")
+            self.stream.write(self.render() + "\n")
         self.stream.flush()
-        self._drawn = True
+
+    def _clear(self) -> None:
+        """Move to the start of the block drawn last and erase it (terminal only)."""
+        if self._lines:
+            self.stream.write("\r" + (f"\x1b[{self._lines - 1}A" if self._lines > 1 else "") + "\x1b[J")
+            self._lines = 0
 
     def finish(self) -> None:
-        if self._drawn and self.tty:
+        if self._lines and self.tty:
             self.stream.write("\n")
             self.stream.flush()
+            self._lines = 0
         if self.gpu:
             self.gpu.close()
 
     def message(self, text: str) -> None:
         """Print a line without garbling the bar."""
-        if self._drawn and self.tty:
-            self.stream.write("\r\x1b[K")
+        if self.tty:
+            self._clear()
         self.stream.write(text + "\n")
         self.stream.flush()
         self._last_draw = -math.inf
+
+
+def _natural(worker_id: str) -> tuple[int, str]:
+    digits = "".join(c for c in worker_id if c.isdigit())
+    return (int(digits) if digits else 0, worker_id)

@@ -8,6 +8,7 @@ its file exists and ffprobe confirms its frame count; the done-record alone is n
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import subprocess
@@ -18,10 +19,38 @@ from ..errors import EncodeError
 from .plan import Plan, Segment
 from .tools import child_env, find_ffprobe
 
-__all__ = ["EncodeState", "atomic_write_json", "count_frames", "state_dir_for"]
+__all__ = [
+    "DISK_FULL_TEXT",
+    "EncodeState",
+    "atomic_write_json",
+    "count_frames",
+    "disk_full_error",
+    "low_on_space",
+    "state_dir_for",
+]
 
 PLAN_FILE = "plan.json"
 DONE_FILE = "done.json"
+DISK_FULL_TEXT = "No space left on device"  # strerror(ENOSPC), as ffmpeg prints it
+
+
+def low_on_space(folder: Path, margin: int = 16 << 20) -> bool:
+    """Nearly no space left where ``folder`` lives. ffmpeg can exit 0 after a write failed with ENOSPC, leaving a
+    short file; a frame count that is off while the disk is full means the disk, not the script."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < margin
+
+
+def disk_full_error(func: str, folder: Path, what: str) -> EncodeError:
+    """The one message for ENOSPC, wherever it shows up (a segment, a state file, the join)."""
+    return EncodeError(
+        func,
+        f"the disk holding {folder} is full ({what}); nothing that was done is lost.",
+        "free some space there and run the same command again: it resumes from the finished segments.",
+    )
 
 
 def state_dir_for(output: Path) -> Path:
@@ -82,8 +111,18 @@ class EncodeState:
     def segment_path(self, seg: Segment) -> Path:
         return self.dir / seg.name
 
-    def partial_path(self, seg: Segment) -> Path:
-        return self.dir / f"{Path(seg.name).stem}.partial{Path(seg.name).suffix}"
+    def partial_path(self, seg: Segment, worker_id: str, attempt: int) -> Path:
+        """Unique per attempt (``seg_00003.w1.a2.partial.mkv``), so two attempts never share a file."""
+        name = Path(seg.name)
+        return self.dir / f"{name.stem}.{worker_id}.a{attempt}.partial{name.suffix}"
+
+    def partials(self) -> list[Path]:
+        """Partial segment files left by any attempt (a killed driver or worker)."""
+        return sorted(self.dir.glob("seg_*.partial*")) if self.dir.is_dir() else []
+
+    def has_segments(self) -> bool:
+        """Whether any finished segment file is on disk (unverified: a cheap look for the plan check)."""
+        return self.dir.is_dir() and any(".partial" not in p.name for p in self.dir.glob("seg_*"))
 
     def exists(self) -> bool:
         return self.plan_path.is_file()
@@ -101,7 +140,15 @@ class EncodeState:
 
     def write_plan(self, plan: Plan) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.plan_path, plan.to_json())
+        self._write(self.plan_path, plan.to_json())
+
+    def _write(self, path: Path, data: object) -> None:
+        try:
+            atomic_write_json(path, data)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise disk_full_error("EncodeState", self.dir, f"writing {path.name}") from exc
+            raise
 
     def read_done(self) -> dict[int, int]:
         """Segment index -> frame count as recorded (to be verified with :meth:`verify`)."""
@@ -118,7 +165,7 @@ class EncodeState:
             "done_frames": sum(done.values()),
             "total_frames": plan.total_frames,
         }
-        atomic_write_json(self.done_path, record)
+        self._write(self.done_path, record)
 
     def verify(self, seg: Segment) -> bool:
         """True when the segment file exists and holds exactly ``seg.frames`` video frames."""
@@ -127,10 +174,11 @@ class EncodeState:
 
     def scan_done(self, plan: Plan) -> dict[int, int]:
         """Verify every segment file on disk; remove partial and wrong ones; rewrite the done-record."""
+        for partial in self.partials():
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
         done: dict[int, int] = {}
         for seg in plan.segments:
-            with contextlib.suppress(FileNotFoundError):
-                self.partial_path(seg).unlink()
             path = self.segment_path(seg)
             if not path.exists():
                 continue

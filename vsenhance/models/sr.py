@@ -24,6 +24,7 @@ from ..errors import DeviceError, ModelError
 from .color import planes_to_rgb, rgb_to_planes
 from .colorspec import ChromaUpsampling, PlaneSpec
 from .compile_cache import CompileCache
+from .pose.session import usable_cores
 from .tiling import Tile, padding, tile_grid
 
 __all__ = ["SRRuntime", "TileSettings", "resolve_device", "resolve_dtype"]
@@ -167,7 +168,7 @@ class SRRuntime:
             # Frame sizes are constant per clip: let cuDNN time its algorithms once per tile shape.
             torch.backends.cudnn.benchmark = True
         if device.type == "cpu":
-            threads = max(1, (os.cpu_count() or 1) // streams)
+            threads = max(1, usable_cores() // streams)  # this process's cores (a pinned farm worker: its share)
             torch.set_num_threads(threads)
             log.info("%s: %d CPU worker(s) with %d torch thread(s) each", func, streams, threads)
         # Free workers: a frame takes whichever is free (round-robin would queue a frame behind a busy worker

@@ -129,8 +129,10 @@ Event = Ready | Progress | Finished | Probed | Failed | Died
 class Pool(Protocol):
     """Local processes or Ray actors; the scheduler sees only this."""
 
-    def start(self) -> None:
-        """Begin starting the workers; each reports :class:`Ready` (or :class:`Died`) through :meth:`poll`."""
+    def start(self) -> int:
+        """Begin starting the workers; each reports :class:`Ready` (or :class:`Died`) through :meth:`poll`.
+        Returns how many it started (a Ray pool knows only once connected), so the driver can tell when every
+        one of them failed to execute the script."""
 
     def submit(self, worker_id: str, task: Task) -> None:
         """Give an idle, ready worker one task."""

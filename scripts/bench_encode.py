@@ -1,0 +1,187 @@
+"""Benchmark `vsenhance encode`: a fresh vspipe per segment vs long-lived render workers.
+
+    .venv/bin/python scripts/bench_encode.py                                   # CPU, a few minutes
+    python scripts/bench_encode.py --model arch:compact-x4 --size 320x180 --frames 192 --workers 1,2 --json b.json
+
+The same script (a synthetic source through vse.upscale on the CPU, one torch thread per process) and clip,
+encoded with ffv1 in segments three ways (each from scratch, in its own state folder):
+  vspipe      the encoder before the farm: per segment `vspipe -c y4m -s FIRST -e LAST SCRIPT - | ffmpeg`,
+              so every segment pays the script's start-up (the torch import, the model load) again
+  workers=N   `vsenhance encode --workers N`: N workers execute the script once, then render segment after
+              segment
+Reported per mode: wall time and fps of the whole encode (start-up included: that is the point), and each
+segment's start-up, i.e. the time from starting the segment to its first frame (vspipe: from starting the
+processes to the first y4m FRAME; workers: from the task to its first frame, as the worker reports it). All
+outputs are compared frame by frame (framemd5) with the first mode's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_upscale import save_synthetic  # noqa: E402  (one synthetic-model maker for every benchmark)
+
+VSPIPE = shutil.which("vspipe", path=str(Path(sys.executable).parent)) or shutil.which("vspipe") or "vspipe"
+
+SCRIPT = """
+import torch
+torch.set_num_threads(1)  # one core per worker: N workers use N cores
+import vapoursynth as vs
+import vsenhance as vse
+core = vs.core
+src = core.std.BlankClip(format=vs.YUV420P8, width={width}, height={height}, length={frames}, fpsnum=24,
+                         color=[60, 110, 150])
+src = core.text.FrameNum(src, alignment=5)
+out = vse.upscale(src, {model!r}, tile=0, device="cpu", output_format="same")
+out.set_output()
+"""
+SEGMENT_LINE = re.compile(r"segment (\d+) \(frames \d+-\d+\) done by \S+ in ([\d.]+) s, first frame after ([\d.]+) s")
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+
+
+def framemd5(path: Path) -> list[str]:
+    done = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0", "-f", "framemd5",
+                           "-"], capture_output=True, check=True, text=True)  # fmt: skip
+    return [ln.rsplit(",", 1)[1].strip() for ln in done.stdout.splitlines() if not ln.startswith("#")]
+
+
+def ffmpeg_ffv1(output: Path) -> list[str]:
+    return ["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "warning", "-f", "yuv4mpegpipe", "-i", "pipe:0",
+            "-map", "0:v:0", "-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1", "-f", "matroska", "-y",
+            str(output)]  # fmt: skip
+
+
+def mode_vspipe(script: Path, frames: int, seg_frames: int, work: Path) -> dict:
+    """One vspipe and one ffmpeg per segment, then the concat demuxer, as the encoder did before the farm."""
+    segments, files = [], []
+    start = time.perf_counter()
+    for index, first in enumerate(range(0, frames, seg_frames)):
+        last = min(first + seg_frames, frames) - 1
+        seg_file = work / f"seg_{index:05d}.mkv"
+        t0 = time.perf_counter()
+        vsp = subprocess.Popen([VSPIPE, "-c", "y4m", "-s", str(first), "-e", str(last), str(script), "-"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        ffm = subprocess.Popen(ffmpeg_ffv1(seg_file), stdin=subprocess.PIPE)
+        first_frame, seen = None, b""
+        while chunk := vsp.stdout.read1(1 << 16):
+            if first_frame is None:
+                seen = (seen + chunk)[-(1 << 20) :]
+                if b"FRAME" in seen:
+                    first_frame = time.perf_counter() - t0
+            ffm.stdin.write(chunk)
+        ffm.stdin.close()
+        err = vsp.stderr.read().decode(errors="replace")
+        if vsp.wait() != 0 or ffm.wait() != 0:
+            raise SystemExit(f"segment {index}: vspipe or ffmpeg failed:\n{err[-2000:]}")
+        segments.append({"index": index, "frames": last - first + 1, "seconds": time.perf_counter() - t0,
+                         "first_frame_seconds": first_frame})  # fmt: skip
+        files.append(seg_file)
+    listing = work / "concat.txt"
+    listing.write_text("ffconcat version 1.0\n" + "".join(f"file '{f.name}'\n" for f in files))
+    output = work / "out.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-f", "concat", "-safe", "0", "-i", str(listing), "-c",
+                    "copy", "-y", str(output)], check=True)  # fmt: skip
+    return {"mode": "vspipe per segment", "workers": 1, "seconds": time.perf_counter() - start, "output": output,
+            "segments": segments}  # fmt: skip
+
+
+def mode_workers(script: Path, seg_frames: int, workers: int, work: Path) -> dict:
+    output = work / "out.mkv"
+    argv = [sys.executable, "-m", "vsenhance", "-v", "encode", str(script), "-o", str(output), "--encoder", "ffv1",
+            "--segment-frames", str(seg_frames), "--workers", str(workers), "--keep-segments"]  # fmt: skip
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"vsenhance encode --workers {workers} failed:\n{done.stderr[-3000:]}")
+    segments = sorted(
+        ({"index": int(m[1]), "seconds": float(m[2]), "first_frame_seconds": float(m[3])}
+         for m in SEGMENT_LINE.finditer(done.stderr)),
+        key=lambda s: s["index"],
+    )  # fmt: skip
+    loads = [float(x) for x in re.findall(r"worker w\d+ ready on .*? after ([\d.]+) s", done.stderr)]
+    return {"mode": f"workers={workers}", "workers": workers, "seconds": seconds, "output": output,
+            "segments": segments, "script_load_seconds": loads}  # fmt: skip
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="arch:compact-x4", help="model file or arch:compact-x4 etc. (random weights)")
+    ap.add_argument("--size", default="96x64", help="source size before upscaling (96x64; at least 40x48)")
+    ap.add_argument("--frames", type=int, default=96)
+    ap.add_argument("--segment-frames", type=int, default=12)
+    ap.add_argument("--workers", default="1,2", help="worker counts to run (1,2)")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
+    counts = [int(v) for v in args.workers.split(",") if v]
+
+    with tempfile.TemporaryDirectory(prefix="bench_encode.") as tmp:
+        tmp = Path(tmp)
+        model = args.model
+        if model.startswith("arch:"):
+            model = str(tmp / "model.safetensors")
+            save_synthetic(args.model, Path(model))
+        script = tmp / "bench.vpy"
+        script.write_text(SCRIPT.format(width=width, height=height, frames=args.frames, model=model))
+        runs = []
+        for name in ["vspipe", *(f"workers{n}" for n in counts)]:
+            work = tmp / name
+            work.mkdir()
+            if name == "vspipe":
+                runs.append(mode_vspipe(script, args.frames, args.segment_frames, work))
+            else:
+                runs.append(mode_workers(script, args.segment_frames, int(name.removeprefix("workers")), work))
+            print(f"{runs[-1]['mode']}: {runs[-1]['seconds']:.1f} s", file=sys.stderr)
+        reference = framemd5(runs[0]["output"])
+        rows = []
+        for run in runs:
+            hashes = framemd5(run.pop("output"))
+            starts = [s["first_frame_seconds"] for s in run["segments"] if s["first_frame_seconds"] is not None]
+            rows.append(run | {
+                "frames": len(hashes),
+                "identical": hashes == reference,
+                "fps": len(hashes) / run["seconds"],
+                "startup_mean_seconds": sum(starts) / len(starts) if starts else None,
+                "speedup": runs[0]["seconds"] / run["seconds"],
+            })  # fmt: skip
+
+    info = machine()
+    settings = {"model": args.model, "size": args.size, "frames": args.frames, "segment_frames": args.segment_frames,
+                "encoder": "ffv1", "torch_threads_per_process": 1}  # fmt: skip
+    print(f"{info['cpu']} ({info['cores']} cores); {args.frames} frames of {args.size} through {args.model} on the "
+          f"CPU, segments of {args.segment_frames}, ffv1")  # fmt: skip
+    print("| mode | seconds | fps | speed-up | mean segment start-up (s) | frames | identical |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        startup = f"{row['startup_mean_seconds']:.2f}" if row["startup_mean_seconds"] is not None else "?"
+        print(f"| {row['mode']} | {row['seconds']:.1f} | {row['fps']:.2f} | {row['speedup']:.2f}x | {startup} | "
+              f"{row['frames']} | {'yes' if row['identical'] else 'NO'} |")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "settings": settings, "rows": rows}, indent=2))
+    return 0 if all(row["identical"] and row["frames"] == args.frames for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Helpers for the farm tests (imported by name; the name is unique across the test tree)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from vsenhance.encode.farm import wire
+from vsenhance.encode.farm.protocol import Event, Task
+from vsenhance.encode.tools import child_env, find_vspipe
+
+# An "ffmpeg" that copies the y4m it is given into the partial file, byte for byte.
+COPY = (sys.executable, "-c", "import shutil,sys; shutil.copyfileobj(sys.stdin.buffer, open(sys.argv[1], 'wb'))")
+
+# Appended to encode_helpers.SCRIPT: each execution of the script adds a line to the file named by -a count=...
+COUNT_EXECUTIONS = """
+if "count" in globals():
+    with open(count, "a") as fh:
+        fh.write("executed\\n")
+"""
+
+
+def copy_argv(partial: Path) -> tuple[str, ...]:
+    return (*COPY, os.fspath(partial))
+
+
+def vspipe_y4m(script: Path, first: int, last: int, *args: str) -> bytes:
+    argv = [os.fspath(find_vspipe()), "-c", "y4m", "-s", str(first), "-e", str(last)]
+    for a in args:
+        argv += ["-a", a]
+    done = subprocess.run([*argv, os.fspath(script), "-"], capture_output=True, env=child_env(), timeout=60, check=True)
+    return done.stdout
+
+
+class WorkerProcess:
+    """One worker subprocess driven by hand: tasks in, every raw channel line kept, events out."""
+
+    def __init__(self, script: Path, *args: str, worker_id: str = "w0") -> None:
+        argv = [sys.executable, "-m", "vsenhance.encode.farm.worker", os.fspath(script), "--id", worker_id]
+        for a in args:
+            argv += ["-a", a]
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env()
+        )
+        self.lines: list[bytes] = []
+        self._events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        self._stderr: list[bytes] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=lambda: self._stderr.extend(self.proc.stderr), daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            self._events.put(wire.loads(line))
+        self._events.put(None)
+
+    def send(self, task: Task) -> None:
+        self.proc.stdin.write((wire.dumps(task) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def next_event(self, timeout: float = 60) -> Event:
+        try:
+            event = self._events.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no event in {timeout} s; stderr: {self.stderr()[-2000:]}") from None
+        assert event is not None, f"the worker's channel closed; stderr: {self.stderr()[-2000:]}"
+        return event
+
+    def wait_for(self, kind: type, timeout: float = 60) -> Event:
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.next_event(max(0.1, deadline - time.monotonic()))
+            if isinstance(event, kind):
+                return event
+
+    def stderr(self) -> str:
+        return b"".join(self._stderr).decode("utf-8", "replace")
+
+    def close(self, timeout: float = 10) -> int:
+        """Close stdin and wait for the exit code (killed after ``timeout``)."""
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+
+# Appended to encode_helpers.SCRIPT: each execution records "<NODE_TAG> <pid>" in the file named by -a nodes=...
+RECORD_NODE = """
+if "nodes" in globals():
+    import os
+    with open(nodes, "a") as fh:
+        fh.write(f"{os.environ.get('NODE_TAG')} {os.getpid()}\\n")
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+class RayCluster:
+    """Two Ray nodes on this machine (2 CPUs each; resources node_a / node_b; env NODE_TAG=a / b).
+
+    Every process ``ray start`` leaves behind stays in the session it was started in, so :meth:`stop` ends
+    exactly those sessions' processes (never ``ray stop``, which would end every Ray on the machine).
+    """
+
+    def __init__(self, temp_dir: Path) -> None:
+        self.temp_dir = temp_dir
+        self.sessions: list[int] = []
+        port = free_port()
+        self.address = f"127.0.0.1:{port}"
+        try:
+            self._start("a", "--head", f"--port={port}", "--include-dashboard=false")
+            self._start("b", f"--address={self.address}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, tag: str, *args: str) -> None:
+        ray = Path(sys.executable).with_name("ray")
+        argv = [os.fspath(ray), "start", *args, "--node-ip-address=127.0.0.1", "--num-cpus=2"]
+        argv += [f'--resources={{"node_{tag}": 1}}', f"--temp-dir={self.temp_dir}", "--disable-usage-stats"]
+        env = child_env() | {"NODE_TAG": tag}
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.sessions.append(proc.pid)
+        out, _ = proc.communicate(timeout=90)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ray start failed ({proc.returncode}): {out.decode()[-2000:]}")
+
+    def _members(self) -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat[stat.rindex(")") + 2 :].split()[3]) in self.sessions:
+                    pids.append(int(entry.name))
+        return pids
+
+    def stop(self, grace: float = 5.0) -> None:
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in self._members():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and any(alive(p) for p in self._members()):
+                time.sleep(0.1)

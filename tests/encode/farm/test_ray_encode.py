@@ -1,0 +1,98 @@
+"""``vsenhance encode --ray`` end to end on the two-node loopback cluster: frame-exact against a one-process
+``vspipe | ffmpeg`` run, segments rendered on both nodes, and an actor killed mid-segment."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from ..encode_helpers import direct_framemd5, framemd5, start_cli, write_script
+from .farm_helpers import parent_pid
+
+pytestmark = pytest.mark.slow
+
+# Appended to encode_helpers.SCRIPT: every rendered frame appends "<NODE_TAG> <frame>" to the file named by
+# -a frames_log=... (the node a frame was rendered on; NODE_TAG is set per node by the test cluster).
+LOG_FRAMES = """
+if "frames_log" in globals():
+    import os
+    node_tag = os.environ.get("NODE_TAG")
+    def log_frame(n, f):
+        with open(frames_log, "a") as fh:
+            fh.write(f"{node_tag} {n}\\n")
+        return f
+    clip = core.std.ModifyFrame(clip, clip, log_frame)
+    clip.set_output()
+"""
+
+
+def _encode(script: Path, out: Path, address: str, *extra: str) -> list[str]:
+    argv = ["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "8", "--ray", address]
+    return [*argv, *extra]
+
+
+def _nodes_per_segment(log: Path) -> dict[int, set[str]]:
+    nodes: dict[int, set[str]] = {}
+    for line in log.read_text().splitlines():
+        tag, frame = line.split()
+        nodes.setdefault(int(frame) // 8, set()).add(tag)
+    return nodes
+
+
+def _worker_pid(worker_id: str, script: Path) -> int | None:
+    """The render worker ``--id worker_id`` of this script (it runs under a Ray actor, not under the CLI)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv = (entry / "cmdline").read_bytes().decode().split("\0")
+                if "vsenhance.encode.farm.worker" in argv and str(script) in argv and worker_id in argv:
+                    return int(entry.name)
+    return None
+
+
+def _run(proc: subprocess.Popen, timeout: float = 120) -> str:
+    try:
+        _out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    return err.decode()
+
+
+def test_encode_on_two_nodes_is_frame_exact(ray_cluster, tmp_path):
+    script = write_script(tmp_path / "clip.vpy", extra=LOG_FRAMES)
+    log, out = tmp_path / "frames.txt", tmp_path / "out.mkv"
+    err = _run(start_cli(*_encode(script, out, ray_cluster.address, "-a", f"frames_log={log}", "-a", "delay=0.02")))
+    assert "done:" in err, err
+    assert framemd5(out) == direct_framemd5(script, f"frames_log={tmp_path / 'ref.txt'}")
+    nodes = _nodes_per_segment(log)
+    assert sorted(nodes) == list(range(6))
+    assert set().union(*nodes.values()) == {"a", "b"}  # segments rendered on both nodes
+
+
+def test_actor_killed_mid_segment_the_encode_is_still_frame_exact(ray_cluster, tmp_path):
+    script = write_script(tmp_path / "clip.vpy")
+    out, state = tmp_path / "out.mkv", tmp_path / "out.mkv.vsenhance"
+    proc = start_cli(*_encode(script, out, ray_cluster.address, "-a", "delay=0.05"))
+    try:
+        deadline = time.monotonic() + 90
+        pid = None
+        while pid is None:
+            assert time.monotonic() < deadline and proc.poll() is None, "no segment started"
+            partial = next(iter(state.glob("seg_*.partial.mkv")), None)  # seg_00001.r1-w0.a1.partial.mkv
+            if partial is not None:
+                pid = _worker_pid(partial.name.split(".")[1], script)
+            time.sleep(0.02)
+        os.kill(parent_pid(pid), signal.SIGKILL)  # the Ray actor process hosting that worker
+    finally:
+        err = _run(proc)
+    assert proc.returncode == 0, err
+    assert "died" in err
+    assert framemd5(out) == direct_framemd5(script)

@@ -1,0 +1,303 @@
+"""The driver loop against a fake pool (no processes): the queue, retries, dead workers, the done-record."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from vsenhance.encode.farm.protocol import (
+    ClipSummary,
+    Died,
+    Event,
+    Failed,
+    Finished,
+    Progress,
+    Ready,
+    RenderTask,
+    WorkerInfo,
+)
+from vsenhance.encode.farm.scheduler import Scheduler
+from vsenhance.encode.plan import EncoderSettings, Plan
+from vsenhance.encode.progress import Progress as Display
+from vsenhance.encode.run import render_task
+from vsenhance.encode.state import EncodeState
+from vsenhance.errors import EncodeError
+
+CLIP = ClipSummary(frames=20, fps_num=24, fps_den=1, width=32, height=24, format="YUV420P8", color_family="YUV")
+# what a worker does with a task: events to report (Finished writes the segment file), or None to keep it busy
+Behaviour = Callable[[str, RenderTask], list[Event] | None]
+
+
+@pytest.fixture(scope="module")
+def ffv1_files(tmp_path_factory) -> Callable[[int], Path]:
+    folder = tmp_path_factory.mktemp("ffv1")
+
+    def make(frames: int) -> Path:
+        path = folder / f"{frames}.mkv"
+        if not path.exists():
+            subprocess.run(
+                ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=24",
+                 "-frames:v", str(frames), "-c:v", "ffv1", "-y", os.fspath(path)],
+                check=True,
+            )  # fmt: skip
+        return path
+
+    return make
+
+
+class FakePool:
+    """Workers that report what ``behaviour`` says; Finished segments are real ffv1 files of the right length."""
+
+    def __init__(self, workers: int, behaviour: Behaviour, ffv1: Callable[[int], Path], *, start_fails=False,
+                 can_replace=True, clips: dict[str, ClipSummary] | None = None) -> None:  # fmt: skip
+        self.behaviour, self.ffv1 = behaviour, ffv1
+        self.start_fails, self.can_replace, self.clips = start_fails, can_replace, clips or {}
+        self.ids = [f"w{i}" for i in range(workers)]
+        self.next_id = workers
+        self.queue: list[Event] = []
+        self.inflight: dict[str, RenderTask] = {}
+        self.submitted: list[tuple[str, RenderTask]] = []
+        self.replaced: list[str] = []
+        self.shut = False
+
+    def _announce(self, worker_id: str) -> None:
+        if self.start_fails:
+            self.queue.append(Died(worker_id, None, "Traceback ...\nNameError: name 'clpi' is not defined"))
+        else:
+            info = WorkerInfo(worker_id, "hostA", 100 + int(worker_id[1:]), None, None, 0.1)
+            self.queue.append(Ready(info, self.clips.get(worker_id, CLIP)))
+
+    def start(self) -> int:
+        for worker_id in self.ids:
+            self._announce(worker_id)
+        return len(self.ids)
+
+    def submit(self, worker_id: str, task: RenderTask) -> None:
+        assert worker_id not in self.inflight, "a busy worker was given a second task"
+        self.inflight[worker_id] = task
+        self.submitted.append((worker_id, task))
+
+    def poll(self, timeout: float) -> list[Event]:
+        events, self.queue = self.queue, []
+        for worker_id, task in list(self.inflight.items()):
+            out = self.behaviour(worker_id, task)
+            if out is None:
+                continue
+            del self.inflight[worker_id]
+            for event in out:
+                if isinstance(event, Finished) and not Path(task.final).exists():  # unless the behaviour wrote it
+                    shutil.copyfile(self.ffv1(task.last - task.first + 1), task.final)
+                if isinstance(event, Failed | Died):
+                    Path(task.partial).write_bytes(b"half a segment")
+            events += out
+        return events
+
+    def replace(self, worker_id: str) -> str | None:
+        self.replaced.append(worker_id)
+        if not self.can_replace:
+            return None
+        new = f"w{self.next_id}"
+        self.next_id += 1
+        self.start_fails = False
+        self._announce(new)
+        return new
+
+    def shutdown(self) -> None:
+        self.shut = True
+
+
+class RecordingState(EncodeState):
+    """Keeps a copy of every done-record written."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.records: list[dict] = []
+
+    def write_done(self, plan, done):
+        super().write_done(plan, done)
+        self.records.append(json.loads(self.done_path.read_text()))
+
+
+def finish(worker_id: str, task: RenderTask) -> list[Event]:
+    return [Progress(worker_id, task.index, task.last - task.first + 1), Finished(worker_id, task.index, 0.1, 0.01)]
+
+
+def _run(tmp_path, pool: FakePool, workers: int, max_retries: int = 2, done: dict | None = None):
+    plan = Plan("/a.vpy", "00" * 32, (), EncoderSettings.create("ffv1", None, None, None), 8, CLIP.frames)
+    state = RecordingState(tmp_path / "out.mkv.vsenhance")
+    state.write_plan(plan)
+    done = {} if done is None else done
+    scheduler = Scheduler(pool, max_retries=max_retries, poll_seconds=0)
+    assert scheduler.start() == workers
+    assert scheduler.first_ready() == CLIP
+    display = Display(plan.total_frames, resumed=sum(done.values()), stream=io.StringIO(), lang="en", interval=0)
+    make = partial(render_task, Path("/usr/bin/ffmpeg"), plan.encoder, state)
+    try:
+        scheduler.run(plan, state, done, make, display)
+    finally:
+        display.finish()
+    return state, done, display
+
+
+def test_queue_in_order_and_done_record(tmp_path, ffv1_files):
+    pool = FakePool(1, finish, ffv1_files)
+    state, done, display = _run(tmp_path, pool, 1)
+    assert [t.index for _, t in pool.submitted] == [0, 1, 2]
+    assert [(t.first, t.last) for _, t in pool.submitted] == [(0, 7), (8, 15), (16, 19)]
+    assert done == {0: 8, 1: 8, 2: 4}
+    record = json.loads(state.done_path.read_text())
+    assert record["done"] == {"0": {"frames": 8}, "1": {"frames": 8}, "2": {"frames": 4}}
+    assert record["done_frames"] == 20 and record["total_frames"] == 20
+    assert record["fingerprint"] == state.load_plan().fingerprint
+    task = pool.submitted[1][1]
+    assert Path(task.partial).name == "seg_00001.w0.a1.partial.mkv" and Path(task.final).name == "seg_00001.mkv"
+    assert task.ffmpeg_argv[-1] == task.partial and "pipe:0" in task.ffmpeg_argv
+    assert display.done == 20 and "20/20" in display.stream.getvalue()
+
+
+def test_out_of_order_completion_and_resumed_segments_skipped(tmp_path, ffv1_files):
+    held: set[int] = set()
+
+    def w0_slow(worker_id, task):  # w0 needs two polls per segment, w1 one
+        if worker_id == "w0" and task.index not in held:
+            held.add(task.index)
+            return None
+        return finish(worker_id, task)
+
+    pool = FakePool(2, w0_slow, ffv1_files)
+    state, done, display = _run(tmp_path, pool, 2, done={2: 4})  # segment 2 was done by an earlier run
+    assert sorted(done) == [0, 1, 2]
+    assert [sorted(map(int, r["done"])) for r in state.records] == [[1, 2], [0, 1, 2]]  # 1 before 0
+    assert sorted((w, t.index) for w, t in pool.submitted) == [("w0", 0), ("w1", 1)]
+    assert display.resumed == 4 and display.frames_this_run == 16
+
+
+def test_a_failure_is_retried_in_a_new_partial(tmp_path, ffv1_files):
+    seen: list[str] = []
+
+    def fails_once(worker_id, task):
+        seen.append(task.partial)
+        if task.index == 1 and task.attempt == 1:
+            return [Failed(worker_id, 1, "the script raised on frame 9", "RuntimeError: once")]
+        return finish(worker_id, task)
+
+    pool = FakePool(1, fails_once, ffv1_files)
+    state, done, display = _run(tmp_path, pool, 1)
+    assert done == {0: 8, 1: 8, 2: 4}
+    tries = [t for _, t in pool.submitted if t.index == 1]
+    assert [t.attempt for t in tries] == [1, 2] and tries[0].partial != tries[1].partial
+    assert not state.partials()  # the failed attempt's partial is gone
+    assert "segment 1 (frames 8-15) on worker w0 (hostA) failed" in display.stream.getvalue()
+
+
+@pytest.mark.parametrize("max_retries", [0, 2])
+def test_retry_limit_stops_naming_segment_frames_and_tail(tmp_path, ffv1_files, max_retries):
+    def always(worker_id, task):
+        if task.index == 1:
+            return [Failed(worker_id, 1, "ffmpeg exited with code 1", "Unrecognized option 'bogus'")]
+        return finish(worker_id, task)
+
+    pool = FakePool(1, always, ffv1_files)
+    with pytest.raises(EncodeError) as info:
+        _run(tmp_path, pool, 1, max_retries=max_retries)
+    text = str(info.value)
+    assert "segment 1 (frames 8-15) on worker w0" in text and f"failed {max_retries + 1} times" in text
+    assert "Unrecognized option 'bogus'" in text
+    assert len([t for _, t in pool.submitted if t.index == 1]) == max_retries + 1
+    state = EncodeState(tmp_path / "out.mkv.vsenhance")
+    assert state.read_done() == {0: 8} and not state.partials()
+
+
+def test_absolute_frames_in_the_error(tmp_path, ffv1_files):
+    def last_fails(worker_id, task):
+        return [Failed(worker_id, task.index, "x", "")] if task.index == 2 else finish(worker_id, task)
+
+    with pytest.raises(EncodeError, match=r"segment 2 \(frames 16-19\)"):
+        _run(tmp_path, FakePool(2, last_fails, ffv1_files), 2, max_retries=1)
+
+
+def test_died_worker_is_replaced_and_its_segment_requeued(tmp_path, ffv1_files):
+    def dies_once(worker_id, task):
+        if worker_id == "w0" and task.index == 0:
+            return [Died(worker_id, 0, "killed by signal 9")]
+        return finish(worker_id, task)
+
+    pool = FakePool(2, dies_once, ffv1_files)
+    state, done, _ = _run(tmp_path, pool, 2)
+    assert done == {0: 8, 1: 8, 2: 4} and pool.replaced == ["w0"]
+    assert [w for w, t in pool.submitted if t.index == 0][-1] != "w0"
+    assert not any(w == "w0" for w, _ in pool.submitted[1:])  # nothing goes to a dead worker
+    assert not state.partials()
+
+
+def test_died_without_replacement_carries_on_then_stops_when_none_is_left(tmp_path, ffv1_files):
+    def w0_dies(worker_id, task):
+        return [Died(worker_id, task.index, "node lost")] if worker_id == "w0" else finish(worker_id, task)
+
+    pool = FakePool(2, w0_dies, ffv1_files, can_replace=False)
+    _, done, _ = _run(tmp_path / "a", pool, 2)
+    assert done == {0: 8, 1: 8, 2: 4}
+
+    def all_die(worker_id, task):
+        return [Died(worker_id, task.index, "node lost")]
+
+    with pytest.raises(EncodeError, match="no worker is left"):
+        _run(tmp_path / "b", FakePool(1, all_die, ffv1_files, can_replace=False), 1)
+
+
+def test_script_failing_to_load_everywhere_stops_without_retries(tmp_path, ffv1_files):
+    pool = FakePool(3, finish, ffv1_files, start_fails=True)
+    with pytest.raises(EncodeError) as info:
+        _run(tmp_path, pool, 3)
+    assert "every worker failed to execute the script" in str(info.value)
+    assert "NameError: name 'clpi' is not defined" in str(info.value)
+    assert pool.replaced == [] and pool.submitted == []
+
+
+def test_wrong_frame_count_is_requeued(tmp_path, ffv1_files):
+    def short_once(worker_id, task):
+        if task.index == 0 and task.attempt == 1:
+            shutil.copyfile(ffv1_files(5), task.final)  # ffmpeg "succeeded" but the file is short
+            return [Finished(worker_id, 0, 0.1, 0.01)]
+        return finish(worker_id, task)
+
+    pool = FakePool(1, short_once, ffv1_files)
+    state, done, display = _run(tmp_path, pool, 1)
+    assert done == {0: 8, 1: 8, 2: 4}
+    assert [t.attempt for _, t in pool.submitted if t.index == 0] == [1, 2]
+    assert "holds 5 frames, not 8" in display.stream.getvalue()
+    assert state.records[0]["done"] == {"0": {"frames": 8}}
+
+
+def test_disk_full_stops_at_once_naming_the_folder(tmp_path, ffv1_files):
+    def full(worker_id, task):
+        if task.index == 1:
+            return [
+                Failed(
+                    worker_id, 1, "ffmpeg exited with code 1", "av_interleaved_write_frame(): No space left on device"
+                )
+            ]
+        return finish(worker_id, task)
+
+    pool = FakePool(1, full, ffv1_files)
+    with pytest.raises(EncodeError) as info:
+        _run(tmp_path, pool, 1)
+    text = str(info.value)
+    assert "is full" in text and str(tmp_path / "out.mkv.vsenhance") in text and "frame count" not in text
+    assert len([t for _, t in pool.submitted if t.index == 1]) == 1  # no retry: it would fill the disk again
+    assert EncodeState(tmp_path / "out.mkv.vsenhance").read_done() == {0: 8}
+
+
+def test_a_worker_seeing_another_clip_stops_the_encode(tmp_path, ffv1_files):
+    other = ClipSummary(19, 24, 1, 32, 24, "YUV420P8", "YUV")
+    pool = FakePool(2, finish, ffv1_files, clips={"w1": other})
+    with pytest.raises(EncodeError, match="w1 on hostA sees a different clip"):
+        _run(tmp_path, pool, 2)

@@ -1,0 +1,60 @@
+"""run_script executes a .vpy like vspipe; parse_script_args is the one -a parser."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import vapoursynth as vs
+
+from vsenhance.encode.plan import normalise_script_args
+from vsenhance.encode.script import parse_script_args, run_script
+from vsenhance.errors import ClipError
+
+HEAD = "import vapoursynth as vs\ncore = vs.core\n"
+
+
+def test_parse_script_args():
+    assert parse_script_args(["a=1", "b=x=y", "c=", "a=2"]) == {"a": "2", "b": "x=y", "c": ""}
+    assert parse_script_args(None) == {}
+    for bad in ("novalue", "=1"):
+        with pytest.raises(ClipError, match="is not key=value"):
+            parse_script_args([bad], "caller")
+    assert normalise_script_args(["z=1", "a=b=c"]) == ["a=b=c", "z=1"]
+
+
+def test_run_script_like_vspipe(tmp_path, monkeypatch):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "length.txt").write_text("7")
+    script = folder / "s.vpy"
+    script.write_text(
+        HEAD + "import os\n"
+        "assert __name__ == '__vapoursynth__' and isinstance(width, str)\n"
+        "assert os.path.isabs(__file__)\n"
+        "n = int(open('length.txt').read())\n"  # relative to the script's folder
+        "core.std.BlankClip(format=vs.GRAY8, width=int(width), height=8, length=n).set_output()\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    clip = run_script(script, {"width": "16"})
+    assert (clip.num_frames, clip.width) == (7, 16)
+    assert os.getcwd() == str(elsewhere)  # restored after the script ran, as vspipe does
+
+
+def test_run_script_outputs(tmp_path):
+    two = tmp_path / "two.vpy"
+    two.write_text(HEAD + "core.std.BlankClip(length=1).set_output(0)\ncore.std.BlankClip(length=2).set_output(1)\n")
+    assert run_script(two, output=1).num_frames == 2
+    one = tmp_path / "one.vpy"
+    one.write_text(HEAD + "core.std.BlankClip(length=1).set_output()\n")
+    with pytest.raises(ClipError, match="sets no output 1"):  # the previous script's outputs were cleared
+        run_script(one, output=1, func="caller")
+    audio = tmp_path / "audio.vpy"
+    audio.write_text(HEAD + "core.std.BlankAudio(length=100).set_output()\n")
+    with pytest.raises(ClipError, match="not a video clip"):
+        run_script(audio)
+    with pytest.raises(ClipError, match="does not exist"):
+        run_script(tmp_path / "missing.vpy")
+    assert isinstance(run_script(one), vs.VideoNode)

@@ -1,0 +1,335 @@
+"""``python -m vsenhance.encode.farm.worker SCRIPT --id W [-a k=v ...]``: a long-lived render worker.
+
+It executes the script once (:func:`~vsenhance.encode.script.run_script`: the torch import, the model load and
+a ``torch.compile`` are paid once), reports :class:`~.protocol.Ready`, then serves tasks one at a time. Tasks
+arrive as JSON lines (:mod:`.wire`) on stdin; events leave on a private channel, the process's *original*
+stdout, while fd 1 and ``sys.stdout`` point to stderr from the first instruction on, so nothing the script or a
+plugin prints can corrupt the channel.
+
+A :class:`~.protocol.RenderTask` pipes ``clip[first:last + 1]`` as y4m (the bytes ``vspipe -c y4m -s FIRST
+-e LAST`` writes) into the task's ffmpeg, whose output is ``partial``; on ffmpeg's exit 0 the partial is
+renamed to ``final``. A failure (the script raised on a frame, ffmpeg exited non-zero) removes the partial,
+reports :class:`~.protocol.Failed` with absolute frame numbers, and the worker waits for the next task.
+
+When stdin closes (the driver finished, or was killed) the worker ends at once, even mid-segment: it kills its
+ffmpeg, removes the partial and exits without unwinding (``os._exit``). A script that fails to execute is
+reported as ``Failed(index=None)`` and the worker exits with code 1 (its pool then reports ``Died``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from ..script import parse_script_args, run_script
+from ..tools import StderrTail
+from . import wire
+from .protocol import ClipSummary, Event, Failed, Finished, Probed, ProbeTask, Progress, Ready, RenderTask, WorkerInfo
+
+if TYPE_CHECKING:
+    import vapoursynth as vs
+
+__all__ = ["format_cpus", "main", "parse_cpus"]
+
+PROGRESS_SECONDS = 0.5  # at most ~2 Progress events a second per worker
+
+
+def format_cpus(cpus: set[int]) -> str:
+    """``{0, 1, 2, 5}`` -> ``"0-2,5"`` (taskset's list format)."""
+    parts, ordered = [], sorted(cpus)
+    start = prev = ordered[0]
+    for c in [*ordered[1:], None]:
+        if c is not None and c == prev + 1:
+            prev = c
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if c is not None:
+            start = prev = c
+    return ",".join(parts)
+
+
+def parse_cpus(text: str) -> set[int]:
+    """``"0-2,5"`` -> ``{0, 1, 2, 5}``."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def pinned_cpus() -> str | None:
+    """The cores this process may run on, when that is fewer than the machine has; None when not pinned."""
+    cpus = os.sched_getaffinity(0)
+    return format_cpus(cpus) if len(cpus) < (os.cpu_count() or len(cpus)) else None
+
+
+class _Channel:
+    """Event lines on a private file descriptor, one writer at a time."""
+
+    def __init__(self, fd: int) -> None:
+        self._file = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
+        self._lock = threading.Lock()
+
+    def send(self, event: Event) -> None:
+        line = wire.dumps(event) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__  # a vs.Error's last line is the script's exception
+
+
+def _tail(text: str, n: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-n:])
+
+
+def _jsonable(value: Any) -> Any:
+    """A frame prop as JSON (bytes decoded, arrays as lists); None for what JSON cannot hold (clips, frames)."""
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list | tuple):
+        items = [_jsonable(v) for v in value]
+        return None if any(v is None for v in items) else items
+    return None
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Worker:
+    """The rendering side; the stdin reader thread may call :meth:`abort` at any moment."""
+
+    def __init__(self, worker_id: str, clip: vs.VideoNode, channel: _Channel) -> None:
+        self.worker_id = worker_id
+        self.clip = clip
+        self.channel = channel
+        self._lock = threading.Lock()  # guards the running ffmpeg, its partial, and abort
+        self._ffmpeg: subprocess.Popen | None = None
+        self._partial: str | None = None
+
+    def abort(self) -> None:
+        """Kill the running ffmpeg, remove its partial file and exit now (the driver is gone)."""
+        self._lock.acquire()  # never released: the process ends here
+        if self._ffmpeg is not None:
+            with contextlib.suppress(OSError):
+                self._ffmpeg.kill()
+            self._ffmpeg.wait()
+        if self._partial is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._partial)
+        os._exit(0)
+
+    def serve(self, task: RenderTask | ProbeTask) -> None:
+        if isinstance(task, RenderTask):
+            self.render(task)
+        else:
+            self.probe(task)
+
+    def render(self, task: RenderTask) -> None:
+        import vapoursynth as vs
+
+        start = time.perf_counter()
+        first, last, total = task.first, task.last, self.clip.num_frames
+        if not 0 <= first <= last < total:
+            self.channel.send(
+                Failed(self.worker_id, task.index, f"frames {first}-{last} are outside the clip's 0-{total - 1}", "")
+            )
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(task.partial)
+        written = 0
+        first_frame: float | None = None
+        last_sent = start
+
+        def update(current: int, _total: int) -> None:
+            nonlocal written, first_frame, last_sent
+            written = current
+            now = time.perf_counter()
+            if current and first_frame is None:
+                first_frame = now - start
+            if current and now - last_sent >= PROGRESS_SECONDS:
+                last_sent = now
+                self.channel.send(Progress(self.worker_id, task.index, current))
+
+        with self._lock:
+            try:
+                proc = subprocess.Popen(
+                    task.ffmpeg_argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                )
+            except OSError as exc:
+                self.channel.send(Failed(self.worker_id, task.index, f"could not start ffmpeg: {exc}", ""))
+                return
+            self._ffmpeg, self._partial = proc, task.partial
+        assert proc.stdin is not None and proc.stderr is not None
+        ff_tail = StderrTail(proc.stderr)
+        script_error: vs.Error | None = None
+        try:
+            self.clip[first : last + 1].output(proc.stdin, y4m=True, progress_update=update)
+        except vs.Error as exc:
+            script_error = exc
+            proc.kill()
+        except OSError:
+            pass  # ffmpeg stopped reading: its exit code and stderr say why
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+        rc = proc.wait()
+
+        failure: Failed | None = None
+        if script_error is not None:
+            frame = first + written  # output() raises on the first frame (in order) it could not get
+            failure = Failed(
+                self.worker_id,
+                task.index,
+                f"the script failed on frame {frame}: {_one_line(script_error)}",
+                _tail(str(script_error)),
+            )
+        elif rc != 0:
+            how = f"was killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"
+            failure = Failed(
+                self.worker_id,
+                task.index,
+                f"ffmpeg {how} after {written} of {last - first + 1} frames",
+                ff_tail.text(),
+            )
+        with self._lock:
+            self._ffmpeg = None
+            if failure is None:
+                try:
+                    _fsync(task.partial)
+                    os.replace(task.partial, task.final)
+                    _fsync(os.fspath(Path(task.final).parent))
+                except OSError as exc:  # ffmpeg wrote no file, or the disk is full: a failed task, not a dead worker
+                    failure = Failed(
+                        self.worker_id, task.index, f"could not finish {task.final}: {exc}", ff_tail.text()
+                    )
+            if failure is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(task.partial)
+            self._partial = None
+        if failure is not None:
+            self.channel.send(failure)
+            return
+        seconds = time.perf_counter() - start
+        self.channel.send(Finished(self.worker_id, task.index, seconds, first_frame or seconds))
+
+    def probe(self, task: ProbeTask) -> None:
+        props: dict[int, dict[str, Any]] = {}
+        for n in task.frames:
+            try:
+                frame = self.clip.get_frame(n)
+            except Exception as exc:  # a bad frame number or the script raising on that frame
+                self.channel.send(Failed(self.worker_id, None, f"probing frame {n}: {_one_line(exc)}", _tail(str(exc))))
+                return
+            values = {key: _jsonable(value) for key, value in frame.props.items()}
+            props[n] = {key: value for key, value in values.items() if value is not None}
+            del frame
+        self.channel.send(Probed(self.worker_id, props))
+
+
+def clip_summary(clip: vs.VideoNode) -> ClipSummary:
+    fmt = clip.format
+    known = fmt is not None and fmt.id != 0
+    return ClipSummary(
+        frames=clip.num_frames,
+        fps_num=clip.fps.numerator,
+        fps_den=clip.fps.denominator,
+        width=clip.width,
+        height=clip.height,
+        format=fmt.name if known else None,
+        color_family=fmt.color_family.name if known else None,
+    )
+
+
+def _read_tasks(stdin: IO[bytes], tasks: queue.SimpleQueue[bytes], on_eof: Any) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        for line in stdin:
+            if line.strip():
+                tasks.put(line)
+    on_eof()
+
+
+def main(argv: list[str] | None = None) -> int:
+    # The channel first: from here on fd 1 and sys.stdout are stderr, whatever the script or a plugin prints.
+    channel = _Channel(os.dup(1))
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    parser = argparse.ArgumentParser(prog="python -m vsenhance.encode.farm.worker")
+    parser.add_argument("script", type=Path)
+    parser.add_argument("--id", dest="worker_id", required=True)
+    parser.add_argument("-a", "--arg", dest="script_args", action="append", default=[])
+    parser.add_argument("--output-index", type=int, default=0)
+    parser.add_argument("--cpus", type=parse_cpus, help="pin to these cores first (taskset's list: 0-3,6)")
+    args = parser.parse_args(argv)
+    if args.cpus:
+        os.sched_setaffinity(0, args.cpus)  # before VapourSynth, torch or OpenMP size their thread pools
+
+    tasks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    worker: Worker | None = None
+
+    def on_eof() -> None:
+        if worker is not None:
+            worker.abort()
+        os._exit(0)  # still executing the script: nothing of ours to clean up
+
+    threading.Thread(target=_read_tasks, args=(sys.stdin.buffer, tasks, on_eof), daemon=True).start()
+
+    cpus = pinned_cpus()
+    start = time.perf_counter()
+    try:
+        import vapoursynth as vs
+
+        if cpus is not None:  # VapourSynth sizes its pool by the machine, not by this worker's share of it
+            vs.core.num_threads = len(os.sched_getaffinity(0))
+        clip = run_script(args.script, parse_script_args(args.script_args, "worker"), args.output_index, "worker")
+    except Exception as exc:
+        channel.send(
+            Failed(args.worker_id, None, f"executing {args.script}: {_one_line(exc)}", _tail(traceback.format_exc()))
+        )
+        sys.stderr.flush()
+        os._exit(1)  # not a normal exit: the stdin reader thread would abort the interpreter's shutdown
+    info = WorkerInfo(
+        worker_id=args.worker_id,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        gpu=os.environ.get("CUDA_VISIBLE_DEVICES"),
+        cpus=cpus,
+        load_seconds=time.perf_counter() - start,
+    )
+    worker = Worker(args.worker_id, clip, channel)
+    channel.send(Ready(info, clip_summary(clip)))
+    while True:
+        line = tasks.get()
+        try:
+            task = wire.loads(line)
+        except ValueError as exc:
+            channel.send(Failed(args.worker_id, None, f"unreadable task: {exc}", ""))
+            continue
+        if not isinstance(task, RenderTask | ProbeTask):
+            channel.send(Failed(args.worker_id, None, f"{type(task).__name__} is not a task", ""))
+            continue
+        worker.serve(task)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Executing a .vpy script in this process the way ``vspipe`` does, and the one ``-a key=value`` parser.
+
+Used by everything that runs the user's script outside vspipe (the estimate probe, ``pose-export``, the
+farm's render workers), so a script means the same everywhere. What vspipe R81 does, measured, and what
+:func:`run_script` therefore does:
+
+- the working directory is the script's folder *while the script executes* and is restored afterwards
+  (so ``open("length.txt")`` or ``VideoSource("sample.mkv")`` in the script resolve beside the script);
+- the script's folder is *not* added to ``sys.path`` (vspipe cannot import a module beside the script either);
+- ``-a key=value`` values are ``str`` globals, ``__name__ == "__vapoursynth__"``;
+- the outputs are cleared first, and output N (default 0) must be a video clip.
+
+One deliberate difference: ``__file__`` is the absolute path (vspipe passes the path as typed, which is wrong
+relative to the script's folder during execution).
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ClipError
+
+if TYPE_CHECKING:
+    import vapoursynth as vs
+
+__all__ = ["parse_script_arg", "parse_script_args", "run_script"]
+
+
+def parse_script_arg(text: str, func: str = "script arguments") -> tuple[str, str]:
+    """``"key=value"`` -> ``("key", "value")``; the value may contain ``=`` and may be empty."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ClipError(func, f"script argument {text!r} is not key=value.", "pass -a key=value.")
+    return key, value
+
+
+def parse_script_args(items: Iterable[str] | None, func: str = "script arguments") -> dict[str, str]:
+    """``-a`` items as a dict; a repeated key keeps its last value (as vspipe does)."""
+    return dict(parse_script_arg(item, func) for item in items or ())
+
+
+def run_script(
+    script: Path, args: Mapping[str, str] | None = None, output: int = 0, func: str = "run_script"
+) -> vs.VideoNode:
+    """Execute ``script`` like vspipe and return output ``output`` as a VideoNode.
+
+    Exceptions raised by the script propagate unchanged; a missing script, a missing output or an output that
+    is not video raise :class:`ClipError` naming ``func``.
+    """
+    import vapoursynth as vs
+
+    path = Path(os.path.abspath(script))
+    if not path.is_file():
+        raise ClipError(func, f"the script {os.fspath(script)!r} does not exist.", "pass the path of a .vpy script.")
+    vs.clear_outputs()
+    cwd = os.getcwd()
+    os.chdir(path.parent)
+    try:
+        runpy.run_path(os.fspath(path), init_globals=dict(args or {}), run_name="__vapoursynth__")
+    finally:
+        os.chdir(cwd)
+    outputs = vs.get_outputs()
+    if output not in outputs:
+        raise ClipError(
+            func,
+            f"the script {path.name} sets no output {output} (it sets {sorted(outputs) or 'none'}).",
+            f"call clip.set_output({output or ''}) in the script, or choose another output.",
+        )
+    node = outputs[output]
+    node = getattr(node, "clip", node)  # VideoOutputTuple -> VideoNode
+    if not isinstance(node, vs.VideoNode):
+        raise ClipError(
+            func,
+            f"output {output} of {path.name} is {type(node).__name__}, not a video clip.",
+            "set a video clip as that output.",
+        )
+    return node
