@@ -261,7 +261,9 @@ def media(tmp_path_factory) -> SimpleNamespace:
 
     (d / "ncnn").mkdir()
     param, _ = _write_srvgg(d / "ncnn")
-    return SimpleNamespace(dir=d, video=video, audio=audio, param=param)
+    link = d / "link.mkv"  # an output name that is the script under another name
+    link.symlink_to(d / "plain.vpy")
+    return SimpleNamespace(dir=d, video=video, audio=audio, param=param, link=link)
 
 
 def _cmd(*parts):
@@ -337,6 +339,16 @@ CLI_CASES = [
         "the script failed: ValueError: frame fails",
         id="pose-export-frame-fails",
     ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "plain.vpy", "-y", "-o", lambda m: m.link),
+        "is one of the inputs",
+        id="encode-output-is-script-via-link",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "plain.vpy", "-y", "--audio", lambda m: m.audio, "-o", lambda m: m.audio),
+        "is one of the inputs",
+        id="encode-output-is-audio",
+    ),
     pytest.param(_cmd("models", "path", "nope"), "unknown model name 'nope'", id="path-unknown"),
     pytest.param(
         _cmd("models", "download", "http://127.0.0.1:9/x.pth", "--timeout", "-1", "-o", lambda m: m.dir / "x.pth"),
@@ -373,6 +385,14 @@ def test_command_refuses_in_one_line(media, argv, fragment, capsys) -> None:
     assert "Traceback" not in err
     assert {p: _sha(p) for p in inputs} == before  # no input touched
     assert not (media.dir / "c.mp4").exists() and not (media.dir / "p.json").exists()
+
+
+def test_encode_of_a_script_without_output_says_so(media, tmp_path, capsys) -> None:
+    script = tmp_path / "no_output.vpy"
+    script.write_text("import vapoursynth as vs\n")
+    assert main(["encode", str(script), "-o", str(tmp_path / "out.mkv")]) == 2
+    assert "sets no output 0 (it sets none)" in capsys.readouterr().err
+    assert not (tmp_path / "out.mkv").exists()
 
 
 def test_unknown_download_name_does_not_suggest_a_path(capsys) -> None:

@@ -47,14 +47,13 @@ def run(args: argparse.Namespace) -> int:
     from ..filters.pose import export_pose
 
     check_output("pose-export", args.output, [args.script])  # before the script runs; never the script itself
-    script_args = parse_script_args(args.arg, "pose-export")
     try:
-        node = run_script(args.script, script_args, args.index, func="pose-export")
-    except vs.Error:
+        node = run_script(args.script, parse_script_args(args.arg, "pose-export"), args.index, func="pose-export")
+    except vs.Error:  # ours (names its function) or VapourSynth's: main() prints it
         raise
     except Exception as exc:  # the user's script failed: one line, the traceback with -v
         raise EncodeError(
-            "pose-export", f"the script {args.script} raised {type(exc).__name__}: {exc}", "Correct the script."
+            "pose-export", f"the script {args.script} raised {type(exc).__name__}: {exc}", "correct the script."
         ) from exc
     count = export_pose(node, args.output, prefix=args.prefix, include_wholebody=args.wholebody)
     log.info("pose-export: %d frames -> %s", count, args.output)

@@ -28,6 +28,7 @@ from .estimate import sample_indices
 from .farm.protocol import ClipSummary, Pool
 from .farm.scheduler import Scheduler
 from .lock import OutputLock
+from .paths import same_file
 from .plan import EncoderSettings, Plan, hash_file
 from .progress import GpuMonitor, Progress
 from .run import render_task
@@ -78,7 +79,7 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> tuple[int, ...
         raise ClipError("encode", f"the script {opts.script} does not exist.", "check the path.")
     if not output.parent.is_dir():
         raise ClipError("encode", f"the output folder {output.parent} does not exist.", "create it first.")
-    if output == script or (opts.audio is not None and output == opts.audio.resolve()):
+    if any(same_file(output, source) for source in (script, opts.audio) if source is not None):  # links too
         raise ClipError("encode", f"the output {output} is one of the inputs.", "pass another -o.")
     if opts.audio is not None and not opts.audio.is_file():
         raise ClipError("encode", f"the audio source {opts.audio} does not exist.", "check the path.")
