@@ -28,9 +28,6 @@ __all__ = ["auto_batch", "draw_pose", "export_pose", "pose"]
 log = logging.getLogger(__name__)
 core = vs.core
 
-#: the pipeline, group cache and batch size of the latest ``pose()`` call (for tests, benchmarks, debugging)
-last_run: dict = {}
-
 
 def _mem_available() -> int | None:
     try:
@@ -161,8 +158,7 @@ def pose(
     def apply(frame: vs.VideoFrame, result, n: int) -> None:
         write_pose(frame.props, prefix, result.boxes, result.keypoints, result.detected)
 
-    out, cache = batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames), workers=workers)
-    last_run.update(pipeline=pipeline, cache=cache, batch=size, workers=workers, threads=threads)
+    out, _ = batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames), workers=workers)
     return out
 
 
