@@ -158,8 +158,7 @@ def pose(
     def apply(frame: vs.VideoFrame, result, n: int) -> None:
         write_pose(frame.props, prefix, result.boxes, result.keypoints, result.detected)
 
-    out, _ = batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames), workers=workers)
-    return out
+    return batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames), workers=workers)
 
 
 def _missing(func: str, prefix: str) -> ClipError:

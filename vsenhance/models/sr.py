@@ -176,8 +176,6 @@ class SRRuntime:
         self._oom_warned = False
         self._multiple_of = max(1, int(descriptor.size_requirements.multiple_of))
         self._min_size = max(1, int(descriptor.size_requirements.minimum))
-        self.calls = 0  # frames processed, for tests and logs
-        self._calls_lock = threading.Lock()
 
         # channels_last (NHWC) suits both cuDNN tensor cores and oneDNN: measured 2x faster on the CPU here.
         self.model = (
@@ -225,8 +223,6 @@ class SRRuntime:
                 self._download(slot, rgb_to_planes(upscaled, output), out)
         finally:
             self._free.put(slot)
-        with self._calls_lock:
-            self.calls += 1
 
     def upscale_tensor(self, img: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] on the runtime's device → (N, 3, H*s, W*s) clamped, with OOM recovery."""
