@@ -207,7 +207,7 @@ def test_bad_arguments(models):
         vse.pose("not a clip", models["bd"], models["dp"])
     with pytest.raises(ModelError, match=r"missing\.onnx"):
         vse.pose(clip, "missing.onnx", models["dp"], providers="cpu")
-    with pytest.raises(ClipError):
+    with pytest.raises(ClipError, match=r"background=.white. .*Use one of black, frame"):
         vse.draw_pose(clip, background="white")
 
 
