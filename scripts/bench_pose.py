@@ -20,6 +20,7 @@ the ceiling for any schedule. ``--providers cuda`` runs both pipelines and the s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -27,8 +28,10 @@ import platform
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import onnx
@@ -266,24 +269,74 @@ def run_reference(
     return time.perf_counter() - t, bboxes, kp2ds
 
 
+@contextlib.contextmanager
+def _observed_filter():
+    """What ``vsenhance.pose`` chose and did, seen from outside the package (it keeps no record of its runs):
+    the batch size and workers it hands ``batched_modify``, the pipeline and its threads per session, the
+    thread pool its groups run on (to warm up those very threads), and the most groups in the pipeline at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import vsenhance.filters.pose as pose_filter
+    from vsenhance.bridge import batching
+    from vsenhance.models.pose import pipeline
+
+    seen: dict = {"peak_groups": 0}
+    running, lock = [0], threading.Lock()
+    real_modify = pose_filter.batched_modify
+
+    def modify(clip, src, size, compute, apply, **kwargs):
+        seen.update(batch=size, workers=kwargs.get("workers", 1))
+        return real_modify(clip, src, size, compute, apply, **kwargs)
+
+    class Executor(ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            seen["executor"] = self
+
+    class Pipeline(pipeline.PosePipeline):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            seen.update(pipeline=self, threads=kwargs["threads"])
+
+        def __call__(self, *args, **kwargs):
+            with lock:
+                running[0] += 1
+                seen["peak_groups"] = max(seen["peak_groups"], running[0])
+            try:
+                return super().__call__(*args, **kwargs)
+            finally:
+                with lock:
+                    running[0] -= 1
+
+    with (
+        mock.patch.object(pose_filter, "batched_modify", modify),
+        mock.patch.object(batching, "ThreadPoolExecutor", Executor),
+        mock.patch.object(pipeline, "PosePipeline", Pipeline),
+    ):
+        yield seen
+
+
 def run_filter(det: Path, pose: Path, frames: np.ndarray, batch, providers: str, workers) -> tuple[float, list, dict]:
     import vsenhance as vse
     from vsenhance.bridge.props import read_pose
-    from vsenhance.filters.pose import last_run
 
     clip = posekit.clip_from_frames(frames)
-    out = vse.pose(clip, det, pose, batch=batch, providers=providers, workers=workers)
-    # warm-up: two runs at the batch size on each of the filter's worker threads (as the reference's two frames)
-    warm = list(frames[: last_run["batch"]])
-    for _ in range(WARMUP_RUNS):
-        runs = [last_run["cache"].executor.submit(last_run["pipeline"], warm) for _ in range(last_run["workers"])]
-        for future in runs:
-            future.result()
-    t = time.perf_counter()
-    results = [read_pose(f.props, "Pose") for f in out.frames()]
-    info = {k: last_run[k] for k in ("batch", "workers", "threads")}
-    info["peak_groups"] = last_run["cache"].peak_active
-    return time.perf_counter() - t, results, info
+    with _observed_filter() as seen:
+        out = vse.pose(clip, det, pose, batch=batch, providers=providers, workers=workers)
+        # warm-up: two runs at the batch size on each of the filter's worker threads (as the reference's two
+        # frames); the peak of groups at once is the timed run's
+        warm = list(frames[: seen["batch"]])
+        for _ in range(WARMUP_RUNS):
+            runs = [seen["executor"].submit(seen["pipeline"], warm) for _ in range(seen["workers"])]
+            for future in runs:
+                future.result()
+        seen["peak_groups"] = 0
+        t = time.perf_counter()
+        results = [read_pose(f.props, "Pose") for f in out.frames()]
+        elapsed = time.perf_counter() - t
+    info = {k: seen[k] for k in ("batch", "workers", "threads", "peak_groups")}
+    return elapsed, results, info
 
 
 def main(argv=None) -> int:

@@ -82,15 +82,25 @@ def load_runtime(args: argparse.Namespace, streams: int = 1):
     import torch
 
     from vsenhance.models.loading import load_model
-    from vsenhance.models.sr import SRRuntime, TileSettings, resolve_device, resolve_dtype
+    from vsenhance.models.sr import (
+        SRRuntime,
+        TileSettings,
+        configure_process,
+        cpu_threads,
+        resolve_device,
+        resolve_dtype,
+    )
 
     arch = args.model.startswith("arch:")
     descriptor = synthetic_model(args.model) if arch else load_model(args.model, func="bench")
     dev = resolve_device(args.device, "bench")
     dtype = resolve_dtype(args.precision, dev, descriptor, "bench")
-    torch.backends.cudnn.benchmark = True
-    return SRRuntime(descriptor, device=dev, dtype=dtype, streams=streams, func="bench", compile=args.compile,
-                     tiles=TileSettings(args.tile, args.tile_pad, 0, 1))  # fmt: skip
+    runtime = SRRuntime(descriptor, device=dev, dtype=dtype, streams=streams, func="bench", compile=args.compile,
+                        tiles=TileSettings(args.tile, args.tile_pad, 0, 1))  # fmt: skip
+    configure_process(dev, streams, "bench")  # as the filter does after creating its runtime (once per process)
+    if dev.type == "cpu":  # each mode here measures its stream count as a process of its own would run it
+        torch.set_num_threads(cpu_threads(streams))
+    return runtime
 
 
 def synthetic_model(spec: str):

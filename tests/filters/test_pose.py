@@ -13,8 +13,9 @@ from tests.models.pose import posekit
 from tests.models.pose import reference as ref
 from vsenhance.bridge.props import read_pose
 from vsenhance.errors import ClipError, DeviceError, ModelError
-from vsenhance.filters.pose import last_run
+from vsenhance.filters import pose as pose_filter
 from vsenhance.models.pose import skeleton
+from vsenhance.models.pose.pipeline import PosePipeline
 
 core = vs.core
 
@@ -39,13 +40,33 @@ def parity_case(models):
     return frames, bboxes, kp2ds
 
 
+@pytest.fixture
+def observed(monkeypatch):
+    """What ``pose()`` chose and did, seen from outside: the batch size and workers it handed to
+    ``batched_modify``, and the pipeline calls (one per group computed)."""
+    seen = {"groups": 0}
+    real_modify, real_call = pose_filter.batched_modify, PosePipeline.__call__
+
+    def modify(clip, src, size, compute, apply, **kwargs):
+        seen.update(batch=size, workers=kwargs.get("workers", 1))
+        return real_modify(clip, src, size, compute, apply, **kwargs)
+
+    def call(self, frames, det_interval=1):
+        seen["groups"] += 1
+        return real_call(self, frames, det_interval)
+
+    monkeypatch.setattr(pose_filter, "batched_modify", modify)
+    monkeypatch.setattr(PosePipeline, "__call__", call)
+    return seen
+
+
 def _all(clip, order=None):
     order = range(clip.num_frames) if order is None else order
     return {n: read_pose(clip.get_frame(n).props, "Pose") for n in order}
 
 
 @pytest.mark.parametrize(("batch", "fixed"), [("auto", False), (5, True)])
-def test_filter_matches_reference(models, parity_case, batch, fixed):
+def test_filter_matches_reference(models, parity_case, batch, fixed, observed):
     frames, bboxes, kp2ds = parity_case
     clip = posekit.clip_from_frames(frames)
     out = vse.pose(
@@ -53,7 +74,7 @@ def test_filter_matches_reference(models, parity_case, batch, fixed):
     )
     assert out.num_frames == 45 and out.format.id == clip.format.id
     if batch == "auto":
-        assert last_run["batch"] == 11  # max(8, min(16, 45 // 4))
+        assert observed["batch"] == 11  # max(8, min(16, 45 // 4))
     got = {n: read_pose(f.props, "Pose") for n, f in enumerate(out.frames())}
     for n in range(45):
         boxes, kps = got[n]
@@ -63,17 +84,17 @@ def test_filter_matches_reference(models, parity_case, batch, fixed):
     np.testing.assert_array_equal(np.asarray(out.get_frame(7)[1]), frames[7, :, :, 1])
 
 
-def test_random_access_matches_sequential(models, parity_case):
+def test_random_access_matches_sequential(models, parity_case, observed):
     frames, _, _ = parity_case
     clip = posekit.clip_from_frames(frames)
     seq = _all(vse.pose(clip, models["rd"], models["rp"], providers="cpu", batch=8))
+    before = observed["groups"]
     out = vse.pose(clip, models["rd"], models["rp"], providers="cpu", batch=8)
     rnd = _all(out, [40, 3, 44, 0, 40, 3])
-    cache = last_run["cache"]
     for n, (b, k) in rnd.items():
         np.testing.assert_array_equal(b, seq[n][0])
         np.testing.assert_array_equal(k, seq[n][1])
-    assert cache.computed == 2  # groups 5 (40, 44) and 0 (3, 0); re-requests come from the cache
+    assert observed["groups"] - before == 2  # groups 5 (40, 44) and 0 (3, 0); re-requests come from the cache
 
 
 @pytest.mark.parametrize("fmt", [vs.RGBS, vs.YUV444P16, vs.RGB24])
@@ -100,12 +121,12 @@ def test_no_person_gives_full_frame(models):
     np.testing.assert_array_equal(read_pose(f.props, "Pose")[0][0], [0, 0, 96, 64, -1])
 
 
-def test_det_interval(models, parity_case):
+def test_det_interval(models, parity_case, observed):
     frames, _, _ = parity_case
     clip = posekit.clip_from_frames(frames[:20])
     every = _all(vse.pose(clip, models["rd"], models["rp"], providers="cpu", batch=4))
     out = vse.pose(clip, models["rd"], models["rp"], providers="cpu", batch=4, det_interval=3, prefix="P3")
-    assert last_run["batch"] == 6  # rounded up to a multiple of det_interval
+    assert observed["batch"] == 6  # rounded up to a multiple of det_interval
     for n in range(20):
         boxes, _ = read_pose(out.get_frame(n).props, "P3")
         np.testing.assert_array_equal(boxes, every[n - n % 3][0])
@@ -186,7 +207,7 @@ def test_bad_arguments(models):
         vse.pose("not a clip", models["bd"], models["dp"])
     with pytest.raises(ModelError, match=r"missing\.onnx"):
         vse.pose(clip, "missing.onnx", models["dp"], providers="cpu")
-    with pytest.raises(ClipError):
+    with pytest.raises(ClipError, match=r"background=.white. .*Use one of black, frame"):
         vse.draw_pose(clip, background="white")
 
 

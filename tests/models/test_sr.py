@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from tests.tiny_models import make_compact
 from vsenhance.errors import DeviceError, ModelError
+from vsenhance.models import sr
 from vsenhance.models.sr import SRRuntime, TileSettings, resolve_device, resolve_dtype
 
 
@@ -101,6 +102,14 @@ def test_process_writes_planes_and_is_thread_safe(photo) -> None:
     rt = SRRuntime(desc, device=torch.device("cpu"), dtype=torch.float32, tiles=TileSettings(tile=16), streams=2)
     planes = [np.ascontiguousarray(photo[..., c]) for c in range(3)]
     expected = rt.upscale_tensor(as_tensor(photo))[0].numpy()
+    frames, lock, upscale = [], threading.Lock(), rt.upscale_tensor
+
+    def counted(img):
+        with lock:
+            frames.append(img.shape)
+        return upscale(img)
+
+    rt.upscale_tensor = counted
     outs = [[np.zeros((96, 128), np.float32) for _ in range(3)] for _ in range(4)]
     threads = [threading.Thread(target=rt.process, args=(planes, o)) for o in outs]
     for t in threads:
@@ -109,7 +118,7 @@ def test_process_writes_planes_and_is_thread_safe(photo) -> None:
         t.join()
     for o in outs:
         np.testing.assert_allclose(np.stack(o), expected, atol=1e-6)
-    assert rt.calls == 4
+    assert len(frames) == 4  # one network pass (tiled) per frame
 
 
 def test_out_of_memory_retries_with_smaller_tiles(photo, caplog) -> None:
@@ -185,3 +194,20 @@ def test_compile_without_a_compiler_is_an_error(monkeypatch) -> None:
     monkeypatch.setattr("vsenhance.models.sr.shutil.which", lambda name: None)
     with pytest.raises(ModelError, match="C\\+\\+ compiler"):
         SRRuntime(make_compact(), device=torch.device("cpu"), dtype=torch.float32, tiles=TileSettings(), compile=True)
+
+
+def test_process_settings_are_applied_once_and_not_by_runtimes(monkeypatch) -> None:
+    """gc.freeze and the CPU thread count are process-wide: the first configure_process sets them, later calls
+    (another runtime with other streams) and runtime constructors leave them alone."""
+    calls = []
+    monkeypatch.setattr(sr, "_configured", False)
+    monkeypatch.setattr(sr.gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(sr.torch, "set_num_threads", lambda n: calls.append(n))
+    monkeypatch.setattr(sr, "usable_cores", lambda: 8)
+    runtime(make_compact())
+    assert calls == []
+    sr.configure_process(torch.device("cpu"), streams=2)
+    assert calls == ["freeze", 4]
+    sr.configure_process(torch.device("cpu"), streams=1)
+    runtime(make_compact())
+    assert calls == ["freeze", 4]

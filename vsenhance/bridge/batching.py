@@ -47,9 +47,6 @@ class GroupCache:
         self._pending: dict[int, threading.Event] = {}
         self._errors: dict[int, BaseException] = {}
         self._lock = threading.Lock()
-        self.computed = 0  # groups computed (for tests and logs)
-        self.active = 0  # groups started and not finished (queued or running)
-        self.peak_active = 0  # most groups started and not finished at once
 
     def peek(self, group: int) -> list[Any] | None:
         with self._lock:
@@ -71,8 +68,6 @@ class GroupCache:
             return None, event, False
         event = self._pending[group] = threading.Event()
         self._errors.pop(group, None)
-        self.active += 1
-        self.peak_active = max(self.peak_active, self.active)
         return None, event, True
 
     def _compute(self, group: int, compute: Callable[[], list[Any]], event: threading.Event) -> list[Any]:
@@ -85,14 +80,12 @@ class GroupCache:
         else:
             with self._lock:
                 self._done[group] = results
-                self.computed += 1
                 while len(self._done) > self.max_groups:
                     self._done.popitem(last=False)
             return results
         finally:
             with self._lock:
                 self._pending.pop(group, None)
-                self.active -= 1
             event.set()
 
     def _background(self, group: int, compute: Callable[[], list[Any]], event: threading.Event) -> None:
@@ -157,7 +150,7 @@ def batched_modify(
     *,
     cache_frames: int = 4096,
     workers: int = 1,
-) -> tuple[vs.VideoNode, GroupCache]:
+) -> vs.VideoNode:
     """Return ``clip`` with each frame passed through ``apply(writable_copy, result, n)``.
 
     ``compute(frames, first)`` gets the source frames ``first .. first + len(frames) - 1`` of ``src`` (one group
@@ -210,4 +203,4 @@ def batched_modify(
         return clip_p.std.ModifyFrame([clip_p, *sources], partial(_select, starts=starts, results=results))
 
     out = clip_p.std.FrameEval(_request)
-    return out[:n], cache
+    return out[:n]

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import vapoursynth as vs
@@ -28,8 +29,7 @@ __all__ = ["auto_batch", "draw_pose", "export_pose", "pose"]
 log = logging.getLogger(__name__)
 core = vs.core
 
-#: the pipeline, group cache and batch size of the latest ``pose()`` call (for tests, benchmarks, debugging)
-last_run: dict = {}
+Background = Literal["black", "frame"]
 
 
 def _mem_available() -> int | None:
@@ -161,9 +161,7 @@ def pose(
     def apply(frame: vs.VideoFrame, result, n: int) -> None:
         write_pose(frame.props, prefix, result.boxes, result.keypoints, result.detected)
 
-    out, cache = batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames), workers=workers)
-    last_run.update(pipeline=pipeline, cache=cache, batch=size, workers=workers, threads=threads)
-    return out
+    return batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames), workers=workers)
 
 
 def _missing(func: str, prefix: str) -> ClipError:
@@ -178,7 +176,7 @@ def draw_pose(
     clip: vs.VideoNode,
     *,
     prefix: str = "Pose",
-    background: str = "black",
+    background: Background = "black",
     threshold: float = 0.5,
     body_stick_width: int = -1,
     hand_stick_width: int = -1,
@@ -202,14 +200,16 @@ def draw_pose(
     for name, value in (("draw_body", draw_body), ("draw_hands", draw_hands), ("draw_head", draw_head),
                         ("draw_face", draw_face)):  # fmt: skip
         check_bool(func, name, value)
+    if background not in get_args(Background):
+        raise ClipError(
+            func, f"background={background!r} is not understood.", f"Use one of {', '.join(get_args(Background))}."
+        )
     if background == "black":
         base = core.std.BlankClip(clip, format=vs.RGB24, color=[0, 0, 0], keep=True)
-    elif background == "frame":
+    else:
         rgb24 = core.get_video_format(vs.RGB24)
         params = color_params(clip, func)
         base = clip if clip.format.id == vs.RGB24 else from_rgb(to_rgb(clip, params), rgb24, params)
-    else:
-        raise ClipError(func, f"background={background!r} is not understood.", 'Use "black" or "frame".')
 
     from ..models.pose import skeleton
 

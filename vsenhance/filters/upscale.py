@@ -261,7 +261,7 @@ def _runtime(
 ) -> SRRuntime:
     """A runtime per model and settings, kept so a script reloaded in a previewer doesn't load it again."""
     from ..models.loading import load_model
-    from ..models.sr import SRRuntime, TileSettings, resolve_device, resolve_dtype
+    from ..models.sr import SRRuntime, TileSettings, configure_process, resolve_device, resolve_dtype
 
     dev = resolve_device(device, _FUNC)
     key = (os.fspath(model), str(dev), precision, tile, tile_pad, pre_pad, tile_batch, streams, compile)
@@ -279,6 +279,7 @@ def _runtime(
                 func=_FUNC,
                 tiles=TileSettings(tile, tile_pad, pre_pad, tile_batch),
             )
+            configure_process(dev, streams)  # once per process: the first runtime's device and streams
             log.info(
                 "%s: %s x%d on %s (%s), tile=%d tile_pad=%d pre_pad=%d streams=%d compile=%s",
                 _FUNC,

@@ -27,7 +27,7 @@ from .compile_cache import CompileCache
 from .pose.session import usable_cores
 from .tiling import Tile, padding, tile_grid
 
-__all__ = ["SRRuntime", "TileSettings", "resolve_device", "resolve_dtype"]
+__all__ = ["SRRuntime", "TileSettings", "configure_process", "cpu_threads", "resolve_device", "resolve_dtype"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ _NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch
                 np.dtype(np.uint8): torch.uint8, np.dtype(np.uint16): torch.uint16}  # fmt: skip
 RGBS = PlaneSpec("rgb", 32, is_float=True, full_range=True)
 _MIN_OOM_TILE = 32
+_configured = False
+_configure_lock = threading.Lock()
 
 
 def resolve_device(device: str, func: str) -> torch.device:
@@ -87,6 +89,37 @@ def resolve_dtype(precision: str, device: torch.device, descriptor: ImageModelDe
     if dtype is torch.float16 and device.type == "cpu":
         raise DeviceError(func, "fp16 inference is not supported on the CPU.", 'Use precision="fp32" or "bf16".')
     return dtype
+
+
+def cpu_threads(streams: int) -> int:
+    """Torch threads per CPU worker: this process's cores (a pinned farm worker: its share) over ``streams``."""
+    return max(1, usable_cores() // max(1, streams))
+
+
+def configure_process(device: torch.device, streams: int, func: str = "vsenhance.upscale") -> None:
+    """Process-wide settings for SR inference, applied once per process by whoever creates the first runtime
+    (the filter, a benchmark), never by a runtime itself: they are global, so a constructor setting them would
+    let the last runtime created decide for every other one.
+
+    - ``gc.freeze()``: everything alive now (torch, the loaded model) leaves the garbage collector's sight; its
+      full collections, triggered by per-frame allocations, otherwise walk millions of objects (~10% of a frame).
+    - On the CPU, ``torch.set_num_threads(usable cores // streams)``: ``streams`` frames run at once, so together
+      they use this process's cores (a pinned farm worker: its share) without oversubscribing them.
+    - On CUDA (for any runtime, not just the first), ``cudnn.benchmark``: frame sizes are constant per clip, so
+      cuDNN times its algorithms once per tile shape.
+    """
+    global _configured
+    with _configure_lock:
+        if device.type == "cuda":  # only ever switched on: safe for every runtime, the first may be on the CPU
+            torch.backends.cudnn.benchmark = True
+        if _configured:
+            return
+        _configured = True
+        gc.freeze()
+        if device.type == "cpu":
+            threads = cpu_threads(streams)
+            torch.set_num_threads(threads)
+            log.info("%s: %d CPU worker(s) with %d torch thread(s) each", func, streams, threads)
 
 
 @dataclass(frozen=True)
@@ -143,8 +176,6 @@ class SRRuntime:
         self._oom_warned = False
         self._multiple_of = max(1, int(descriptor.size_requirements.multiple_of))
         self._min_size = max(1, int(descriptor.size_requirements.minimum))
-        self.calls = 0  # frames processed, for tests and logs
-        self._calls_lock = threading.Lock()
 
         # channels_last (NHWC) suits both cuDNN tensor cores and oneDNN: measured 2x faster on the CPU here.
         self.model = (
@@ -161,16 +192,6 @@ class SRRuntime:
             self.model = torch.compile(self.model, dynamic=False)
             self._compiled_shapes = set()
             self._compile_lock = threading.Lock()
-        # Everything alive now (torch, the model) moves out of the garbage collector's sight: its full
-        # collections, triggered by per-frame allocations, otherwise walk millions of objects (~10% of a frame).
-        gc.freeze()
-        if device.type == "cuda":
-            # Frame sizes are constant per clip: let cuDNN time its algorithms once per tile shape.
-            torch.backends.cudnn.benchmark = True
-        if device.type == "cpu":
-            threads = max(1, usable_cores() // streams)  # this process's cores (a pinned farm worker: its share)
-            torch.set_num_threads(threads)
-            log.info("%s: %d CPU worker(s) with %d torch thread(s) each", func, streams, threads)
         # Free workers: a frame takes whichever is free (round-robin would queue a frame behind a busy worker
         # while another idles) and owns it, stream and buffers, until its planes are written.
         self._free: queue.SimpleQueue[_Slot] = queue.SimpleQueue()
@@ -202,8 +223,6 @@ class SRRuntime:
                 self._download(slot, rgb_to_planes(upscaled, output), out)
         finally:
             self._free.put(slot)
-        with self._calls_lock:
-            self.calls += 1
 
     def upscale_tensor(self, img: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] on the runtime's device → (N, 3, H*s, W*s) clamped, with OOM recovery."""
