@@ -11,7 +11,6 @@ import hashlib
 import json
 import shlex
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from ..errors import ClipError, EncodeError
 from .colour import ColourTags, merge_encoder_params
@@ -22,7 +21,6 @@ __all__ = [
     "EncoderSettings",
     "Plan",
     "Segment",
-    "hash_file",
     "make_segments",
     "normalise_script_args",
 ]
@@ -119,14 +117,6 @@ class EncoderSettings:
 def normalise_script_args(items: list[str] | None) -> list[str]:
     """Check ``key=value`` items and sort them by key (order does not matter to a script)."""
     return [f"{k}={v}" for k, v in sorted(parse_script_args(items, "normalise_script_args").items())]
-
-
-def hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
