@@ -8,7 +8,8 @@ import pytest
 import vapoursynth as vs
 
 import vsenhance as vse
-from vsenhance.filters.ranges import PATH_PROP, parse_ranges
+from vsenhance.constants import PATH_PROP
+from vsenhance.filters.ranges import parse_ranges
 from vsenhance.models.sr import SRRuntime
 
 core = vs.core

@@ -13,17 +13,16 @@ from typing import Any
 import vapoursynth as vs
 
 from ..bridge.formats import check_constant, color_params, resolve_output_format
+from ..constants import PATH_PROP
 from ..encode.cut import parse_time_exact
 from ..errors import ClipError
 from .upscale import upscale
 
-__all__ = ["PATH_PROP", "parse_ranges", "upscale_ranges"]
+__all__ = ["parse_ranges", "upscale_ranges"]
 
 core = vs.core
 
 _FUNC = "vsenhance.upscale_ranges"
-PATH_PROP = "VSEnhancePath"
-"""Frame prop naming the path that made a frame: ``"ai"`` or the fallback's name (e.g. ``"lanczos"``)."""
 
 _FALLBACKS = {"lanczos", "spline36", "bicubic", "bilinear", "point"}
 
