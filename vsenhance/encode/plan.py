@@ -11,13 +11,13 @@ import hashlib
 import json
 import shlex
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 from ..errors import ClipError, EncodeError
-from .colour import ColourTags, merge_encoder_params
+from .colour import ENCODERS, ColourTags, Encoder, merge_encoder_params
 from .script import parse_script_args
 
 __all__ = [
-    "ENCODERS",
     "EncoderSettings",
     "Plan",
     "Segment",
@@ -25,7 +25,6 @@ __all__ = [
     "normalise_script_args",
 ]
 
-ENCODERS = ("x264", "x265", "ffv1")
 SEGMENT_EXT = ".mkv"  # Matroska holds H.264, HEVC and FFV1 alike
 
 
@@ -60,7 +59,7 @@ def make_segments(total_frames: int, segment_frames: int) -> list[Segment]:
 
 @dataclass(frozen=True)
 class EncoderSettings:
-    encoder: str = "x264"
+    encoder: Encoder = "x264"
     crf: float | None = 18
     preset: str | None = "slow"
     ffmpeg_args: tuple[str, ...] = field(default_factory=tuple)
@@ -85,7 +84,7 @@ class EncoderSettings:
             preset = preset or "slow"
         if crf is not None and float(crf).is_integer():
             crf = int(crf)
-        return cls(encoder, crf, preset, extra)
+        return cls(cast(Encoder, encoder), crf, preset, extra)
 
     def codec_argv(self, colour: ColourTags | None = None) -> list[str]:
         """ffmpeg output options for the video codec (the pixel format comes from the y4m header).
