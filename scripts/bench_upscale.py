@@ -158,8 +158,8 @@ def mode_runtime(args: argparse.Namespace) -> dict:
     import numpy as np
     import vapoursynth as vs
 
-    from vsenhance.bridge.formats import chroma_upsampling, color_params
-    from vsenhance.filters.upscale import _plane_spec
+    from vsenhance.bridge.formats import color_params
+    from vsenhance.filters.upscale import _plan
 
     streams = max(int(s) for s in args.streams.split(","))
     rt = load_runtime(args, streams=streams)
@@ -169,12 +169,9 @@ def mode_runtime(args: argparse.Namespace) -> dict:
     clip = scope["source"]
     frame = clip.get_frame(0)
     planes = [np.array(frame[p]) for p in range(3)]
-    params = color_params(clip)
-    source = _plane_spec(clip.format, params)
-    chroma = chroma_upsampling(clip.format, width, height, params.chroma_location)
     out_fmt = vs.core.get_video_format(getattr(vs, args.output_format))
-    output = _plane_spec(out_fmt, params)
     s = rt.scale
+    plan = _plan(clip, color_params(clip), out_fmt, on_device=True, model_scale=s, scale=None)  # upscale's, on a GPU
     shapes = [((height * s) >> (p and out_fmt.subsampling_h), (width * s) >> (p and out_fmt.subsampling_w))
               for p in range(out_fmt.num_planes)]  # fmt: skip
     dtype = np.uint8 if out_fmt.bits_per_sample == 8 else np.uint16 if out_fmt.sample_type == vs.INTEGER else np.float32
@@ -191,7 +188,7 @@ def mode_runtime(args: argparse.Namespace) -> dict:
                     started.append(time.perf_counter())
             if i is None:
                 return
-            rt.process(planes, out, source=source, chroma=chroma, output=output)
+            rt.process(planes, out, source=plan.source, chroma=plan.chroma, output=plan.output)
 
     threads = [threading.Thread(target=worker) for _ in range(streams)]
     for t in threads:

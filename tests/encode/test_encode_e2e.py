@@ -82,11 +82,25 @@ def test_audio_is_muxed(script, tmp_path):
     assert framemd5(out) == direct_framemd5(script)
 
 
-def _start_slow_encode(script, tmp_path):
+def _start_slow_encode(script, tmp_path, workers: int = 1):
     """An ffv1 encode in 8-frame segments, slowed down so a test can interrupt it mid-way."""
     out = tmp_path / "out.mkv"
-    args = ["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "8", "-a", "delay=0.06"]
+    args = ["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "8", "-a", "delay=0.06",
+            "--workers", str(workers)]  # fmt: skip
     return out, tmp_path / "out.mkv.vsenhance", args, start_cli(*args)
+
+
+def _workers_of(script) -> list[int]:
+    """PIDs of render workers executing ``script`` (they run in sessions of their own)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"vsenhance.encode.farm.worker" in cmdline and str(script).encode() in cmdline:
+            pids.append(int(entry.name))
+    return pids
 
 
 def test_sigkill_then_resume_is_frame_identical(script, tmp_path):
@@ -107,16 +121,19 @@ def test_sigkill_then_resume_is_frame_identical(script, tmp_path):
     assert framemd5(out) == direct_framemd5(script)
 
 
-def test_sigint_exits_130_with_valid_state_and_resumes(script, tmp_path):
-    out, state, args, proc = _start_slow_encode(script, tmp_path)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigint_exits_130_with_valid_state_and_resumes(script, tmp_path, workers):
+    out, state, args, proc = _start_slow_encode(script, tmp_path, workers)
     try:
         wait_for_done_segments(state, 1, proc)
-        proc.send_signal(signal.SIGINT)  # the CLI only: it must end its children itself
+        assert len(_workers_of(script)) == workers
+        proc.send_signal(signal.SIGINT)  # the CLI only: it must end its workers and their ffmpeg itself
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err.decode()
+    assert _workers_of(script) == []
     assert "interrupted" in err.decode()
     _state_is_valid(state, 48, 8)
     assert not out.exists()

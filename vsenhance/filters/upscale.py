@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -37,7 +39,11 @@ _runtimes: dict[tuple, SRRuntime] = {}
 _runtimes_lock = threading.Lock()
 _MAX_RUNTIMES = 4
 _RGBS = core.get_video_format(vs.RGBS)
+_FAMILIES: dict[vs.ColorFamily, Literal["rgb", "yuv", "gray"]] = {vs.RGB: "rgb", vs.YUV: "yuv", vs.GRAY: "gray"}
 Precision = Literal["auto", "fp16", "bf16", "fp32"]
+# "cuda:N" (a GPU by index) is a device too, hence `str` beside the literals: type checkers then accept any
+# string, and resolve_device refuses an unknown one when the filter is created
+Device = Literal["auto", "cpu", "cuda"] | str
 # bounds far above any real use: a larger tile, pad, stream count or scale is a typo that would try to allocate it
 _MAX_SIDE = 1 << 16
 _MIN_SCALE, _MAX_SCALE = 1e-3, 64
@@ -51,7 +57,7 @@ def upscale(
     tile: int = 512,
     tile_pad: int = 10,
     pre_pad: int = 0,
-    device: str = "auto",
+    device: Device = "auto",
     precision: Precision = "auto",
     streams: int = 2,
     tile_batch: int = 1,
@@ -96,34 +102,18 @@ def upscale(
             _FUNC, f"precision={precision!r} is not known.", f"Use one of {', '.join(get_args(Precision))}."
         )
     out_fmt = resolve_output_format(clip, output_format, _FUNC)
+    # read now (frame 0) so bad colour props fail before the model loads: YUV/GRAY on either side needs the
+    # matrix, and integer RGB its _Range
     needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
     integer_rgb = clip.format.color_family == vs.RGB and clip.format.sample_type == vs.INTEGER
     params = color_params(clip, _FUNC) if needs_matrix or integer_rgb else None
     runtime = _runtime(model, device, precision, tile, tile_pad, pre_pad, tile_batch, streams, compile)
     ensure_threads(streams, _FUNC)
 
-    # On a GPU both conversions run there: the frames' own planes (1.5-6 bytes a pixel) cross PCIe and the
-    # CPU instead of RGB float (12). On the CPU, VapourSynth's resize (zimg, SIMD) is several times faster.
-    on_device = _converts_on_device(runtime)
-    src, source, chroma = _source(clip, params, on_device)
-
-    s = runtime.scale
-    resized = scale is not None and scale != s
-    size = _scaled_size(clip, scale if resized else s, out_fmt)
-    spec = _plane_spec(out_fmt, params) if on_device and not resized else None
-    if spec is None:  # AI output in RGB float, then VapourSynth resizes and converts
-        spec, fmt = _plane_spec(_RGBS, None), _RGBS
-    else:
-        fmt = out_fmt
-    template = src.std.BlankClip(width=clip.width * s, height=clip.height * s, format=fmt.id, keep=True)
-    out = map_planes(src, template, partial(runtime.process, source=source, chroma=chroma, output=spec))
-    if src is clip and fmt.color_family == vs.RGB:
-        out = _set_rgb_props(out, params if clip.format.color_family != vs.RGB else None)
-    if resized:
-        out = core.resize.Lanczos(out, *size)
-    elif fmt.id == out_fmt.id:
-        return _set_color_props(out, out_fmt, params)
-    return from_rgb(out, out_fmt, params)
+    plan = _plan(clip, params, out_fmt, on_device=_converts_on_device(runtime), model_scale=runtime.scale, scale=scale)
+    src = _prepare_input(clip, plan)
+    out = _infer(src, runtime, plan)
+    return _finish_output(out, plan)
 
 
 def _converts_on_device(runtime: SRRuntime) -> bool:
@@ -131,58 +121,118 @@ def _converts_on_device(runtime: SRRuntime) -> bool:
     return runtime.device.type == "cuda"
 
 
-def _source(
-    clip: vs.VideoNode, params: ColorParams | None, on_device: bool
-) -> tuple[vs.VideoNode, PlaneSpec, ChromaUpsampling | None]:
-    """The clip whose planes the runtime reads, how to read them, and how to upsample their chroma.
+@dataclass(frozen=True)
+class _Conversion:
+    """Every format decision of one ``upscale`` call, made once up front by ``_plan``.
 
-    On the device: ``clip`` itself where the planes say enough (known matrix); otherwise VapourSynth's RGB float.
+    The graph is: the clip (or VapourSynth's RGBS of it) → the runtime, which reads ``source`` and writes
+    ``written`` → ``props`` → Lanczos to ``resize`` → VapourSynth's conversion to ``output_format``.
+    """
+
+    params: ColorParams | None  # the clip's colour parameters; None where RGB float in and RGB out need none
+    rgb_input: bool  # VapourSynth converts the clip to RGBS first; False: the runtime reads the clip's own planes
+    source: PlaneSpec  # how the runtime reads the planes it is given
+    chroma: ChromaUpsampling | None  # how it upsamples their subsampled chroma (None: not subsampled)
+    written: vs.VideoFormat  # the format the runtime writes: RGBS, or ``output_format`` converted on the device
+    output: PlaneSpec  # how it writes it
+    props: Mapping[str, int] | None  # set on what it wrote, the labels zimg would have set (none: removed)
+    resize: tuple[int, int] | None  # Lanczos to this size after the model: the requested scale isn't the model's
+    output_format: vs.VideoFormat  # what upscale returns; VapourSynth converts to it unless ``written`` is it
+
+
+def _plan(
+    clip: vs.VideoNode,
+    params: ColorParams | None,
+    out_fmt: vs.VideoFormat,
+    *,
+    on_device: bool,
+    model_scale: int,
+    scale: float | None,
+) -> _Conversion:
+    """How ``clip`` becomes ``out_fmt`` around the model (``model_scale``; ``scale``: the one requested).
+
+    On a GPU both conversions run there where the runtime knows the matrix: the frames' own planes (1.5-6 bytes
+    a pixel) cross PCIe and the CPU instead of RGB float (12). On the CPU, VapourSynth's resize (zimg, SIMD)
+    is several times faster, and RGB float is what the model reads anyway. After a Lanczos resize VapourSynth
+    converts: the runtime writes RGB float.
     """
     fmt = clip.format
-    spec = None
-    if on_device and fmt.color_family == vs.RGB:
-        full = fmt.sample_type == vs.FLOAT or params is None or params.range == vs.RANGE_FULL
-        spec = PlaneSpec("rgb", fmt.bits_per_sample, fmt.sample_type == vs.FLOAT, full)
-    elif on_device:
-        spec = _plane_spec(fmt, params)
-    if spec is None:
-        half = fmt.color_family == vs.RGB and fmt.sample_type == vs.FLOAT and fmt.bits_per_sample == 16
-        rgb = to_rgb(clip, params, half=half)
-        return rgb, _plane_spec(rgb.format, None), None
-    if not (fmt.subsampling_w or fmt.subsampling_h):
-        return clip, spec, None
-    return clip, spec, chroma_upsampling(fmt, clip.width, clip.height, params.chroma_location)
+    resized = scale is not None and scale != model_scale
+    size = _scaled_size(clip, scale if resized else model_scale, out_fmt)
+    # the clip's range as labelled; float planes are full range whatever the label, and RGB output always is
+    limited = params is not None and params.range != vs.RANGE_FULL
+
+    reads_planes = (fmt.color_family == vs.RGB and fmt.sample_type == vs.FLOAT) or (
+        on_device and _device_converts(fmt, params)
+    )
+    src_fmt = fmt if reads_planes else _RGBS
+    source = _plane_spec(src_fmt, params, full_range=not limited or src_fmt.sample_type == vs.FLOAT)
+    subsampled = src_fmt.subsampling_w or src_fmt.subsampling_h
+    chroma = chroma_upsampling(fmt, clip.width, clip.height, params.chroma_location) if subsampled else None
+
+    writes_output = on_device and not resized and _device_converts(out_fmt, params)
+    written = out_fmt if writes_output else _RGBS
+    full_out = not limited or written.sample_type == vs.FLOAT or written.color_family == vs.RGB
+    output = _plane_spec(written, params, full_range=full_out)
+
+    props: dict[str, int] | None = None
+    if written.color_family != vs.RGB:  # YUV/GRAY converted on the device: as resize labels it (float included)
+        props = {"_Matrix": params.matrix, "_Transfer": params.transfer, "_Primaries": params.primaries,
+                 "_Range": params.range}  # fmt: skip
+        if written.subsampling_w or written.subsampling_h:
+            props["_ChromaLocation"] = 0  # left (MPEG-2), as converted
+    elif reads_planes:  # RGB from the clip's own planes: as zimg's conversion to full-range RGB labels it
+        props = {"_Matrix": 0, "_Range": vs.RANGE_FULL}
+        if fmt.color_family != vs.RGB:
+            props |= {"_Transfer": params.transfer, "_Primaries": params.primaries}
+    return _Conversion(
+        params=params,
+        rgb_input=not reads_planes,
+        source=source,
+        chroma=chroma,
+        written=written,
+        output=output,
+        props=props,
+        resize=size if resized else None,
+        output_format=out_fmt,
+    )
 
 
-def _set_rgb_props(clip: vs.VideoNode, params: ColorParams | None) -> vs.VideoNode:
-    """The props zimg's conversion to full-range RGB would set (``params``: those of a YUV/GRAY source)."""
-    props = {"_Matrix": 0, "_Range": vs.RANGE_FULL}
-    if params is not None:
-        props |= {"_Transfer": params.transfer, "_Primaries": params.primaries}
-    return clip.std.SetFrameProps(**props).std.RemoveFrameProps("_ChromaLocation")
+def _device_converts(fmt: vs.VideoFormat, params: ColorParams | None) -> bool:
+    """Whether the inference device can convert ``fmt`` (RGB, or a matrix it has coefficients for)."""
+    return fmt.color_family == vs.RGB or params.matrix in MATRIX_COEFFICIENTS
 
 
-def _plane_spec(fmt: vs.VideoFormat, params: ColorParams | None) -> PlaneSpec | None:
-    """How the inference device writes ``fmt``; None where VapourSynth must convert (unusual matrices)."""
-    family = {vs.RGB: "rgb", vs.YUV: "yuv", vs.GRAY: "gray"}[fmt.color_family]
-    matrix = params.matrix if params is not None and family != "rgb" else 0
-    if family != "rgb" and matrix not in MATRIX_COEFFICIENTS:
-        return None
-    full = params is None or params.range == vs.RANGE_FULL or fmt.sample_type == vs.FLOAT or family == "rgb"
-    return PlaneSpec(family, fmt.bits_per_sample, fmt.sample_type == vs.FLOAT, full,
+def _plane_spec(fmt: vs.VideoFormat, params: ColorParams | None, *, full_range: bool) -> PlaneSpec:
+    """``fmt``'s planes as the runtime reads or writes them (YUV/GRAY with the clip's matrix)."""
+    family = _FAMILIES[fmt.color_family]
+    matrix = 0 if family == "rgb" else params.matrix
+    return PlaneSpec(family, fmt.bits_per_sample, fmt.sample_type == vs.FLOAT, full_range,
                      fmt.subsampling_w, fmt.subsampling_h, matrix)  # fmt: skip
 
 
-def _set_color_props(clip: vs.VideoNode, fmt: vs.VideoFormat, params: ColorParams | None) -> vs.VideoNode:
-    """The props VapourSynth's resize would set for ``fmt``, for frames the inference device converted."""
-    if fmt.color_family == vs.RGB:
-        return clip
-    # _Range as zimg labels it, float formats included (whose planes ignore it)
-    props = {"_Matrix": params.matrix, "_Transfer": params.transfer, "_Primaries": params.primaries,
-             "_Range": params.range}  # fmt: skip
-    if fmt.subsampling_w or fmt.subsampling_h:
-        return core.std.SetFrameProps(clip, **props, _ChromaLocation=0)  # left (MPEG-2), as converted
-    return core.std.SetFrameProps(clip, **props).std.RemoveFrameProps("_ChromaLocation")
+def _prepare_input(clip: vs.VideoNode, plan: _Conversion) -> vs.VideoNode:
+    """Preprocess: the clip whose planes the runtime reads."""
+    return to_rgb(clip, plan.params) if plan.rgb_input else clip
+
+
+def _infer(src: vs.VideoNode, runtime: SRRuntime, plan: _Conversion) -> vs.VideoNode:
+    """Inference: the model's output, ``runtime.scale`` times ``src``'s size, in ``plan.written``."""
+    s = runtime.scale
+    template = src.std.BlankClip(width=src.width * s, height=src.height * s, format=plan.written.id, keep=True)
+    process = partial(runtime.process, source=plan.source, chroma=plan.chroma, output=plan.output)
+    return map_planes(src, template, process)
+
+
+def _finish_output(out: vs.VideoNode, plan: _Conversion) -> vs.VideoNode:
+    """Postprocess: label what the runtime wrote, resize to the requested scale, convert to the output format."""
+    if plan.props is not None:
+        out = out.std.SetFrameProps(**plan.props)
+        if "_ChromaLocation" not in plan.props:
+            out = out.std.RemoveFrameProps("_ChromaLocation")
+    if plan.resize is not None:
+        out = core.resize.Lanczos(out, *plan.resize)
+    return from_rgb(out, plan.output_format, plan.params)
 
 
 def _scaled_size(clip: vs.VideoNode, scale: float, fmt: vs.VideoFormat) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from vsenhance.encode.farm import wire
-from vsenhance.encode.farm.protocol import Event, Task
+from vsenhance.encode.farm.protocol import Event, RenderTask, Task
 from vsenhance.encode.tools import child_env, find_vspipe
 
 # An "ffmpeg" that copies the y4m it is given into the partial file, byte for byte.
@@ -176,3 +176,19 @@ class RayCluster:
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and any(alive(p) for p in self._members()):
                 time.sleep(0.1)
+
+
+def copy_task(tmp: Path, index: int, first: int, last: int) -> RenderTask:
+    """A render task whose "encoder" copies the y4m bytes into ``seg{index}.y4m``."""
+    partial = tmp / f"seg{index}.partial"
+    return RenderTask(index, first, last, copy_argv(partial), str(partial), str(tmp / f"seg{index}.y4m"))
+
+
+def poll_until(pool, want, timeout: float = 90) -> list[Event]:
+    """Poll ``pool`` until ``want(events so far)`` holds; returns every event seen."""
+    seen: list[Event] = []
+    deadline = time.monotonic() + timeout
+    while not want(seen):
+        assert time.monotonic() < deadline, f"timed out; events: {seen}"
+        seen += pool.poll(0.2)
+    return seen

@@ -10,25 +10,10 @@ from pathlib import Path
 import pytest
 
 from vsenhance.encode.farm.local import LocalPool, cpu_shares
-from vsenhance.encode.farm.protocol import Died, Event, Failed, Finished, Progress, Ready, RenderTask
+from vsenhance.encode.farm.protocol import Died, Event, Failed, Finished, Progress, Ready
 
 from ..encode_helpers import write_script
-from .farm_helpers import COUNT_EXECUTIONS, copy_argv, vspipe_y4m
-
-
-def _task(tmp: Path, index: int, first: int, last: int) -> RenderTask:
-    partial = tmp / f"seg{index}.partial"
-    return RenderTask(index, first, last, copy_argv(partial), str(partial), str(tmp / f"seg{index}.y4m"))
-
-
-def _until(pool: LocalPool, want, timeout: float = 60) -> list[Event]:
-    """Poll until ``want(events so far)`` holds; returns every event seen."""
-    seen: list[Event] = []
-    deadline = time.monotonic() + timeout
-    while not want(seen):
-        assert time.monotonic() < deadline, f"timed out; events: {seen}"
-        seen += pool.poll(0.2)
-    return seen
+from .farm_helpers import COUNT_EXECUTIONS, copy_task, poll_until, vspipe_y4m
 
 
 def _ready(events: list[Event]) -> list[str]:
@@ -63,7 +48,7 @@ def test_two_workers_kill_replace_shutdown(tmp_path, pools):
     pool = LocalPool(script, [f"count={count}", "delay=0.03"], workers=2)
     pools.append(pool)
     pool.start()
-    events = _until(pool, lambda ev: len(_ready(ev)) == 2)
+    events = poll_until(pool, lambda ev: len(_ready(ev)) == 2)
     infos = {e.worker.worker_id: e.worker for e in events if isinstance(e, Ready)}
     assert set(infos) == {"w0", "w1"}
     cores = os.sched_getaffinity(0)
@@ -72,18 +57,18 @@ def test_two_workers_kill_replace_shutdown(tmp_path, pools):
         assert [infos[w].cpus for w in ("w0", "w1")] == [_fmt(s) for s in shares]
 
     # both render; results are vspipe's bytes
-    pool.submit("w0", _task(tmp_path, 0, 0, 9))
-    pool.submit("w1", _task(tmp_path, 1, 10, 19))
-    events = _until(pool, lambda ev: sum(isinstance(e, Finished) for e in ev) == 2)
+    pool.submit("w0", copy_task(tmp_path, 0, 0, 9))
+    pool.submit("w1", copy_task(tmp_path, 1, 10, 19))
+    events = poll_until(pool, lambda ev: sum(isinstance(e, Finished) for e in ev) == 2)
     assert {e.worker_id: e.index for e in events if isinstance(e, Finished)} == {"w0": 0, "w1": 1}
     assert (tmp_path / "seg1.y4m").read_bytes() == vspipe_y4m(script, 10, 19, "delay=0")
 
     # w1 killed mid-segment: Died with the index it held, its partial gone; w0 unaffected
-    task = _task(tmp_path, 2, 0, 47)  # ~1.4 s
+    task = copy_task(tmp_path, 2, 0, 47)  # ~1.4 s
     pool.submit("w1", task)
-    _until(pool, lambda ev: any(isinstance(e, Progress) and e.worker_id == "w1" for e in ev))
+    poll_until(pool, lambda ev: any(isinstance(e, Progress) and e.worker_id == "w1" for e in ev))
     os.kill(infos["w1"].pid, signal.SIGKILL)
-    events = _until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
+    events = poll_until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
     died = next(e for e in events if isinstance(e, Died))
     assert (died.worker_id, died.index) == ("w1", 2) and "SIGKILL" in died.message
     time.sleep(0.3)
@@ -91,18 +76,18 @@ def test_two_workers_kill_replace_shutdown(tmp_path, pools):
 
     new = pool.replace("w1")
     assert new == "w2"
-    events = _until(pool, lambda ev: _ready(ev) == ["w2"])
+    events = poll_until(pool, lambda ev: _ready(ev) == ["w2"])
     w2 = next(e.worker for e in events if isinstance(e, Ready))
     assert w2.cpus == infos["w1"].cpus  # the dead worker's cores
-    pool.submit("w2", _task(tmp_path, 2, 20, 29))
-    pool.submit("w0", _task(tmp_path, 3, 30, 39))
-    events = _until(pool, lambda ev: sum(isinstance(e, Finished) for e in ev) == 2)
+    pool.submit("w2", copy_task(tmp_path, 2, 20, 29))
+    pool.submit("w0", copy_task(tmp_path, 3, 30, 39))
+    events = poll_until(pool, lambda ev: sum(isinstance(e, Finished) for e in ev) == 2)
     assert count.read_text().count("executed") == 3  # w0, w1, w2: once each, for 5 tasks
 
     # shutdown mid-segment: every process ends, the partial is removed
-    last = _task(tmp_path, 4, 0, 47)
+    last = copy_task(tmp_path, 4, 0, 47)
     pool.submit("w0", last)
-    _until(pool, lambda ev: any(isinstance(e, Progress) for e in ev))
+    poll_until(pool, lambda ev: any(isinstance(e, Progress) for e in ev))
     t0 = time.monotonic()
     pool.shutdown()
     assert time.monotonic() - t0 < 10
@@ -115,7 +100,7 @@ def test_gpu_placement_sets_cuda_visible_devices(tmp_path, pools):
     pool = LocalPool(script, ["length=4"], gpus=["0", "3"], per_gpu=2)
     pools.append(pool)
     pool.start()
-    events = _until(pool, lambda ev: len(_ready(ev)) == 4)
+    events = poll_until(pool, lambda ev: len(_ready(ev)) == 4)
     gpus = sorted(e.worker.gpu for e in events if isinstance(e, Ready))
     assert gpus == ["0", "0", "3", "3"]
     assert all(e.worker.cpus is None for e in events if isinstance(e, Ready))
@@ -127,7 +112,7 @@ def test_a_worker_that_cannot_execute_the_script_dies(tmp_path, pools):
     pool = LocalPool(script, workers=1)
     pools.append(pool)
     pool.start()
-    events = _until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
+    events = poll_until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
     failed, died = events[-2:]  # the script's error first, then the exit
     assert isinstance(failed, Failed) and failed.index is None and "broken script" in failed.message
     assert isinstance(died, Died) and died.index is None and "exited with code 1" in died.message

@@ -10,25 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from vsenhance.encode.farm.protocol import Died, Event, Finished, Progress, Ready, RenderTask
+from vsenhance.encode.farm.protocol import Died, Finished, Progress, Ready
 from vsenhance.errors import EncodeError
 
 from ..encode_helpers import write_script
-from .farm_helpers import RECORD_NODE, alive, copy_argv, parent_pid, vspipe_y4m
-
-
-def _task(tmp: Path, index: int, first: int, last: int) -> RenderTask:
-    partial = tmp / f"seg{index}.partial"
-    return RenderTask(index, first, last, copy_argv(partial), str(partial), str(tmp / f"seg{index}.y4m"))
-
-
-def _until(pool, want, timeout: float = 90) -> list[Event]:
-    seen: list[Event] = []
-    deadline = time.monotonic() + timeout
-    while not want(seen):
-        assert time.monotonic() < deadline, f"timed out; events: {seen}"
-        seen += pool.poll(0.2)
-    return seen
+from .farm_helpers import RECORD_NODE, alive, copy_task, parent_pid, poll_until, vspipe_y4m
 
 
 def _nodes(path: Path) -> dict[int, str]:
@@ -56,16 +42,16 @@ def test_workers_on_both_nodes_and_deaths(ray_pool, tmp_path):
     nodes = tmp_path / "nodes.txt"
     pool = ray_pool(f"nodes={nodes}", "delay=0.03", workers=2)
     pool.start()
-    events = _until(pool, lambda ev: sum(isinstance(e, Ready) for e in ev) == 2)
+    events = poll_until(pool, lambda ev: sum(isinstance(e, Ready) for e in ev) == 2)
     workers = {e.worker.worker_id: e.worker for e in events if isinstance(e, Ready)}
     tags = _nodes(nodes)
     assert sorted(tags[w.pid] for w in workers.values()) == ["a", "b"]  # one worker per node (SPREAD)
     by_node = {tags[w.pid]: w for w in workers.values()}
 
     # both render; the segments are vspipe's bytes
-    pool.submit(by_node["a"].worker_id, _task(tmp_path, 0, 0, 9))
-    pool.submit(by_node["b"].worker_id, _task(tmp_path, 1, 10, 19))
-    events = _until(pool, lambda ev: sum(isinstance(e, Finished) for e in ev) == 2)
+    pool.submit(by_node["a"].worker_id, copy_task(tmp_path, 0, 0, 9))
+    pool.submit(by_node["b"].worker_id, copy_task(tmp_path, 1, 10, 19))
+    events = poll_until(pool, lambda ev: sum(isinstance(e, Finished) for e in ev) == 2)
     assert {e.index for e in events if isinstance(e, Finished)} == {0, 1}
     script = tmp_path / "clip.vpy"
     for i, (first, last) in enumerate([(0, 9), (10, 19)]):
@@ -73,11 +59,11 @@ def test_workers_on_both_nodes_and_deaths(ray_pool, tmp_path):
 
     # the actor process on node b killed mid-segment: Died with the task's index; its worker ends too
     victim = by_node["b"]
-    task = _task(tmp_path, 2, 0, 47)
+    task = copy_task(tmp_path, 2, 0, 47)
     pool.submit(victim.worker_id, task)
-    _until(pool, lambda ev: any(isinstance(e, Progress) and e.worker_id == victim.worker_id for e in ev))
+    poll_until(pool, lambda ev: any(isinstance(e, Progress) and e.worker_id == victim.worker_id for e in ev))
     os.kill(parent_pid(victim.pid), signal.SIGKILL)
-    events = _until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
+    events = poll_until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
     died = next(e for e in events if isinstance(e, Died))
     assert (died.worker_id, died.index) == (victim.worker_id, 2), died
     deadline = time.monotonic() + 10
@@ -88,19 +74,21 @@ def test_workers_on_both_nodes_and_deaths(ray_pool, tmp_path):
     # the segment again, elsewhere: on the surviving worker, and a replacement worker that Ray places
     new = pool.replace(victim.worker_id)
     assert new is not None and new != victim.worker_id
-    pool.submit(by_node["a"].worker_id, _task(tmp_path, 2, 0, 47))
-    events = _until(pool, lambda ev: any(isinstance(e, Ready) for e in ev) and any(isinstance(e, Finished) for e in ev))
+    pool.submit(by_node["a"].worker_id, copy_task(tmp_path, 2, 0, 47))
+    events = poll_until(
+        pool, lambda ev: any(isinstance(e, Ready) for e in ev) and any(isinstance(e, Finished) for e in ev)
+    )
     assert next(e for e in events if isinstance(e, Finished)).index == 2
     assert (tmp_path / "seg2.y4m").read_bytes() == vspipe_y4m(script, 0, 47)
     replacement = next(e.worker for e in events if isinstance(e, Ready))
     assert replacement.worker_id == new
 
     # the worker subprocess (not the actor) killed mid-segment: Died, relayed from the actor's local pool
-    task = _task(tmp_path, 3, 0, 47)
+    task = copy_task(tmp_path, 3, 0, 47)
     pool.submit(new, task)
-    _until(pool, lambda ev: any(isinstance(e, Progress) and e.worker_id == new for e in ev))
+    poll_until(pool, lambda ev: any(isinstance(e, Progress) and e.worker_id == new for e in ev))
     os.kill(replacement.pid, signal.SIGKILL)
-    events = _until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
+    events = poll_until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
     died = next(e for e in events if isinstance(e, Died))
     assert (died.worker_id, died.index) == (new, 3) and "SIGKILL" in died.message
     assert not Path(task.partial).exists()

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..tools import StderrTail, child_env, script_arg_argv
 from . import wire
-from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Task
+from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Task, drain
 from .worker import format_cpus
 
 __all__ = ["LocalPool", "cpu_shares"]
@@ -124,14 +124,7 @@ class LocalPool:
             pass  # the worker is gone: its reader reports Died with this task
 
     def poll(self, timeout: float) -> list[Event]:
-        try:
-            events = [self._events.get(timeout=max(0.0, timeout))]
-        except queue.Empty:
-            return []
-        with contextlib.suppress(queue.Empty):
-            while True:
-                events.append(self._events.get_nowait())
-        return events
+        return drain(self._events, timeout)
 
     def replace(self, worker_id: str) -> str | None:
         old = self._workers.get(worker_id)

@@ -13,6 +13,8 @@ The driver counts the segment as done only after its own ffprobe check of ``fina
 
 from __future__ import annotations
 
+import contextlib
+import queue
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,6 +32,7 @@ __all__ = [
     "RenderTask",
     "Task",
     "WorkerInfo",
+    "drain",
 ]
 
 
@@ -146,3 +149,15 @@ class Pool(Protocol):
 
     def shutdown(self) -> None:
         """End every worker and its ffmpeg child; partial files of unfinished tasks are removed."""
+
+
+def drain(events: queue.SimpleQueue[Event], timeout: float) -> list[Event]:
+    """What a pool's :meth:`Pool.poll` returns: every queued event, waiting up to ``timeout`` for the first."""
+    try:
+        out = [events.get(timeout=max(0.0, timeout))]
+    except queue.Empty:
+        return []
+    with contextlib.suppress(queue.Empty):
+        while True:
+            out.append(events.get_nowait())
+    return out

@@ -35,7 +35,7 @@ from typing import Any
 
 from ...errors import EncodeError
 from .local import LocalPool
-from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Task
+from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Task, drain
 
 __all__ = ["RayPool"]
 
@@ -199,14 +199,7 @@ class RayPool:
         actor.handle.submit.remote(worker_id, task)  # an actor gone by now is reported by its relay
 
     def poll(self, timeout: float) -> list[Event]:
-        try:
-            events = [self._events.get(timeout=max(0.0, timeout))]
-        except queue.Empty:
-            return []
-        with contextlib.suppress(queue.Empty):
-            while True:
-                events.append(self._events.get_nowait())
-        return events
+        return drain(self._events, timeout)
 
     def replace(self, worker_id: str) -> str | None:
         if self._closing or self._ray is None:

@@ -31,6 +31,7 @@ import traceback
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ...errors import VSEnhanceError
 from ...files import fsync_path
 from ..script import parse_script_args, run_script
 from ..tools import StderrTail
@@ -295,6 +296,11 @@ def main(argv: list[str] | None = None) -> int:
         if cpus is not None:  # VapourSynth sizes its pool by the machine, not by this worker's share of it
             vs.core.num_threads = len(os.sched_getaffinity(0))
         clip = run_script(args.script, parse_script_args(args.script_args, "worker"), args.output_index, "worker")
+    except VSEnhanceError as exc:  # ours (no output 0, not video...): the message says it all, no traceback
+        hint = f" ({exc.fix.rstrip('.')})" if exc.fix else ""
+        channel.send(Failed(args.worker_id, None, f"executing {args.script}: {exc.problem}{hint}", ""))
+        sys.stderr.flush()
+        os._exit(1)
     except Exception as exc:
         channel.send(
             Failed(args.worker_id, None, f"executing {args.script}: {_one_line(exc)}", _tail(traceback.format_exc()))
