@@ -323,38 +323,39 @@ def save_synthetic(spec: str, path: Path) -> None:
 
 
 class GpuSampler:
-    """Mean GPU utilisation from NVML every 50 ms while running (None without NVML or on the CPU)."""
+    """Mean utilisation of GPU 0 every 50 ms while running (None without NVML or on the CPU).
+
+    NVML is opened, read and closed by :class:`vsenhance.encode.progress.GpuMonitor`, as for ``vsenhance encode``.
+    """
 
     def __init__(self, device: str) -> None:
+        from vsenhance.encode.progress import GpuMonitor
+
         self.samples: list[int] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._handle = None
-        if device == "cpu":
-            return
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-            self._handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-            self._nvml = pynvml
-        except Exception:
-            self._handle = None
+        self._gpu = None if device == "cpu" else GpuMonitor()
+        if self._gpu is not None and self._gpu.utilisation() is None:  # no NVML, driver or GPU
+            self._gpu.close()
+            self._gpu = None
 
     def start(self) -> None:
-        if self._handle is None or self._thread is not None:
+        if self._gpu is None or self._thread is not None:
             return
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
-            self.samples.append(self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu)
+            if per_device := self._gpu.utilisation():
+                self.samples.append(per_device[0])
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
             self._thread.join()
+        if self._gpu is not None:
+            self._gpu.close()
 
     def mean(self) -> float | None:
         return sum(self.samples) / len(self.samples) if self.samples else None

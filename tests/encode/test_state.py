@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from vsenhance.encode.plan import EncoderSettings, Plan
-from vsenhance.encode.state import EncodeState, atomic_write_json, count_frames, state_dir_for
+from vsenhance.encode.state import EncodeState, count_frames, state_dir_for
 from vsenhance.errors import EncodeError
+from vsenhance.files import atomic_write_json
 
 
 def _ffv1(path: Path, frames: int) -> Path:
@@ -84,6 +85,8 @@ def test_clear_removes_only_job_files(tmp_path):
     state.write_plan(plan)
     state.write_done(plan, {})
     (state.dir / "seg_00000.mkv").write_bytes(b"x")
+    (state.dir / ".plan.k1ll3d.partial.json").write_bytes(b"{")  # atomic_write_json's temp, left by a kill
+    (state.dir / ".done.k1ll3d.partial.json").write_bytes(b"{")
     state.clear()
     assert not state.dir.exists()
     state.write_plan(plan)

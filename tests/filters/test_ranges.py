@@ -8,7 +8,9 @@ import pytest
 import vapoursynth as vs
 
 import vsenhance as vse
-from vsenhance.filters.ranges import PATH_PROP, parse_ranges
+from vsenhance.constants import PATH_PROP
+from vsenhance.errors import ClipError
+from vsenhance.filters.ranges import parse_ranges
 from vsenhance.models.sr import SRRuntime
 
 core = vs.core
@@ -101,6 +103,24 @@ def test_scale_and_fallback_options(tiny_model_path) -> None:
         vse.upscale_ranges(clip, [(0, 1)], tiny_model_path, fallback="nnedi3")
     with pytest.raises(vs.Error, match="either width/height or scale"):
         vse.upscale_ranges(clip, [(0, 1)], tiny_model_path, device="cpu", width=64, scale=2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"taps": True}, "taps=True is not an integer"),
+        ({"taps": 0}, "taps=0 is out of range"),
+        ({"taps": 2.5}, "taps=2.5 is not an integer"),
+        ({"ranges": [(True, 1)]}, "range (True, 1) is not (first, last)"),
+        ({"ranges": (0, False)}, "range False is not (first, last)"),
+    ],
+)
+def test_booleans_are_not_numbers(tiny_model_path, kwargs, message) -> None:
+    clip = numbered_clip(fmt=vs.RGBS, length=6)
+    args = {"ranges": [(0, 1)]} | kwargs
+    with pytest.raises(ClipError) as info:
+        vse.upscale_ranges(clip, args.pop("ranges"), tiny_model_path, device="cpu", **args)
+    assert message in str(info.value)
 
 
 def test_times_and_frames_mixed():

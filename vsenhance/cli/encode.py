@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
+from ..encode.colour import ENCODERS
 from ..errors import ClipError, EncodeError
 
 __all__ = ["register"]
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="require an existing matching plan (a matching plan is resumed anyway)")  # fmt: skip
     p.add_argument("--restart", action="store_true", help="discard an existing plan and its segments")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace OUT if it exists")
-    p.add_argument("--encoder", choices=("x264", "x265", "ffv1"), default="x264", help="video encoder (x264)")
+    p.add_argument("--encoder", choices=ENCODERS, default="x264", help="video encoder (x264)")
     p.add_argument("--crf", type=float, default=18, help="x264/x265 CRF (18)")
     p.add_argument("--preset", default="slow", help="x264/x265 preset (slow)")
     p.add_argument("--ffmpeg-args", default=None, metavar='"..."',

@@ -14,11 +14,13 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 __all__ = [
     "COLOUR_PROPS",
+    "ENCODERS",
     "ColourTags",
+    "Encoder",
     "clip_colour",
     "colour_changes",
     "format_bits",
@@ -26,6 +28,7 @@ __all__ = [
 ]
 
 Encoder = Literal["x264", "x265", "ffv1"]
+ENCODERS: tuple[Encoder, ...] = get_args(Encoder)  # the CLI's choices and the plan's check
 
 _UNSPECIFIED = 2
 

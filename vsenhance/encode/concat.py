@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 from pathlib import Path
 
 from ..errors import EncodeError
+from ..files import atomic_path
 from .audio import AudioCut, audio_input_argv
 from .state import DISK_FULL_TEXT, count_frames, disk_full_error, low_on_space
 from .tools import run_checked
@@ -46,9 +46,8 @@ def concat_segments(
     ffmpeg: Path, list_path: Path, segment_files: list[Path], output: Path, total_frames: int,
     audio: AudioCut | None = None,
 ) -> None:  # fmt: skip
-    """Write ``output`` atomically (a hidden temp file beside it, then ``os.replace``), frame-count checked."""
-    tmp = output.with_name(f".{output.stem}.partial{output.suffix}")
-    try:
+    """Write ``output`` atomically (:func:`~vsenhance.files.atomic_path`), frame-count checked before it appears."""
+    with atomic_path(output) as tmp:
         try:
             write_concat_list(list_path, segment_files)
             run_checked(
@@ -77,7 +76,3 @@ def concat_segments(
                 f"the joined file holds {got} frames instead of {total_frames}.",
                 "report this; the segments are kept in the state folder.",
             )
-        os.replace(tmp, output)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()

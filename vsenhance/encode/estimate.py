@@ -23,9 +23,7 @@ from ..errors import ClipError, EncodeError
 from .progress import format_duration
 from .tools import child_env, stderr_tail
 
-__all__ = ["PATH_PROP", "build_estimate", "format_estimate", "run_estimate", "sample_indices"]
-
-PATH_PROP = "VSEnhancePath"
+__all__ = ["build_estimate", "format_estimate", "run_estimate", "sample_indices"]
 
 
 def sample_indices(total: int, count: int) -> list[int]:

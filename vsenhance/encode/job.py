@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import ClipError, EncodeError, PlanMismatchError
+from ..files import sha256_file
 from .audio import AudioSource, plan_audio, probe_audio
 from .colour import clip_colour, format_bits
 from .concat import concat_segments
@@ -29,7 +30,7 @@ from .farm.protocol import ClipSummary, Pool
 from .farm.scheduler import Scheduler
 from .lock import OutputLock
 from .paths import same_file
-from .plan import EncoderSettings, Plan, hash_file
+from .plan import EncoderSettings, Plan
 from .progress import GpuMonitor, Progress
 from .run import render_task
 from .state import EncodeState, disk_full_error, state_dir_for
@@ -117,7 +118,7 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     # every field but the frame count is known now: a refused rerun costs no worker start
     draft = Plan(
         script=str(script),
-        script_sha256=hash_file(script),
+        script_sha256=sha256_file(script),
         script_args=tuple(opts.script_args),
         encoder=opts.encoder,
         segment_frames=opts.segment_frames,

@@ -11,23 +11,20 @@ import hashlib
 import json
 import shlex
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from typing import cast
 
 from ..errors import ClipError, EncodeError
-from .colour import ColourTags, merge_encoder_params
+from .colour import ENCODERS, ColourTags, Encoder, merge_encoder_params
 from .script import parse_script_args
 
 __all__ = [
-    "ENCODERS",
     "EncoderSettings",
     "Plan",
     "Segment",
-    "hash_file",
     "make_segments",
     "normalise_script_args",
 ]
 
-ENCODERS = ("x264", "x265", "ffv1")
 SEGMENT_EXT = ".mkv"  # Matroska holds H.264, HEVC and FFV1 alike
 
 
@@ -62,7 +59,7 @@ def make_segments(total_frames: int, segment_frames: int) -> list[Segment]:
 
 @dataclass(frozen=True)
 class EncoderSettings:
-    encoder: str = "x264"
+    encoder: Encoder = "x264"
     crf: float | None = 18
     preset: str | None = "slow"
     ffmpeg_args: tuple[str, ...] = field(default_factory=tuple)
@@ -87,7 +84,7 @@ class EncoderSettings:
             preset = preset or "slow"
         if crf is not None and float(crf).is_integer():
             crf = int(crf)
-        return cls(encoder, crf, preset, extra)
+        return cls(cast(Encoder, encoder), crf, preset, extra)
 
     def codec_argv(self, colour: ColourTags | None = None) -> list[str]:
         """ffmpeg output options for the video codec (the pixel format comes from the y4m header).
@@ -119,14 +116,6 @@ class EncoderSettings:
 def normalise_script_args(items: list[str] | None) -> list[str]:
     """Check ``key=value`` items and sort them by key (order does not matter to a script)."""
     return [f"{k}={v}" for k, v in sorted(parse_script_args(items, "normalise_script_args").items())]
-
-
-def hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from .estimate import PATH_PROP, sample_indices
+from ..constants import PATH_PROP
+from .estimate import sample_indices
 from .script import parse_script_args, run_script
 
 __all__ = ["main", "probe"]

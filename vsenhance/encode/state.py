@@ -1,8 +1,8 @@
 """The state folder beside the output (``OUT.mkv.vsenhance/``): plan, done-record and segment files.
 
-Every JSON file is written atomically (temp file in the same folder, fsync, ``os.replace``, fsync of the
-folder), so a kill at any moment leaves either the old or the new record. A segment counts as done only when
-its file exists and ffprobe confirms its frame count; the done-record alone is never trusted.
+Every JSON file is written with :func:`vsenhance.files.atomic_write_json`, so a kill at any moment leaves either
+the old or the new record. A segment counts as done only when its file exists and ffprobe confirms its frame
+count; the done-record alone is never trusted.
 """
 
 from __future__ import annotations
@@ -12,17 +12,16 @@ import errno
 import json
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 from ..errors import EncodeError
+from ..files import atomic_write_json
 from .plan import Plan, Segment
 from .tools import child_env, find_ffprobe
 
 __all__ = [
     "DISK_FULL_TEXT",
     "EncodeState",
-    "atomic_write_json",
     "count_frames",
     "disk_full_error",
     "low_on_space",
@@ -31,6 +30,8 @@ __all__ = [
 
 PLAN_FILE = "plan.json"
 DONE_FILE = "done.json"
+# atomic_write_json's temp files (``.plan.XXXX.partial.json``), left behind only by a kill mid-write
+_TEMP_PREFIXES = tuple(f".{Path(name).stem}." for name in (PLAN_FILE, DONE_FILE))
 DISK_FULL_TEXT = "No space left on device"  # strerror(ENOSPC), as ffmpeg prints it
 
 
@@ -55,27 +56,6 @@ def disk_full_error(func: str, folder: Path, what: str) -> EncodeError:
 
 def state_dir_for(output: Path) -> Path:
     return output.with_name(output.name + ".vsenhance")
-
-
-def atomic_write_json(path: Path, data: object) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
 
 
 def count_frames(path: Path) -> int | None:
@@ -195,8 +175,7 @@ class EncodeState:
             return
         for child in self.dir.iterdir():
             if child.is_file() and (
-                child.name in (PLAN_FILE, DONE_FILE, "concat.txt")
-                or child.name.startswith(("seg_", f".{PLAN_FILE}.", f".{DONE_FILE}."))
+                child.name in (PLAN_FILE, DONE_FILE, "concat.txt") or child.name.startswith(("seg_", *_TEMP_PREFIXES))
             ):
                 child.unlink()
         with contextlib.suppress(OSError):

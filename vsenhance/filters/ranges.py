@@ -8,24 +8,25 @@ import re
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import vapoursynth as vs
 
+from ..bridge.checks import check_number
 from ..bridge.formats import check_constant, color_params, resolve_output_format
+from ..constants import PATH_PROP
 from ..encode.cut import parse_time_exact
 from ..errors import ClipError
 from .upscale import upscale
 
-__all__ = ["PATH_PROP", "parse_ranges", "upscale_ranges"]
+__all__ = ["parse_ranges", "upscale_ranges"]
 
 core = vs.core
 
 _FUNC = "vsenhance.upscale_ranges"
-PATH_PROP = "VSEnhancePath"
-"""Frame prop naming the path that made a frame: ``"ai"`` or the fallback's name (e.g. ``"lanczos"``)."""
 
-_FALLBACKS = {"lanczos", "spline36", "bicubic", "bilinear", "point"}
+Fallback = Literal["lanczos", "spline36", "bicubic", "bilinear", "point"]
+_FALLBACKS: tuple[Fallback, ...] = get_args(Fallback)
 
 Endpoint = int | str
 RangeSpec = (
@@ -190,7 +191,7 @@ def upscale_ranges(
     width: int | None = None,
     height: int | None = None,
     scale: float | None = None,
-    fallback: str = "lanczos",
+    fallback: Fallback = "lanczos",
     taps: int = 3,
     **upscale_kwargs: Any,
 ) -> vs.VideoNode:
@@ -211,8 +212,7 @@ def upscale_ranges(
     check_constant(clip, _FUNC)
     if fallback not in _FALLBACKS:
         raise ClipError(_FUNC, f"fallback={fallback!r} is not known.", f"Use one of {sorted(_FALLBACKS)}.")
-    if not isinstance(taps, int) or taps < 1:
-        raise ClipError(_FUNC, f"taps={taps!r} must be a positive integer.", "Pass e.g. taps=3.")
+    check_number(_FUNC, "taps", taps, 1, integer=True)  # taps=True is a mistake, not taps=1
     if "scale" in upscale_kwargs:
         raise ClipError(_FUNC, "scale is this function's own argument.", "Pass scale= once.")
     merged = parse_ranges(ranges, clip.num_frames, fps=clip.fps)

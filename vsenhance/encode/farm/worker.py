@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ...errors import VSEnhanceError
+from ...files import fsync_path
 from ..script import parse_script_args, run_script
 from ..tools import StderrTail
 from . import wire
@@ -107,14 +108,6 @@ def _jsonable(value: Any) -> Any:
         items = [_jsonable(v) for v in value]
         return None if any(v is None for v in items) else items
     return None
-
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Worker:
@@ -216,9 +209,9 @@ class Worker:
             self._ffmpeg = None
             if failure is None:
                 try:
-                    _fsync(task.partial)
-                    os.replace(task.partial, task.final)
-                    _fsync(os.fspath(Path(task.final).parent))
+                    fsync_path(task.partial)
+                    os.replace(task.partial, task.final)  # the protocol's publish step: the segment is done
+                    fsync_path(Path(task.final).parent)
                 except OSError as exc:  # ffmpeg wrote no file, or the disk is full: a failed task, not a dead worker
                     failure = Failed(
                         self.worker_id, task.index, f"could not finish {task.final}: {exc}", ff_tail.text()
