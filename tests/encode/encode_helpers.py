@@ -114,3 +114,13 @@ def wait_for_done_segments(state_dir: Path, count: int, proc: subprocess.Popen, 
             raise AssertionError(f"encode ended early ({proc.returncode}): {err.decode()[-2000:]}")
         time.sleep(0.02)
     raise AssertionError("no segment finished in time")
+
+
+def make_ffv1(path: Path, frames: int) -> Path:
+    """A small ffv1 file of ``frames`` test-pattern frames (a finished segment, as ffprobe counts it)."""
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=24",
+         "-frames:v", str(frames), "-c:v", "ffv1", "-y", os.fspath(path)],
+        check=True,
+    )  # fmt: skip
+    return path

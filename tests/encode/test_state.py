@@ -3,8 +3,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -13,14 +11,7 @@ from vsenhance.encode.state import EncodeState, count_frames, state_dir_for
 from vsenhance.errors import EncodeError
 from vsenhance.files import atomic_write_json
 
-
-def _ffv1(path: Path, frames: int) -> Path:
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=24",
-         "-frames:v", str(frames), "-c:v", "ffv1", "-y", os.fspath(path)],
-        check=True,
-    )  # fmt: skip
-    return path
+from .encode_helpers import make_ffv1
 
 
 def _plan(total=20, size=8) -> Plan:
@@ -55,7 +46,7 @@ def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
 
 
 def test_count_frames(tmp_path):
-    assert count_frames(_ffv1(tmp_path / "a.mkv", 7)) == 7
+    assert count_frames(make_ffv1(tmp_path / "a.mkv", 7)) == 7
     (tmp_path / "junk.mkv").write_bytes(b"not a video")
     assert count_frames(tmp_path / "junk.mkv") is None
     assert count_frames(tmp_path / "missing.mkv") is None
@@ -66,10 +57,10 @@ def test_segment_done_only_with_right_frame_count(tmp_path):
     state = EncodeState(tmp_path / "s")
     state.write_plan(plan)
     s0, s1, s2 = plan.segments
-    _ffv1(state.segment_path(s0), 8)  # right
-    _ffv1(state.segment_path(s1), 5)  # truncated: not done
-    _ffv1(state.partial_path(s2, "w1", 2), 2)  # partial leftovers of any attempt: discarded
-    _ffv1(state.partial_path(s0, "w0", 1), 2)
+    make_ffv1(state.segment_path(s0), 8)  # right
+    make_ffv1(state.segment_path(s1), 5)  # truncated: not done
+    make_ffv1(state.partial_path(s2, "w1", 2), 2)  # partial leftovers of any attempt: discarded
+    make_ffv1(state.partial_path(s0, "w0", 1), 2)
     assert state.partial_path(s2, "w1", 2).name == "seg_00002.w1.a2.partial.mkv"
     state.write_done(plan, {0: 8, 1: 8, 2: 4})  # the record alone is not trusted
     assert state.verify(s0) and not state.verify(s1) and not state.verify(s2)

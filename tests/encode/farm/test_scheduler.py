@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -31,6 +29,8 @@ from vsenhance.encode.run import render_task
 from vsenhance.encode.state import EncodeState
 from vsenhance.errors import EncodeError
 
+from ..encode_helpers import make_ffv1
+
 CLIP = ClipSummary(frames=20, fps_num=24, fps_den=1, width=32, height=24, format="YUV420P8", color_family="YUV")
 # what a worker does with a task: events to report (Finished writes the segment file), or None to keep it busy
 Behaviour = Callable[[str, RenderTask], list[Event] | None]
@@ -43,11 +43,7 @@ def ffv1_files(tmp_path_factory) -> Callable[[int], Path]:
     def make(frames: int) -> Path:
         path = folder / f"{frames}.mkv"
         if not path.exists():
-            subprocess.run(
-                ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=24",
-                 "-frames:v", str(frames), "-c:v", "ffv1", "-y", os.fspath(path)],
-                check=True,
-            )  # fmt: skip
+            make_ffv1(path, frames)
         return path
 
     return make
