@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from vsenhance.files import atomic_open, atomic_path, atomic_write_json, sha256_file
+from vsenhance.errors import EncodeError
+from vsenhance.files import atomic_open, atomic_path, atomic_write_json, check_output, same_file, sha256_file
 
 
 def _leftovers(folder):
@@ -76,3 +77,47 @@ def test_sigkill_while_writing_leaves_the_old_file(tmp_path):
         proc.kill()
         proc.wait(timeout=10)
     assert json.loads(target.read_text()) == {"old": True}  # the half-written temp file never replaced it
+
+
+def test_same_file_through_links(tmp_path):
+    target = tmp_path / "a.vpy"
+    target.write_text("x")
+    (tmp_path / "sym.vpy").symlink_to(target)
+    os.link(target, tmp_path / "hard.vpy")
+    assert same_file(tmp_path / "sym.vpy", target)
+    assert same_file(tmp_path / "hard.vpy", target)
+    assert not same_file(tmp_path / "other.vpy", target)  # a missing file compares by resolved path
+    assert same_file(tmp_path / "sub" / ".." / "a.vpy", target)
+
+
+@pytest.mark.parametrize(
+    ("case", "fragment"),
+    [
+        ("input", "is the input"),
+        ("folder", "is a directory"),
+        ("missing-folder", "does not exist"),
+        ("exists", "already exists"),
+    ],
+)
+def test_check_output_refusals(tmp_path, case, fragment):
+    source = tmp_path / "in.vpy"
+    source.write_text("x")
+    (tmp_path / "existing.mkv").write_bytes(b"")
+    (tmp_path / "dir").mkdir()
+    output = {
+        "input": tmp_path / "link.vpy",
+        "folder": tmp_path / "dir",
+        "missing-folder": tmp_path / "nowhere" / "o.mkv",
+        "exists": tmp_path / "existing.mkv",
+    }[case]
+    if case == "input":
+        output.symlink_to(source)
+    with pytest.raises(EncodeError, match=fragment):
+        check_output("cmd", output, [source], overwrite=False)
+    if case == "exists":  # the one refusal that -y lifts
+        assert check_output("cmd", output, [source], overwrite=True) == output
+
+
+def test_check_output_returns_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert check_output("cmd", type(tmp_path)("o.mkv"), [None]) == tmp_path / "o.mkv"

@@ -1,10 +1,13 @@
-"""Atomic file writes and file hashes: the one implementation every module uses.
+"""Atomic file writes, file hashes and the checks on a file a command writes: one implementation for all.
 
 A file a user or a resumed job relies on (a model in the cache, the encode's plan and done-record, a segment,
 the joined output, a pose JSON) appears at its path only once it is complete: it is written to a hidden temp
 file in the same folder (so the rename cannot cross file systems), flushed to disk, then renamed over the path
 with ``os.replace``, and the folder is synced so the rename itself survives a power cut. A kill at any moment
 leaves the old file or the new one, never half of one; a failure removes the temp file.
+
+Before any work, :func:`check_output` makes sure the file a command will write is a usable place and never one
+of its inputs (through links too).
 """
 
 from __future__ import annotations
@@ -14,11 +17,21 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Literal
 
-__all__ = ["atomic_open", "atomic_path", "atomic_write_json", "fsync_path", "sha256_file"]
+from .errors import EncodeError
+
+__all__ = [
+    "atomic_open",
+    "atomic_path",
+    "atomic_write_json",
+    "check_output",
+    "fsync_path",
+    "same_file",
+    "sha256_file",
+]
 
 
 def fsync_path(path: str | os.PathLike[str]) -> None:
@@ -77,3 +90,41 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         while block := fh.read(1 << 20):
             h.update(block)
     return h.hexdigest()
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same inode when both exist (links, bind mounts), else the
+    same absolute path once symlinks are resolved."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def check_output(func: str, output: Path, inputs: Iterable[Path | None], *, overwrite: bool = True) -> Path:
+    """``output`` as an absolute path, once it is known to be writable without harm.
+
+    Refused whatever ``overwrite`` says: a directory, a missing folder, or the same file as one of ``inputs``
+    (the script, the source, the audio). An existing file is refused unless ``overwrite``.
+    """
+    out = Path(os.path.abspath(output))
+    for source in inputs:
+        if source is not None and same_file(out, Path(source)):
+            raise EncodeError(
+                func,
+                f"the output {output} is the input {source}; writing it would destroy the input.",
+                "pass another -o.",
+            )
+    if out.is_dir():
+        raise EncodeError(func, f"the output {output} is a directory.", "pass a file name for -o.")
+    if not out.parent.is_dir():
+        raise EncodeError(
+            func, f"the output folder {out.parent} does not exist.", "create it first or pass another -o."
+        )
+    if not os.access(out.parent, os.W_OK):
+        raise EncodeError(
+            func, f"the output folder {out.parent} is not writable.", "pass -o in a folder you can write to."
+        )
+    if out.exists() and not overwrite:
+        raise EncodeError(func, f"the output {output} already exists.", "pass -y/--overwrite or another -o.")
+    return out

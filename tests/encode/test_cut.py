@@ -6,24 +6,8 @@ from pathlib import Path
 import pytest
 
 from vsenhance.cli import main
-from vsenhance.encode.cut import cut_argv, parse_time
+from vsenhance.encode.cut import cut_argv
 from vsenhance.encode.state import count_frames
-from vsenhance.errors import ClipError
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("75", 75), ("11:56", 716), ("1:02:03.5", 3723.5), ("0:00:00", 0), ("2.25", 2.25), ("00:59.5", 59.5),
-     ("90:00", 5400)],
-)  # fmt: skip
-def test_parse_time(text, seconds):
-    assert parse_time(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["", "abc", "1:60", "1:60:00", "-5", "1::2", "1:2:3:4", "1h"])
-def test_parse_time_rejects(text):
-    with pytest.raises(ClipError):
-        parse_time(text)
 
 
 def test_cut_argv_seeks_before_input():

@@ -94,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _time_arg(text: str) -> float:
-    from ..encode.cut import parse_time
+    from ..timecode import parse_time
 
     try:
         return parse_time(text)

@@ -43,7 +43,7 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _import_ncnn(args: argparse.Namespace) -> int:
-    from ..encode.paths import check_output
+    from ..files import check_output
     from ..models.ncnn import import_ncnn
 
     func = "vsenhance models import-ncnn"

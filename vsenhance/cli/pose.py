@@ -1,7 +1,7 @@
 """``vsenhance pose-export``: run a .vpy script in this process and write its output's pose props as JSON.
 
 Imports no torch: the script is executed in this process like vspipe does
-(:func:`vsenhance.encode.script.run_script`: ``-a key=value`` becomes a global string variable, relative paths
+(:func:`vsenhance.script.run_script`: ``-a key=value`` becomes a global string variable, relative paths
 resolve beside the script), then ``vsenhance.export_pose`` streams the frames to the JSON file.
 """
 
@@ -11,8 +11,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..encode.script import parse_script_args, run_script
 from ..errors import EncodeError
+from ..script import parse_script_args, run_script
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import vapoursynth as vs
 
-    from ..encode.paths import check_output
+    from ..files import check_output
     from ..filters.pose import export_pose
 
     check_output("pose-export", args.output, [args.script])  # before the script runs; never the script itself

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ClipError, EncodeError
-from .cut import parse_time_exact
+from ..timecode import parse_time_exact
 from .tools import child_env
 
 __all__ = ["AudioCut", "AudioSource", "audio_input_argv", "parse_audio_start", "plan_audio", "probe_audio"]

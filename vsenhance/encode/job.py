@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import ClipError, EncodeError, PlanMismatchError
-from ..files import sha256_file
+from ..files import same_file, sha256_file
 from .audio import AudioSource, plan_audio, probe_audio
 from .colour import clip_colour, format_bits
 from .concat import concat_segments
@@ -29,7 +29,6 @@ from .estimate import sample_indices
 from .farm.protocol import ClipSummary, Pool
 from .farm.scheduler import Scheduler
 from .lock import OutputLock
-from .paths import same_file
 from .plan import EncoderSettings, Plan
 from .progress import GpuMonitor, Progress
 from .run import render_task

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import cast
 
 from ..errors import ClipError, EncodeError
+from ..script import parse_script_args
 from .colour import ENCODERS, ColourTags, Encoder, merge_encoder_params
-from .script import parse_script_args
 
 __all__ = [
     "EncoderSettings",

@@ -2,7 +2,7 @@
 
 Runs in its own process (started by ``vsenhance estimate`` with the same interpreter), so whatever the
 script imports (torch, models) never loads into the CLI process. The script runs the way vspipe runs it
-(:func:`vsenhance.encode.script.run_script`). Anything the script prints goes to stderr; stdout carries only
+(:func:`vsenhance.script.run_script`). Anything the script prints goes to stderr; stdout carries only
 the JSON result.
 """
 
@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from ..constants import PATH_PROP
+from ..script import parse_script_args, run_script
 from .estimate import sample_indices
-from .script import parse_script_args, run_script
 
 __all__ = ["main", "probe"]
 

@@ -15,8 +15,8 @@ import vapoursynth as vs
 from ..bridge.checks import check_number
 from ..bridge.formats import check_constant, color_params, resolve_output_format
 from ..constants import PATH_PROP
-from ..encode.cut import parse_time_exact
 from ..errors import ClipError
+from ..timecode import parse_time_exact
 from .upscale import upscale
 
 __all__ = ["parse_ranges", "upscale_ranges"]

@@ -1,6 +1,6 @@
 """``python -m vsenhance.encode.farm.worker SCRIPT --id W [-a k=v ...]``: a long-lived render worker.
 
-It executes the script once (:func:`~vsenhance.encode.script.run_script`: the torch import, the model load and
+It executes the script once (:func:`~vsenhance.script.run_script`: the torch import, the model load and
 a ``torch.compile`` are paid once), reports :class:`~.protocol.Ready`, then serves tasks one at a time. Tasks
 arrive as JSON lines (:mod:`.wire`) on stdin; events leave on a private channel, the process's *original*
 stdout, while fd 1 and ``sys.stdout`` point to stderr from the first instruction on, so nothing the script or a
@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ...errors import VSEnhanceError
 from ...files import fsync_path
-from ..script import parse_script_args, run_script
+from ...script import parse_script_args, run_script
 from ..tools import StderrTail
 from . import wire
 from .protocol import ClipSummary, Event, Failed, Finished, Probed, ProbeTask, Progress, Ready, RenderTask, WorkerInfo

@@ -8,8 +8,8 @@ import pytest
 import vapoursynth as vs
 
 from vsenhance.encode.plan import normalise_script_args
-from vsenhance.encode.script import parse_script_args, run_script
 from vsenhance.errors import ClipError
+from vsenhance.script import parse_script_args, run_script
 
 HEAD = "import vapoursynth as vs\ncore = vs.core\n"
 

@@ -1,6 +1,6 @@
 """Executing a .vpy script in this process the way ``vspipe`` does, and the one ``-a key=value`` parser.
 
-Used by everything that runs the user's script outside vspipe (the estimate probe, ``pose-export``, the
+Used by everything that runs the user's script outside vspipe (the estimate sampler, ``pose-export``, the
 farm's render workers), so a script means the same everywhere. What vspipe R81 does, measured, and what
 :func:`run_script` therefore does:
 
@@ -22,12 +22,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ClipError
+from .errors import ClipError
 
 if TYPE_CHECKING:
     import vapoursynth as vs
 
-__all__ = ["parse_script_arg", "parse_script_args", "run_script"]
+__all__ = ["ScriptArgs", "parse_script_arg", "parse_script_args", "run_script", "script_args_argv"]
+
+ScriptArgs = Mapping[str, str]
+"""``-a`` arguments, parsed once where they enter (the CLI, a worker's argv), keyed and sorted by name."""
 
 
 def parse_script_arg(text: str, func: str = "script arguments") -> tuple[str, str]:
@@ -39,8 +42,17 @@ def parse_script_arg(text: str, func: str = "script arguments") -> tuple[str, st
 
 
 def parse_script_args(items: Iterable[str] | None, func: str = "script arguments") -> dict[str, str]:
-    """``-a`` items as a dict; a repeated key keeps its last value (as vspipe does)."""
-    return dict(parse_script_arg(item, func) for item in items or ())
+    """``-a`` items as a dict sorted by key (order does not matter to a script); a repeated key keeps its last
+    value (as vspipe does)."""
+    return dict(sorted(dict(parse_script_arg(item, func) for item in items or ()).items()))
+
+
+def script_args_argv(args: ScriptArgs) -> list[str]:
+    """``["-a", "k=v", ...]``: how parsed arguments travel to a child process (vspipe, a worker, the sampler)."""
+    argv: list[str] = []
+    for key, value in args.items():
+        argv += ["-a", f"{key}={value}"]
+    return argv
 
 
 def run_script(

@@ -1,0 +1,32 @@
+"""Time codes as people type them (``75``, ``11:56``, ``1:02:03.5``): the one parser, for the ranges filter,
+``vsenhance cut`` and ``--audio-start``. Exact fractions, so frame arithmetic at 24000/1001 fps does not drift."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from .errors import ClipError
+
+__all__ = ["parse_time", "parse_time_exact"]
+
+_TIME = re.compile(r"^(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
+
+
+def parse_time(text: str) -> float:
+    """``"75"`` -> 75.0, ``"11:56"`` -> 716.0, ``"1:02:03.5"`` -> 3723.5 (minutes/seconds after a colon < 60)."""
+    return float(parse_time_exact(text))
+
+
+def parse_time_exact(text: str) -> Fraction:
+    """:func:`parse_time` as an exact fraction (``"0.1"`` is 1/10), for frame arithmetic at 24000/1001 fps."""
+    m = _TIME.match(text.strip())
+    if not m:
+        raise ClipError("parse_time", f"{text!r} is not a time.", "use seconds (75), MM:SS (11:56) or H:MM:SS.s.")
+    hours, minutes, seconds = m.groups()
+    sec = Fraction(seconds)
+    if minutes is not None and sec >= 60:
+        raise ClipError("parse_time", f"{text!r} has {float(sec):g} seconds after a colon.", "keep seconds below 60.")
+    if hours is not None and int(minutes) >= 60:
+        raise ClipError("parse_time", f"{text!r} has {minutes} minutes after a colon.", "keep minutes below 60.")
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + sec
