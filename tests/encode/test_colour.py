@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vsenhance.encode.colour import ColourTags, colour_changes, merge_encoder_params
-from vsenhance.encode.plan import EncoderSettings
+from vsenhance.encode.colour import ColourTags, colour_changes
+from vsenhance.encode.encoder import EncoderSettings, vui_params
 from vsenhance.encode.tools import child_env, find_vspipe
 
 # bestsource's props for a UHD Blu-ray-like master (P3-D65 mastering display, 1000 nits)
@@ -173,7 +173,7 @@ def test_vui_alone_carries_the_tags(tmp_path, encoder):
 def test_absent_or_unspecified_stays_unspecified(tmp_path, props):
     script = write_prop_script(tmp_path / "clip.vpy", "YUV420P8", props)
     tags = ColourTags.from_props(props)
-    assert tags.ffmpeg_argv() == [] and tags.encoder_params("x265") == {}
+    assert tags.ffmpeg_argv() == [] and vui_params(tags, "x265") == {}
     out = tmp_path / "out.mkv"
     encode(script, out, EncoderSettings.create("x265", 30, "ultrafast", None), tags)
     space, trc, prim, _range, _loc = probe_stream(out)
@@ -185,9 +185,9 @@ def test_master_display_order_and_units():
     # x265 lists green, blue, red; units of 0.00002 and 0.0001 cd/m2
     assert tags.master_display == "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)"
     assert tags.max_cll == (1000, 400)
-    params = tags.encoder_params("x265")
+    params = vui_params(tags, "x265")
     assert params["max-cll"] == "1000,400" and params["hdr10"] == "1" and params["repeat-headers"] == "1"
-    assert "master-display" not in tags.encoder_params("x264")
+    assert "master-display" not in vui_params(tags, "x264")
 
 
 def test_partial_hdr_props_write_no_mastering_display():
@@ -195,20 +195,6 @@ def test_partial_hdr_props_write_no_mastering_display():
     del props["MasteringDisplayMinLuminance"]
     tags = ColourTags.from_props(props)
     assert tags.master_display is None and tags.max_cll == (1000, 400)
-
-
-def test_hdr_warnings():
-    pq = ColourTags.from_props({"_Matrix": 9, "_Transfer": 16, "_Primaries": 9})
-    assert pq.warnings("x265", 10) == []
-    assert any("8-bit" in w for w in pq.warnings("x265", 8))
-    assert any("x264" in w for w in pq.warnings("x264", 10))
-    hlg = ColourTags.from_props({"_Transfer": 18})
-    assert any("HLG" in w for w in hlg.warnings("x264", 8))
-    assert ColourTags.from_props({"_Transfer": 1}).warnings("x264", 8) == []
-    hdr10 = ColourTags.from_props({"_Transfer": 16, **HDR10})
-    assert any("ffv1 has no place" in w for w in hdr10.warnings("ffv1", 10))
-    assert pq.warnings("ffv1", 10) == []  # the tags alone fit
-    assert len(hdr10.warnings("ffv1", 8)) == 2  # no metadata, and 8 bits
 
 
 def test_old_colorrange_prop_and_chroma_of_444():
@@ -224,19 +210,6 @@ def test_json_round_trip_and_changes():
     changes = colour_changes(tags, sdr)
     assert any(c.startswith("transfer 16 -> 1") for c in changes)
     assert colour_changes(tags, tags) == []
-
-
-def test_user_params_are_merged_not_replaced():
-    tags = ColourTags.from_props({"_Matrix": 1, "_Transfer": 1, "_Primaries": 1})
-    argv = EncoderSettings.create(
-        "x265", 20, "slow", "-x265-params aq-mode=3:colorprim=bt470bg -tune grain"
-    ).codec_argv(tags)
-    assert argv.count("-x265-params") == 1
-    params = argv[argv.index("-x265-params") + 1].split(":")
-    assert "aq-mode=3" in params and "colorprim=bt470bg" in params and "transfer=bt709" in params
-    assert "log-level=error" in params and argv[-2:] == ["-tune", "grain"]
-    merged, rest = merge_encoder_params("ffv1", {}, ["-g", "1"])
-    assert merged == [] and rest == ["-g", "1"]
 
 
 def test_pq_source_through_vsenhance_encode_x265(tmp_path):

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from vsenhance.encode.plan import EncoderSettings, Plan, make_segments, normalise_script_args
+from vsenhance.encode.encoder import EncoderSettings
+from vsenhance.encode.plan import Plan, make_segments, normalise_script_args
 from vsenhance.errors import ClipError, EncodeError
 
 
@@ -72,24 +73,6 @@ def test_plan_json_round_trip():
     assert plan.to_json()["segments"][-1] == [900, 999]
     with pytest.raises(EncodeError):
         Plan.from_json({"script": "x"})
-
-
-def test_encoder_settings():
-    ffv1 = EncoderSettings.create("ffv1", 30, "veryslow", None)
-    assert (ffv1.crf, ffv1.preset) == (None, None)  # not hashed: lossless
-    assert ffv1 == EncoderSettings.create("ffv1", 18, "slow", None)
-    assert ffv1.codec_argv()[:2] == ["-c:v", "ffv1"] and "-level" in ffv1.codec_argv()
-    x264 = EncoderSettings.create("x264", 18.0, "slow", "-tune 'film grain' -x264-params \"a=1:b=2\"")
-    assert x264.crf == 18 and isinstance(x264.crf, int)
-    assert x264.ffmpeg_args == ("-tune", "film grain", "-x264-params", "a=1:b=2")
-    # one -x264-params: the user's, merged with the colour tags (none here)
-    assert x264.codec_argv() == [
-        "-c:v", "libx264", "-crf", "18", "-preset", "slow", "-x264-params", "a=1:b=2", "-tune", "film grain",
-    ]  # fmt: skip
-    with pytest.raises(ClipError):
-        EncoderSettings.create("av1", 18, "slow", None)
-    with pytest.raises(ClipError):
-        EncoderSettings.create("x264", 18, "slow", "-tune 'unclosed")
 
 
 def test_script_args_sorted_and_checked():

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from vsenhance.encode.plan import EncoderSettings, Plan
+from vsenhance.encode.encoder import EncoderSettings
+from vsenhance.encode.plan import Plan
 from vsenhance.encode.state import EncodeState, count_frames, state_dir_for
 from vsenhance.errors import EncodeError
 from vsenhance.files import atomic_write_json

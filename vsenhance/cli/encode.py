@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-from ..encode.colour import ENCODERS
+from ..encode.encoder import ENCODERS
 from ..errors import ClipError, EncodeError
 
 __all__ = ["register"]
@@ -130,8 +130,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _encode(args: argparse.Namespace) -> int:
+    from ..encode.encoder import EncoderSettings
     from ..encode.job import EncodeOptions, run_encode
-    from ..encode.plan import EncoderSettings, normalise_script_args
+    from ..encode.plan import normalise_script_args
 
     opts = EncodeOptions(
         script=args.script,

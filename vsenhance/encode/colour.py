@@ -1,11 +1,11 @@
-"""What the encoded file says about its colour: frame props -> ffmpeg's stream options and the encoder's VUI.
+"""What the encoded file says about its colour: frame props -> H.273 codes, ffmpeg's and the encoders' names.
 
 The clip's colour description (``_Matrix``, ``_Transfer``, ``_Primaries``, ``_Range``, ``_ChromaLocation``) and
 HDR10 static metadata (bestsource's/ffms2's ``MasteringDisplay*`` and ``ContentLightLevel*`` props) are read
 from frame 0 and written twice: as ffmpeg's stream options (``-colorspace`` ..., so the container and a later
 remux see them) and in the encoder's own VUI/SEI (``-x264-params``/``-x265-params``, so a player that reads
 only the bitstream sees them). A prop that is absent or "unspecified" (2) stays unspecified: nothing is
-invented. ffv1 has no VUI, so it gets only the stream options. Torch-free: the driver imports this.
+invented. How an encoder writes them (its VUI keys, the HDR10 SEI) is :mod:`.encoder`'s. Torch-free.
 """
 
 from __future__ import annotations
@@ -14,21 +14,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-__all__ = [
-    "COLOUR_PROPS",
-    "ENCODERS",
-    "ColourTags",
-    "Encoder",
-    "clip_colour",
-    "colour_changes",
-    "format_bits",
-    "merge_encoder_params",
-]
-
-Encoder = Literal["x264", "x265", "ffv1"]
-ENCODERS: tuple[Encoder, ...] = get_args(Encoder)  # the CLI's choices and the plan's check
+__all__ = ["HLG", "PQ", "ColourTags", "clip_colour", "colour_changes", "format_bits", "vui_names"]
 
 _UNSPECIFIED = 2
 
@@ -83,16 +71,7 @@ _PRIMARIES: dict[int, tuple[str, str | None]] = {
 }
 # vs.ChromaLocation = H.273 chroma_sample_loc_type (0 left ... 5 bottom); ffmpeg's AVChromaLocation is that + 1
 _CHROMA_LOCATION = {0: "left", 1: "center", 2: "topleft", 3: "top", 4: "bottomleft", 5: "bottom"}
-_PQ, _HLG = 16, 18
-
-COLOUR_PROPS = (
-    "_Matrix", "_Transfer", "_Primaries", "_Range", "_ColorRange", "_ChromaLocation",
-    "MasteringDisplayPrimariesX", "MasteringDisplayPrimariesY",
-    "MasteringDisplayWhitePointX", "MasteringDisplayWhitePointY",
-    "MasteringDisplayMinLuminance", "MasteringDisplayMaxLuminance",
-    "ContentLightLevelMax", "ContentLightLevelAverage",
-)  # fmt: skip
-"""The frame props this module reads (what a probe of frame 0 must report)."""
+PQ, HLG = 16, 18  # H.273 transfer codes of the HDR signals
 
 
 def _code(props: Mapping[str, Any], key: str, table: Mapping[int, object]) -> int | None:
@@ -181,7 +160,7 @@ class ColourTags:
     @property
     def hdr(self) -> bool:
         """PQ or HLG: a signal that 8 bits or an encoder without HDR metadata degrade."""
-        return self.transfer in (_PQ, _HLG)
+        return self.transfer in (PQ, HLG)
 
     def ffmpeg_argv(self) -> list[str]:
         """ffmpeg's stream colour options (output options), for every encoder."""
@@ -197,59 +176,6 @@ class ColourTags:
         if self.chroma_location is not None:
             argv += ["-chroma_sample_location", _CHROMA_LOCATION[self.chroma_location]]
         return argv
-
-    def encoder_params(self, encoder: Encoder) -> dict[str, str]:
-        """The VUI (and for x265 the HDR10 SEI) as ``-x264-params``/``-x265-params`` key=value items."""
-        if encoder == "ffv1":
-            return {}
-        params: dict[str, str] = {}
-        for key, code, table in (
-            ("colorprim", self.primaries, _PRIMARIES),
-            ("transfer", self.transfer, _TRANSFER),
-            ("colormatrix", self.matrix, _MATRIX),
-        ):
-            name = table[code][1] if code is not None else None
-            if name is not None:
-                params[key] = name
-        if self.range is not None:  # libx264's own key is fullrange (x264's CLI --range is not a param)
-            if encoder == "x264":
-                params["fullrange"] = "on" if self.range == "full" else "off"
-            else:
-                params["range"] = self.range
-        if self.chroma_location is not None:
-            params["chromaloc"] = str(self.chroma_location)
-        if encoder == "x265" and (self.master_display or self.max_cll):
-            if self.master_display:
-                params["master-display"] = self.master_display
-            if self.max_cll:
-                params["max-cll"] = f"{self.max_cll[0]},{self.max_cll[1]}"
-            params["hdr10"] = "1"  # signal HDR10 (writes the SEI)
-            params["hdr10-opt"] = "1"  # x265's block-level luma/chroma QP offsets for HDR10
-            params["repeat-headers"] = "1"  # headers (and SEI) at every keyframe: each segment carries them
-        return params
-
-    def warnings(self, encoder: Encoder, bits: int | None) -> list[str]:
-        """What the encode will lose of the source's HDR signal (empty when nothing)."""
-        out = []
-        if encoder == "ffv1" and (self.master_display or self.max_cll):
-            out.append(
-                "ffv1 has no place for the HDR10 mastering/light-level metadata (the colour tags are kept); "
-                "pass it on when encoding the delivery file from this master (x265 master-display/max-cll)"
-            )
-        if not self.hdr:
-            return out
-        kind = "PQ" if self.transfer == _PQ else "HLG"
-        if bits is not None and bits < 10:
-            out.append(
-                f"the clip is HDR ({kind}) but only {bits}-bit: banding is likely; "
-                "output 10 bits (e.g. output_format=vs.YUV420P10) to keep the HDR signal intact"
-            )
-        if encoder == "x264":
-            out.append(
-                f"the clip is HDR ({kind}): x264 writes no HDR10 mastering/light-level metadata, so players may "
-                "show it wrongly; use --encoder x265 to keep the HDR signal"
-            )
-        return out
 
     def describe(self) -> str:
         """One short line for the log, e.g. ``bt2020nc/smpte2084/bt2020 limited topleft, HDR10``."""
@@ -287,6 +213,20 @@ class ColourTags:
         )
 
 
+def vui_names(tags: ColourTags) -> dict[str, str]:
+    """x264's and x265's spelling of the primaries, transfer and matrix that have one (keys as ColourTags)."""
+    names: dict[str, str] = {}
+    for key, code, table in (
+        ("primaries", tags.primaries, _PRIMARIES),
+        ("transfer", tags.transfer, _TRANSFER),
+        ("matrix", tags.matrix, _MATRIX),
+    ):
+        name = table[code][1] if code is not None else None
+        if name is not None:
+            names[key] = name
+    return names
+
+
 def colour_changes(reference: ColourTags, other: ColourTags) -> list[str]:
     """Which fields differ, e.g. ``["transfer bt709 -> smpte2084"]`` (for a warning that tags will be wrong)."""
     out = []
@@ -297,33 +237,6 @@ def colour_changes(reference: ColourTags, other: ColourTags) -> list[str]:
                 f"{name} {old if old is not None else 'unspecified'} -> {new if new is not None else 'unspecified'}"
             )
     return out
-
-
-def merge_encoder_params(encoder: Encoder, params: Mapping[str, str], extra: list[str]) -> tuple[list[str], list[str]]:
-    """One ``-x26N-params`` for ``params`` and any the user passed in ``extra`` (the user's keys win).
-
-    ffmpeg keeps only the last of repeated ``-x265-params`` options, so a user's ``--ffmpeg-args
-    "-x265-params aq-mode=3"`` would otherwise silently drop the colour tags and HDR metadata.
-    Returns (the merged option, ``extra`` without the user's ``-x26N-params``).
-    """
-    if encoder == "ffv1":
-        return [], list(extra)
-    option = f"-{encoder}-params"
-    merged = dict(params)
-    rest: list[str] = []
-    i = 0
-    while i < len(extra):
-        if extra[i] == option and i + 1 < len(extra):
-            for item in filter(None, extra[i + 1].split(":")):
-                key, _, value = item.partition("=")
-                merged[key] = value
-            i += 2
-        else:
-            rest.append(extra[i])
-            i += 1
-    if not merged:
-        return [], rest
-    return [option, ":".join(f"{k}={v}" if v else k for k, v in merged.items())], rest
 
 
 def format_bits(format_name: str | None) -> int | None:

@@ -23,19 +23,19 @@ from typing import TextIO
 from ..errors import ClipError, EncodeError, PlanMismatchError
 from ..files import same_file, sha256_file
 from .audio import AudioSource, plan_audio, probe_audio
-from .colour import clip_colour, format_bits
+from .colour import ColourTags, clip_colour, format_bits
 from .concat import concat_segments
+from .encoder import EncoderSettings, hdr_warnings, segment_argv
 from .estimate import sample_indices
-from .farm.protocol import ClipSummary, Pool
+from .farm.protocol import ClipSummary, Pool, RenderTask
 from .farm.scheduler import Scheduler
 from .lock import OutputLock
-from .plan import EncoderSettings, Plan
+from .plan import Plan, Segment
 from .progress import GpuMonitor, Progress
-from .run import render_task
 from .state import EncodeState, disk_full_error, state_dir_for
 from .tools import find_ffmpeg, find_ffprobe
 
-__all__ = ["EncodeOptions", "parse_gpus", "run_encode"]
+__all__ = ["EncodeOptions", "parse_gpus", "render_task", "run_encode"]
 
 Y4M_FAMILIES = ("YUV", "GRAY")
 COLOUR_SAMPLES = 4  # frames besides frame 0 whose colour props are compared with frame 0's (see clip_colour)
@@ -195,7 +195,7 @@ def _locked(
             f"{len(segments)} segments of {plan.segment_frames}, {opts.encoder.describe()}",
         )
         _tell(err, f"colour: {colour.describe()}")
-        for warning in [*colour_warnings, *colour.warnings(plan.encoder.encoder, format_bits(clip.format))]:
+        for warning in [*colour_warnings, *hdr_warnings(colour, plan.encoder.encoder, format_bits(clip.format))]:
             _tell(err, f"warning: {warning}")
         if cut is not None:
             _tell(err, cut.describe())
@@ -239,6 +239,24 @@ def _locked(
         state.clear()
         _tell(err, f"done: {output} ({plan.total_frames} frames)")
     return 0
+
+
+def render_task(
+    ffmpeg: Path, encoder: EncoderSettings, state: EncodeState, seg: Segment, worker_id: str, attempt: int,
+    colour: ColourTags | None = None,
+) -> RenderTask:  # fmt: skip
+    """One attempt at a segment: its frames, and the ffmpeg that writes them to a partial file unique to the
+    attempt, which the worker renames to the segment's name when ffmpeg succeeds."""
+    partial = state.partial_path(seg, worker_id, attempt)
+    return RenderTask(
+        index=seg.index,
+        first=seg.first,
+        last=seg.last,
+        ffmpeg_argv=tuple(segment_argv(ffmpeg, encoder, partial, colour)),
+        partial=os.fspath(partial),
+        final=os.fspath(state.segment_path(seg)),
+        attempt=attempt,
+    )
 
 
 def _make_pool(opts: EncodeOptions, script: Path, gpus: tuple[int, ...], state: EncodeState) -> tuple[Pool, str]:

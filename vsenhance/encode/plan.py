@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shlex
 from dataclasses import asdict, dataclass, field
-from typing import cast
 
 from ..errors import ClipError, EncodeError
 from ..script import parse_script_args
-from .colour import ENCODERS, ColourTags, Encoder, merge_encoder_params
+from .colour import ColourTags
+from .encoder import EncoderSettings
 
 __all__ = [
-    "EncoderSettings",
     "Plan",
     "Segment",
     "make_segments",
@@ -55,62 +53,6 @@ def make_segments(total_frames: int, segment_frames: int) -> list[Segment]:
         Segment(i, first, min(first + segment_frames, total_frames) - 1)
         for i, first in enumerate(range(0, total_frames, segment_frames))
     ]
-
-
-@dataclass(frozen=True)
-class EncoderSettings:
-    encoder: Encoder = "x264"
-    crf: float | None = 18
-    preset: str | None = "slow"
-    ffmpeg_args: tuple[str, ...] = field(default_factory=tuple)
-
-    @classmethod
-    def create(cls, encoder: str, crf: float | None, preset: str | None, ffmpeg_args: str | None) -> EncoderSettings:
-        """Validate and normalise (ffv1 is lossless: crf and preset do not apply and are not hashed)."""
-        if encoder not in ENCODERS:
-            raise ClipError("EncoderSettings", f"unknown encoder {encoder!r}.", f"use one of {', '.join(ENCODERS)}.")
-        try:
-            extra = tuple(shlex.split(ffmpeg_args)) if ffmpeg_args else ()
-        except ValueError as exc:
-            raise ClipError(
-                "EncoderSettings", f"--ffmpeg-args could not be split: {exc}.", "check the quoting."
-            ) from exc
-        if encoder == "ffv1":
-            crf, preset = None, None
-        else:
-            crf = 18 if crf is None else crf
-            if crf < 0:
-                raise ClipError("EncoderSettings", f"crf {crf} is negative.", "pass --crf 0 or more.")
-            preset = preset or "slow"
-        if crf is not None and float(crf).is_integer():
-            crf = int(crf)
-        return cls(cast(Encoder, encoder), crf, preset, extra)
-
-    def codec_argv(self, colour: ColourTags | None = None) -> list[str]:
-        """ffmpeg output options for the video codec (the pixel format comes from the y4m header).
-
-        ``colour``: the clip's colour description and HDR metadata, written as stream options and in the
-        encoder's VUI (one ``-x26N-params`` holding ours and the user's, whose keys win).
-        """
-        colour = colour or ColourTags()
-        params: dict[str, str] = {}
-        if self.encoder == "ffv1":
-            argv = ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1"]
-        elif self.encoder == "x264":
-            argv = ["-c:v", "libx264", "-crf", str(self.crf), "-preset", str(self.preset)]
-        else:
-            argv = ["-c:v", "libx265", "-crf", str(self.crf), "-preset", str(self.preset)]
-            params["log-level"] = "error"
-        params |= colour.encoder_params(self.encoder)
-        merged, extra = merge_encoder_params(self.encoder, params, list(self.ffmpeg_args))
-        return argv + colour.ffmpeg_argv() + merged + extra
-
-    def describe(self) -> str:
-        if self.encoder == "ffv1":
-            text = "ffv1 (lossless, level 3)"
-        else:
-            text = f"{self.encoder} crf {self.crf} preset {self.preset}"
-        return text + (f" + {shlex.join(self.ffmpeg_args)}" if self.ffmpeg_args else "")
 
 
 def normalise_script_args(items: list[str] | None) -> list[str]:

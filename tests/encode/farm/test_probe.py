@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from vsenhance.encode.encoder import EncoderSettings
 from vsenhance.encode.farm.protocol import Died, Failed, Probed, ProbeTask, RenderTask
 from vsenhance.encode.farm.scheduler import Scheduler
-from vsenhance.encode.plan import EncoderSettings, Plan
+from vsenhance.encode.job import render_task
+from vsenhance.encode.plan import Plan
 from vsenhance.encode.progress import Progress as Display
-from vsenhance.encode.run import render_task
 from vsenhance.encode.state import EncodeState
 from vsenhance.errors import EncodeError
 

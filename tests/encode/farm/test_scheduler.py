@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from vsenhance.encode.encoder import EncoderSettings
 from vsenhance.encode.farm.protocol import (
     ClipSummary,
     Died,
@@ -23,9 +24,9 @@ from vsenhance.encode.farm.protocol import (
     WorkerInfo,
 )
 from vsenhance.encode.farm.scheduler import Scheduler
-from vsenhance.encode.plan import EncoderSettings, Plan
+from vsenhance.encode.job import render_task
+from vsenhance.encode.plan import Plan
 from vsenhance.encode.progress import Progress as Display
-from vsenhance.encode.run import render_task
 from vsenhance.encode.state import EncodeState
 from vsenhance.errors import EncodeError
 
