@@ -6,8 +6,8 @@ Both run the same ONNX models on the same frames: realistically sized stand-ins 
 ``--det-width 32``, between YOLOv10n and YOLOv10s; ``--det-width 64`` is 46 GFLOP, about YOLOv10m; and a
 ViT-S-sized pose transformer, 12 blocks, dim 384, 6 heads, 16x16 patches of 256x192, 4.6 GMAC per crop, giving
 ``[N, 133, 64, 48]``), saved to a temporary folder. Both pipelines get the same ONNX Runtime thread budget
-(all usable cores: the reference's sessions ``intra_op_num_threads = cores``; the filter ``workers`` groups
-at once with ``cores // workers`` threads per session). Runs alternate ``--repeat`` times (the median is
+(all usable cores: the reference's sessions ``intra_op_num_threads = cores``; the filter ``streams`` groups
+at once with ``cores // streams`` threads per session). Runs alternate ``--repeat`` times (the median is
 reported, shared VMs are noisy), the outputs are compared, ``--stages`` adds each network's ms/image at 1
 and all threads, batch 1 / batch B and with I/O binding, and (on the CPU) ONNX Runtime's own GEMM peak, i.e.
 the ceiling for any schedule. ``--providers cuda`` runs both pipelines and the stages on the GPU.
@@ -272,7 +272,7 @@ def run_reference(
 @contextlib.contextmanager
 def _observed_filter():
     """What ``vsenhance.pose`` chose and did, seen from outside the package (it keeps no record of its runs):
-    the batch size and workers it hands ``batched_modify``, the pipeline and its threads per session, the
+    the batch size and streams it hands ``batched_modify``, the pipeline and its threads per session, the
     thread pool its groups run on (to warm up those very threads), and the most groups in the pipeline at once.
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -286,7 +286,7 @@ def _observed_filter():
     real_modify = pose_filter.batched_modify
 
     def modify(clip, src, size, compute, apply, **kwargs):
-        seen.update(batch=size, workers=kwargs.get("workers", 1))
+        seen.update(batch=size, streams=kwargs.get("streams", 1))
         return real_modify(clip, src, size, compute, apply, **kwargs)
 
     class Executor(ThreadPoolExecutor):
@@ -317,25 +317,25 @@ def _observed_filter():
         yield seen
 
 
-def run_filter(det: Path, pose: Path, frames: np.ndarray, batch, providers: str, workers) -> tuple[float, list, dict]:
+def run_filter(det: Path, pose: Path, frames: np.ndarray, batch, providers: str, streams) -> tuple[float, list, dict]:
     import vsenhance as vse
     from vsenhance.bridge.props import read_pose
 
     clip = posekit.clip_from_frames(frames)
     with _observed_filter() as seen:
-        out = vse.pose(clip, det, pose, batch=batch, providers=providers, workers=workers)
+        out = vse.pose(clip, det, pose, batch=batch, providers=providers, streams=streams)
         # warm-up: two runs at the batch size on each of the filter's worker threads (as the reference's two
         # frames); the peak of groups at once is the timed run's
         warm = list(frames[: seen["batch"]])
         for _ in range(WARMUP_RUNS):
-            runs = [seen["executor"].submit(seen["pipeline"], warm) for _ in range(seen["workers"])]
+            runs = [seen["executor"].submit(seen["pipeline"], warm) for _ in range(seen["streams"])]
             for future in runs:
                 future.result()
         seen["peak_groups"] = 0
         t = time.perf_counter()
         results = [read_pose(f.props, "Pose") for f in out.frames()]
         elapsed = time.perf_counter() - t
-    info = {k: seen[k] for k in ("batch", "workers", "threads", "peak_groups")}
+    info = {k: seen[k] for k in ("batch", "streams", "threads", "peak_groups")}
     return elapsed, results, info
 
 
@@ -347,7 +347,7 @@ def main(argv=None) -> int:
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--height", type=int, default=180)
     p.add_argument("--batch", default="auto", help='frames per model call, or "auto"')
-    p.add_argument("--workers", default="auto", help='groups at once in the filter, or "auto"')
+    p.add_argument("--streams", default="auto", help='groups at once in the filter, or "auto"')
     p.add_argument("--providers", default="cpu", help='ONNX Runtime providers of both pipelines ("cpu", "cuda")')
     p.add_argument("--det-width", type=int, default=32, help="detector base channels (64: about YOLOv10m)")
     p.add_argument("--pose-depth", type=int, default=12, help="pose transformer blocks")
@@ -359,7 +359,7 @@ def main(argv=None) -> int:
     if args.quick:
         args.frames, args.det_width, args.pose_depth, args.repeat = 16, 8, 2, 1
     batch = args.batch if args.batch == "auto" else int(args.batch)
-    workers = args.workers if args.workers == "auto" else int(args.workers)
+    streams = args.streams if args.streams == "auto" else int(args.streams)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
     frames = posekit.random_frames(args.frames, args.height, args.width, seed=0)
@@ -371,7 +371,7 @@ def main(argv=None) -> int:
         for _ in range(max(1, args.repeat)):
             t, bboxes, kp2ds = run_reference(det, pose, frames, cores, args.providers)
             t_ref.append(t)
-            t, results, info = run_filter(det, pose, frames, batch, args.providers, workers)
+            t, results, info = run_filter(det, pose, frames, batch, args.providers, streams)
             t_bat.append(t)
             same &= all(np.array_equal(r[0][0], b) for r, b in zip(results, bboxes, strict=True))
             same &= all(np.array_equal(r[1][0], k) for r, k in zip(results, kp2ds, strict=True))
@@ -409,7 +409,7 @@ def main(argv=None) -> int:
         f"| pipeline | batch | ORT threads | fps (median) | runs (s) |\n|---|---|---|---|---|\n"
         f"| per-frame reference | 1 | {cores} per session, one frame at a time | {fps_ref:.2f} | "
         f"{', '.join(f'{t:.2f}' for t in t_ref)} |\n"
-        f"| vsenhance.pose | {info['batch']} | {info['threads']} per session x {info['workers']} groups at once "
+        f"| vsenhance.pose | {info['batch']} | {info['threads']} per session x {info['streams']} groups at once "
         f"(VS threads {vs.core.num_threads}) | {fps_bat:.2f} | {', '.join(f'{t:.2f}' for t in t_bat)} |\n\n"
         f"speedup {fps_bat / fps_ref:.2f}x; outputs identical (boxes and keypoints bit-equal): {same}"
     )

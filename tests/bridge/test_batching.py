@@ -106,7 +106,7 @@ def test_groups_overlap_and_each_is_computed_once(prefetch):
     def apply(frame, value, n):
         frame.props["V"] = value
 
-    out = batched_modify(src, src, 4, compute, apply, workers=2)
+    out = batched_modify(src, src, 4, compute, apply, streams=2)
     old = core.num_threads
     core.num_threads = max(2, prefetch)
     try:
@@ -119,7 +119,7 @@ def test_groups_overlap_and_each_is_computed_once(prefetch):
     assert got == [float(n) for n in range(24)]
     assert sorted(calls) == list(range(0, 24, 4)), "a group was computed twice or not at all"
     assert len(calls) == 6
-    assert peak[0] == 2, "sequential reading never computed two groups at once (or more than workers)"
+    assert peak[0] == 2, "sequential reading never computed two groups at once (or more than streams)"
 
 
 def test_concurrent_first_requests_of_one_group():
@@ -131,7 +131,7 @@ def test_concurrent_first_requests_of_one_group():
         time.sleep(0.05)
         return [first] * len(frames)
 
-    out = batched_modify(src, src, 8, compute, lambda frame, value, n: None, workers=2)
+    out = batched_modify(src, src, 8, compute, lambda frame, value, n: None, streams=2)
     old = core.num_threads
     core.num_threads = 8
     try:
@@ -155,7 +155,7 @@ def test_background_failure_reaches_the_request_and_is_retried():
     def apply(frame, value, n):
         frame.props["V"] = value
 
-    out = batched_modify(src, src, 4, compute, apply, workers=2)
+    out = batched_modify(src, src, 4, compute, apply, streams=2)
     with pytest.raises(vs.Error, match="model failed"):
         out.get_frame(1)
     fail[0] = False

@@ -2,14 +2,56 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from vsenhance.encode.tools import child_env, find_vspipe
+from vsenhance.encode.programs import child_env
+from vsenhance.errors import EncodeError
+
+# The reference runs: vspipe itself (only the tests run it; the encoder's workers execute scripts themselves).
+_WRAPPER_MARK = b"from vapoursynth import vspipe"
+
+
+def _real_vspipe(candidate: Path) -> Path:
+    """pip's ``vspipe`` is a Python wrapper that runs the binary in the vapoursynth package as a child.
+
+    The wrapper turns Ctrl-C into exit code 0 and does not pass SIGTERM on, so when the candidate is that
+    wrapper we run the binary beside it directly (same program, one process less, signals reach it).
+    """
+    try:
+        with candidate.open("rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return candidate
+    if not head.startswith(b"#!") or _WRAPPER_MARK not in head:
+        return candidate
+    spec = importlib.util.find_spec("vapoursynth")  # locates the package without importing it
+    if spec is None or spec.origin is None:
+        return candidate
+    binary = Path(spec.origin).with_name("vspipe")
+    return binary if binary.is_file() and os.access(binary, os.X_OK) else candidate
+
+
+def find_vspipe() -> Path:
+    """vspipe next to the running interpreter (a venv), else on PATH."""
+    beside = Path(sys.executable).parent / "vspipe"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return _real_vspipe(beside)
+    found = shutil.which("vspipe")
+    if found:
+        return _real_vspipe(Path(found))
+    raise EncodeError(
+        "find_vspipe",
+        f"vspipe was found neither beside the Python interpreter ({beside}) nor on PATH.",
+        "install VapourSynth into this environment (pip install vapoursynth) or put vspipe on PATH.",
+    )
+
 
 # 64x48 frames, each different (frame number drawn), optionally slow, failing at a frame, or hybrid-tagged.
 SCRIPT = """\

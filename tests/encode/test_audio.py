@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from vsenhance.encode.audio import AudioSource, audio_input_argv, parse_audio_start, plan_audio, probe_audio
-from vsenhance.encode.tools import find_ffprobe
+from vsenhance.encode.programs import find_ffprobe
 from vsenhance.errors import EncodeError
 
 RATE = 48000

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.encode.encode_helpers import find_vspipe
 from vsenhance.encode.colour import ColourTags, colour_changes
 from vsenhance.encode.encoder import EncoderSettings, vui_params
-from vsenhance.encode.tools import child_env, find_vspipe
+from vsenhance.encode.programs import child_env
 
 # bestsource's props for a UHD Blu-ray-like master (P3-D65 mastering display, 1000 nits)
 HDR10 = {
@@ -270,10 +271,10 @@ def test_plan_fingerprint_holds_the_colour():
 
     pq = ColourTags.from_props(CASES["bt2020-pq-topleft-hdr10"][1])
     sdr = ColourTags.from_props(CASES["bt709-limited-left"][1])
-    plan = Plan("s.vpy", "0" * 64, (), EncoderSettings(), 10, 30, 24, 1, 64, 48, colour=pq)
+    plan = Plan("s.vpy", "0" * 64, {}, EncoderSettings(), 10, 30, 24, 1, 64, 48, colour=pq)
     again = Plan.from_json(json.loads(json.dumps(plan.to_json())))
     assert again.colour == pq and again.fingerprint == plan.fingerprint  # a resume keeps the tags
-    other = Plan("s.vpy", "0" * 64, (), EncoderSettings(), 10, 30, 24, 1, 64, 48, colour=sdr)
+    other = Plan("s.vpy", "0" * 64, {}, EncoderSettings(), 10, 30, 24, 1, 64, 48, colour=sdr)
     assert other.fingerprint != plan.fingerprint
     assert any("colour description" in d for d in plan.differences(other))
 

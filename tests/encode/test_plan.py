@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from vsenhance.encode.encoder import EncoderSettings
-from vsenhance.encode.plan import Plan, make_segments, normalise_script_args
+from vsenhance.encode.plan import Plan, make_segments
 from vsenhance.errors import ClipError, EncodeError
 
 
@@ -31,7 +31,7 @@ def _plan(**kw) -> Plan:
     base = dict(
         script="/x/a.vpy",
         script_sha256="ab" * 32,
-        script_args=("a=1",),
+        script_args={"a": "1"},
         encoder=EncoderSettings.create("x264", 18, "slow", None),
         segment_frames=100,
         total_frames=1000,
@@ -47,7 +47,7 @@ def test_fingerprint_covers_script_args_encoder_segments_frames():
     assert ref.fingerprint == _plan(script="/elsewhere/a.vpy", width=5).fingerprint
     changed = [
         _plan(script_sha256="cd" * 32),
-        _plan(script_args=("a=2",)),
+        _plan(script_args={"a": "2"}),
         _plan(encoder=EncoderSettings.create("x264", 20, "slow", None)),
         _plan(encoder=EncoderSettings.create("x264", 18, "fast", None)),
         _plan(encoder=EncoderSettings.create("x265", 18, "slow", None)),
@@ -75,9 +75,11 @@ def test_plan_json_round_trip():
         Plan.from_json({"script": "x"})
 
 
-def test_script_args_sorted_and_checked():
-    assert normalise_script_args(["b=2", "a=x=y", "c="]) == ["a=x=y", "b=2", "c="]
-    assert normalise_script_args(None) == []
+def test_script_args_saved_sorted_and_read_back():
+    plan = _plan(script_args={"b": "2", "a": "x=y", "c": ""})
+    assert plan.to_json()["script_args"] == ["a=x=y", "b=2", "c="]
+    assert Plan.from_json(plan.to_json()).script_args == {"a": "x=y", "b": "2", "c": ""}
+    assert _plan(script_args={}).to_json()["script_args"] == []
     for bad in (["novalue"], ["=1"]):
-        with pytest.raises(ClipError):
-            normalise_script_args(bad)
+        with pytest.raises(EncodeError, match="saved plan is not readable"):
+            Plan.from_json(plan.to_json() | {"script_args": bad})

@@ -8,10 +8,10 @@ import pytest
 
 from vsenhance.encode.farm.protocol import WorkerInfo
 from vsenhance.encode.plan import Segment
-from vsenhance.encode.progress import GpuMonitor, Progress, format_duration, is_chinese_locale
+from vsenhance.encode.progress import GpuMonitor, ProgressDisplay, format_duration, is_chinese_locale
 
 
-def _worker(p: Progress, worker_id: str = "w0", gpu: str | None = None, host: str = "hostA") -> None:
+def _worker(p: ProgressDisplay, worker_id: str = "w0", gpu: str | None = None, host: str = "hostA") -> None:
     p.worker_ready(WorkerInfo(worker_id, host, 4242, gpu, None if gpu else "0-1", 1.0))
 
 
@@ -64,7 +64,7 @@ class Clock:
 def test_progress_counts_resumed_frames_but_speed_only_from_this_run():
     clock = Clock()
     out = io.StringIO()
-    p = Progress(1000, resumed=600, stream=out, lang="en", clock=clock, interval=0)
+    p = ProgressDisplay(1000, resumed=600, stream=out, lang="en", clock=clock, interval=0)
     _worker(p)
     p.segment_started("w0", Segment(6, 600, 699))
     assert p.done == 600 and p.fps is None and p.eta is None
@@ -83,7 +83,7 @@ def test_progress_counts_resumed_frames_but_speed_only_from_this_run():
 
 def test_progress_chinese_and_finished():
     clock = Clock()
-    p = Progress(10, resumed=10, stream=io.StringIO(), lang="zh", clock=clock, interval=0)
+    p = ProgressDisplay(10, resumed=10, stream=io.StringIO(), lang="zh", clock=clock, interval=0)
     assert p.eta == 0.0
     assert "已用" in p.render() and "剩余 0秒" in p.render()
 
@@ -91,7 +91,7 @@ def test_progress_chinese_and_finished():
 def test_progress_rate_limited_when_not_tty():
     clock = Clock()
     out = io.StringIO()
-    p = Progress(100, stream=out, lang="en", clock=clock, interval=10)
+    p = ProgressDisplay(100, stream=out, lang="en", clock=clock, interval=10)
     _worker(p)
     p.segment_started("w0", Segment(0, 0, 9))
     p.worker_frames("w0", 1)
@@ -106,7 +106,7 @@ def test_gpu_monitor_absent_shows_nothing(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails
     gpu = GpuMonitor()
     assert gpu.utilisation() is None
-    p = Progress(10, stream=io.StringIO(), lang="en", gpu=gpu, interval=0)
+    p = ProgressDisplay(10, stream=io.StringIO(), lang="en", gpu=gpu, interval=0)
     assert "GPU" not in p.render()
 
 
@@ -136,14 +136,14 @@ def test_gpu_monitor_with_fake_nvml(monkeypatch):
             pass
 
     monkeypatch.setitem(sys.modules, "pynvml", FakeNvml)
-    p = Progress(10, stream=io.StringIO(), lang="en", gpu=GpuMonitor(), interval=0)
+    p = ProgressDisplay(10, stream=io.StringIO(), lang="en", gpu=GpuMonitor(), interval=0)
     assert "GPU 87%" in p.render()
     p.finish()
 
 
 def test_workers_in_flight_add_up_and_a_discarded_attempt_takes_its_frames_back():
     clock = Clock()
-    p = Progress(48, stream=io.StringIO(), lang="en", clock=clock, interval=0)
+    p = ProgressDisplay(48, stream=io.StringIO(), lang="en", clock=clock, interval=0)
     _worker(p, "w0")
     _worker(p, "w1")
     p.segment_started("w0", Segment(0, 0, 7))
@@ -177,7 +177,7 @@ def test_terminal_shows_one_line_per_worker_with_its_gpu(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", FakeNvml)
     clock = Clock()
     out = Tty()
-    p = Progress(48, stream=out, lang="en", clock=clock, gpu=GpuMonitor(), interval=0)
+    p = ProgressDisplay(48, stream=out, lang="en", clock=clock, gpu=GpuMonitor(), interval=0)
     _worker(p, "w0", gpu="1", host=socket.gethostname())
     _worker(p, "w1", gpu="0", host="elsewhere")  # a remote node: its GPU's load is not known here
     p.segment_started("w0", Segment(3, 24, 31))

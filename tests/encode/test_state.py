@@ -17,7 +17,7 @@ from .encode_helpers import make_ffv1
 
 def _plan(total=20, size=8) -> Plan:
     enc = EncoderSettings.create("ffv1", None, None, None)
-    return Plan("/a.vpy", "00" * 32, (), enc, size, total)
+    return Plan("/a.vpy", "00" * 32, {}, enc, size, total)
 
 
 def test_state_dir_beside_output(tmp_path):

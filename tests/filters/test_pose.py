@@ -42,13 +42,13 @@ def parity_case(models):
 
 @pytest.fixture
 def observed(monkeypatch):
-    """What ``pose()`` chose and did, seen from outside: the batch size and workers it handed to
+    """What ``pose()`` chose and did, seen from outside: the batch size and streams it handed to
     ``batched_modify``, and the pipeline calls (one per group computed)."""
     seen = {"groups": 0}
     real_modify, real_call = pose_filter.batched_modify, PosePipeline.__call__
 
     def modify(clip, src, size, compute, apply, **kwargs):
-        seen.update(batch=size, workers=kwargs.get("workers", 1))
+        seen.update(batch=size, streams=kwargs.get("streams", 1))
         return real_modify(clip, src, size, compute, apply, **kwargs)
 
     def call(self, frames, det_interval=1):

@@ -4,12 +4,12 @@ Output frame ``k`` belongs to group ``k // n``. Each request gets its own ``std.
 ``std.FrameEval`` (one ModifyFrame node runs its callback for one frame at a time; one node per request lets
 callbacks for several frames and groups run at once). The node of a request whose group is not computed yet
 also fetches that group's ``n`` source frames (VapourSynth fetches them in parallel); its callback hands the
-group to a pool of ``workers`` threads and waits for the results, which are cached (LRU, bounded), so the
+group to a pool of ``streams`` threads and waits for the results, which are cached (LRU, bounded), so the
 other ``n - 1`` frames, random access and re-requests never run the models again. Concurrent requests for
 one group wait for the one computation.
 
 Sequential access (a request for group ``g`` after one for ``g - 1``, or for frame 0) also fetches the
-sources of groups ``g + 1 .. g + workers - 1`` and starts them, so ``workers`` groups are computed at once
+sources of groups ``g + 1 .. g + streams - 1`` and starts them, so ``streams`` groups are computed at once
 and the next group's detector runs while this group's pose model runs. Random access computes only the
 groups it asks for.
 """
@@ -149,24 +149,24 @@ def batched_modify(
     apply: Callable[[vs.VideoFrame, Any, int], None],
     *,
     cache_frames: int = 4096,
-    workers: int = 1,
+    streams: int = 1,
 ) -> vs.VideoNode:
     """Return ``clip`` with each frame passed through ``apply(writable_copy, result, n)``.
 
     ``compute(frames, first)`` gets the source frames ``first .. first + len(frames) - 1`` of ``src`` (one group
     of up to ``size`` frames; the tail group is shorter) and returns one result per frame. It runs on one of
-    ``workers`` threads, for up to ``workers`` groups at once, so it must be thread-safe.
+    ``streams`` threads, for up to ``streams`` groups at once, so it must be thread-safe.
     """
     if src.num_frames != clip.num_frames:
         raise ValueError("batched_modify: clip and src differ in length")
     n = clip.num_frames
     size = max(1, min(int(size), n))
-    workers = max(1, int(workers))
+    streams = max(1, int(streams))
     groups = -(-n // size)
     padded = groups * size
     clip_p, src_p = _pad(clip, padded), _pad(src, padded)
-    ahead = min(workers, groups)
-    executor = ThreadPoolExecutor(workers, thread_name_prefix="vse-batch")
+    ahead = min(streams, groups)
+    executor = ThreadPoolExecutor(streams, thread_name_prefix="vse-batch")
     cache = GroupCache(max(2 * ahead + 2, cache_frames // size), executor)
     # shifted[a][j]: frame k shows source frame (k // size + a) * size + j, i.e. frame j of group g + a
     lanes = [core.std.Interleave([src_p[j::size]] * size) if size > 1 else src_p for j in range(size)]

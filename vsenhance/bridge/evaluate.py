@@ -18,21 +18,21 @@ PlaneFunction = Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], None]
 """Reads the source planes and fills the (writable) destination planes."""
 
 
-def ensure_threads(workers: int, func: str) -> None:
-    """Give VapourSynth enough threads to keep ``workers`` frames in flight plus one for decode/encode.
+def ensure_threads(streams: int, func: str) -> None:
+    """Give VapourSynth enough threads to keep ``streams`` frames in flight plus one for decode/encode.
 
-    vspipe requests as many frames at once as the core has threads, so fewer threads than workers would
-    leave workers idle: the GPU "waveform".
+    vspipe requests as many frames at once as the core has threads, so fewer threads than streams would
+    leave streams idle: the GPU "waveform".
     """
     core = vs.core
-    wanted = workers + 1
+    wanted = streams + 1
     if core.num_threads < wanted:
         log.info(
-            "%s: raising core.num_threads from %d to %d so %d workers stay busy",
+            "%s: raising core.num_threads from %d to %d so %d streams stay busy",
             func,
             core.num_threads,
             wanted,
-            workers,
+            streams,
         )
         core.num_threads = wanted
 

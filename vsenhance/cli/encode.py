@@ -11,10 +11,13 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-from ..encode.encoder import ENCODERS
+from ..encode.encoder import DEFAULT_CRF, DEFAULT_ENCODER, DEFAULT_PRESET, ENCODERS
+from ..encode.plan import DEFAULT_SEGMENT_FRAMES
+from ..encode.scheduler import DEFAULT_MAX_RETRIES
 from ..errors import ClipError, EncodeError
+from ..script import parse_script_args
 
-__all__ = ["register"]
+__all__ = ["parse_gpus", "register"]
 
 
 def _add_script_args(p: argparse.ArgumentParser) -> None:
@@ -34,14 +37,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("script", type=Path, metavar="SCRIPT.vpy")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="final file (e.g. OUT.mkv)")
     _add_script_args(p)
-    p.add_argument("--segment-frames", type=int, default=1000, metavar="N", help="frames per segment (1000)")
+    p.add_argument("--segment-frames", type=int, default=DEFAULT_SEGMENT_FRAMES, metavar="N",
+                   help=f"frames per segment ({DEFAULT_SEGMENT_FRAMES})")  # fmt: skip
     p.add_argument("--resume", action="store_true",
                    help="require an existing matching plan (a matching plan is resumed anyway)")  # fmt: skip
     p.add_argument("--restart", action="store_true", help="discard an existing plan and its segments")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace OUT if it exists")
-    p.add_argument("--encoder", choices=ENCODERS, default="x264", help="video encoder (x264)")
-    p.add_argument("--crf", type=float, default=18, help="x264/x265 CRF (18)")
-    p.add_argument("--preset", default="slow", help="x264/x265 preset (slow)")
+    p.add_argument("--encoder", choices=ENCODERS, default=DEFAULT_ENCODER, help=f"video encoder ({DEFAULT_ENCODER})")
+    p.add_argument("--crf", type=float, default=DEFAULT_CRF, help=f"x264/x265 CRF ({DEFAULT_CRF})")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 preset ({DEFAULT_PRESET})")
     p.add_argument("--ffmpeg-args", default=None, metavar='"..."',
                    help="extra ffmpeg output options, split like a shell would (no shell is run)")  # fmt: skip
     p.add_argument(
@@ -62,8 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run the workers on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (the script, "
                    "sources and output folder on shared storage at the same path on every node)")  # fmt: skip
-    p.add_argument("--max-retries", type=int, default=2, metavar="N",
-                   help="attempts per segment after its first failure before the encode stops (2)")  # fmt: skip
+    p.add_argument("--max-retries", type=int, default=DEFAULT_MAX_RETRIES, metavar="N",
+                   help=f"attempts per segment after its first failure before the encode stops ({DEFAULT_MAX_RETRIES})")  # fmt: skip
     p.set_defaults(handler=_encode)
 
     p = sub.add_parser(
@@ -111,6 +115,18 @@ def _audio_start_arg(text: str) -> int | Fraction:
         raise argparse.ArgumentTypeError(exc.problem) from exc
 
 
+def parse_gpus(text: str | None) -> tuple[int, ...]:
+    """``--gpus "0,1,3"`` -> ``(0, 1, 3)``; empty when not given."""
+    if text is None:
+        return ()
+    items = [item.strip() for item in text.split(",")]
+    if not all(item.isascii() and item.isdigit() for item in items) or len(set(items)) != len(items):
+        raise ClipError(
+            "encode", f"--gpus {text!r} is not a list of distinct GPU numbers.", "pass e.g. --gpus 0 or --gpus 0,1,3."
+        )
+    return tuple(int(item) for item in items)
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM stops as cleanly as Ctrl-C (children ended, partial segment dropped)."""
@@ -132,12 +148,11 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def _encode(args: argparse.Namespace) -> int:
     from ..encode.encoder import EncoderSettings
     from ..encode.job import EncodeOptions, run_encode
-    from ..encode.plan import normalise_script_args
 
     opts = EncodeOptions(
         script=args.script,
         output=args.output,
-        script_args=tuple(normalise_script_args(args.script_args)),
+        script_args=parse_script_args(args.script_args, "encode"),
         encoder=EncoderSettings.create(args.encoder, args.crf, args.preset, args.ffmpeg_args),
         segment_frames=args.segment_frames,
         resume=args.resume,
@@ -147,7 +162,7 @@ def _encode(args: argparse.Namespace) -> int:
         audio_start=args.audio_start,
         keep_segments=args.keep_segments,
         workers=args.workers,
-        gpus=args.gpus,
+        gpus=parse_gpus(args.gpus),
         ray=args.ray,
         max_retries=args.max_retries,
     )
@@ -157,10 +172,9 @@ def _encode(args: argparse.Namespace) -> int:
 
 def _estimate(args: argparse.Namespace) -> int:
     from ..encode.estimate import format_estimate, run_estimate
-    from ..encode.plan import normalise_script_args
     from ..encode.progress import is_chinese_locale
 
-    est = run_estimate(args.script, normalise_script_args(args.script_args), args.frames)
+    est = run_estimate(args.script, parse_script_args(args.script_args, "estimate"), args.frames)
     if args.json:
         print(json.dumps(est, indent=1))
     else:

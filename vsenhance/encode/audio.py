@@ -29,7 +29,7 @@ from typing import Literal
 
 from ..errors import ClipError, EncodeError
 from ..timecode import parse_time_exact
-from .tools import child_env
+from .programs import child_env
 
 __all__ = ["AudioCut", "AudioSource", "audio_input_argv", "parse_audio_start", "plan_audio", "probe_audio"]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from ..errors import EncodeError
 from ..files import atomic_path
 from .audio import AudioCut, audio_input_argv
+from .programs import run_checked
 from .state import DISK_FULL_TEXT, count_frames, disk_full_error, low_on_space
-from .tools import run_checked
 
 __all__ = ["concat_argv", "concat_segments", "write_concat_list"]
 

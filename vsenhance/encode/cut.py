@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..errors import EncodeError
 from ..files import atomic_path, check_output
+from .programs import find_ffmpeg, find_ffprobe, run_checked
 from .state import count_frames
-from .tools import find_ffmpeg, find_ffprobe, run_checked
 
 __all__ = ["cut", "cut_argv"]
 

@@ -1,6 +1,6 @@
 """``vsenhance estimate``: render frames spread across the script and project the total render time.
 
-How it works: a probe subprocess (:mod:`vsenhance.encode.probe`, same interpreter, so torch never loads into
+How it works: a sampler subprocess (:mod:`vsenhance.encode.sampler`, same interpreter, so torch never loads into
 the CLI) loads the script and renders N frames at evenly spaced positions over the whole clip, timing each
 one. Counting the hybrid filter's paths over the whole clip from frame props would mean rendering it, so the
 split is sampled too: each sampled frame's ``VSEnhancePath`` prop (``"ai"`` or ``"lanczos"``) says which path
@@ -20,8 +20,9 @@ import sys
 from pathlib import Path
 
 from ..errors import ClipError, EncodeError
+from ..script import ScriptArgs, script_args_argv
+from .programs import child_env, stderr_tail
 from .progress import format_duration
-from .tools import child_env, stderr_tail
 
 __all__ = ["build_estimate", "format_estimate", "run_estimate", "sample_indices"]
 
@@ -107,10 +108,9 @@ def format_estimate(est: dict, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
-def run_probe(script: Path, script_args: list[str], frames: int) -> dict:
-    argv = [sys.executable, "-m", "vsenhance.encode.probe", os.fspath(script), "--frames", str(frames)]
-    for item in script_args:
-        argv += ["-a", item]
+def run_probe(script: Path, script_args: ScriptArgs, frames: int) -> dict:
+    argv = [sys.executable, "-m", "vsenhance.encode.sampler", os.fspath(script), "--frames", str(frames)]
+    argv += script_args_argv(script_args)
     done = subprocess.run(argv, capture_output=True, env=child_env(), stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         tail = stderr_tail(done.stderr)
@@ -123,7 +123,7 @@ def run_probe(script: Path, script_args: list[str], frames: int) -> dict:
         raise EncodeError("estimate", f"the probe printed no result ({exc}).", "report this.") from exc
 
 
-def run_estimate(script: Path, script_args: list[str], frames: int) -> dict:
+def run_estimate(script: Path, script_args: ScriptArgs, frames: int) -> dict:
     """Probe ``frames`` frames spread over the script and project the whole clip's render time."""
     if not script.is_file():
         raise ClipError("estimate", f"the script {script} does not exist.", "check the path.")

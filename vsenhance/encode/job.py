@@ -15,6 +15,7 @@ import importlib.util
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -22,20 +23,21 @@ from typing import TextIO
 
 from ..errors import ClipError, EncodeError, PlanMismatchError
 from ..files import same_file, sha256_file
-from .audio import AudioSource, plan_audio, probe_audio
+from ..script import ScriptArgs
+from .audio import AudioCut, AudioSource, plan_audio, probe_audio
 from .colour import ColourTags, clip_colour, format_bits
 from .concat import concat_segments
 from .encoder import EncoderSettings, hdr_warnings, segment_argv
 from .estimate import sample_indices
 from .farm.protocol import ClipSummary, Pool, RenderTask
-from .farm.scheduler import Scheduler
 from .lock import OutputLock
-from .plan import Plan, Segment
-from .progress import GpuMonitor, Progress
+from .plan import DEFAULT_SEGMENT_FRAMES, Plan, Segment
+from .programs import find_ffmpeg, find_ffprobe
+from .progress import GpuMonitor, ProgressDisplay
+from .scheduler import DEFAULT_MAX_RETRIES, Scheduler
 from .state import EncodeState, disk_full_error, state_dir_for
-from .tools import find_ffmpeg, find_ffprobe
 
-__all__ = ["EncodeOptions", "parse_gpus", "render_task", "run_encode"]
+__all__ = ["EncodeOptions", "render_task", "run_encode"]
 
 Y4M_FAMILIES = ("YUV", "GRAY")
 COLOUR_SAMPLES = 4  # frames besides frame 0 whose colour props are compared with frame 0's (see clip_colour)
@@ -46,9 +48,9 @@ _RAY_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9_.\-\[\]:]+:\d{1,5})$")
 class EncodeOptions:
     script: Path
     output: Path
-    script_args: tuple[str, ...] = ()
+    script_args: ScriptArgs = field(default_factory=dict)  # parsed once, by the CLI
     encoder: EncoderSettings = field(default_factory=EncoderSettings)
-    segment_frames: int = 1000
+    segment_frames: int = DEFAULT_SEGMENT_FRAMES
     resume: bool = False
     restart: bool = False
     overwrite: bool = False
@@ -56,24 +58,12 @@ class EncodeOptions:
     audio_start: int | Fraction | None = None  # --audio-start: a frame number of the source, or seconds
     keep_segments: bool = False
     workers: int | None = None  # None: 1 (per GPU with gpus); with ray: one per node (per GPU on a GPU cluster)
-    gpus: str | None = None  # "0,1,3"
+    gpus: tuple[int, ...] = ()  # --gpus 0,1,3
     ray: str | None = None  # "auto", "HOST:PORT" or "ray://HOST:PORT"
-    max_retries: int = 2
+    max_retries: int = DEFAULT_MAX_RETRIES
 
 
-def parse_gpus(text: str | None) -> tuple[int, ...]:
-    """``"0,1,3"`` -> ``(0, 1, 3)``; empty for None."""
-    if text is None:
-        return ()
-    items = [item.strip() for item in text.split(",")]
-    if not items or not all(item.isdigit() for item in items) or len(set(items)) != len(items):
-        raise ClipError(
-            "encode", f"--gpus {text!r} is not a list of distinct GPU numbers.", "pass e.g. --gpus 0 or --gpus 0,1,3."
-        )
-    return tuple(int(item) for item in items)
-
-
-def _validate(opts: EncodeOptions, script: Path, output: Path) -> tuple[int, ...]:
+def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
     """Every check that needs no worker, before anything starts."""
     if not script.is_file():
         raise ClipError("encode", f"the script {opts.script} does not exist.", "check the path.")
@@ -91,9 +81,8 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> tuple[int, ...
         raise ClipError("encode", f"--workers {opts.workers} is less than 1.", "pass --workers 1 or more.")
     if opts.max_retries < 0:
         raise ClipError("encode", f"--max-retries {opts.max_retries} is negative.", "pass 0 or more.")
-    gpus = parse_gpus(opts.gpus)
     if opts.ray is not None:
-        if gpus:
+        if opts.gpus:
             raise ClipError(
                 "encode", "--gpus and --ray were both given.", "leave --gpus out: Ray gives each worker one GPU."
             )
@@ -103,14 +92,13 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> tuple[int, ...
             )
         if importlib.util.find_spec("ray") is None:
             raise EncodeError("encode", "--ray needs Ray, which is not installed.", "pip install 'vsenhance[cluster]'.")
-    return gpus
 
 
 def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     """Run (or resume) an encode. Returns 0, or 130 after Ctrl-C (workers ended, state left valid)."""
     err = stream if stream is not None else sys.stderr
     script, output = opts.script.resolve(), Path(os.path.abspath(opts.output))
-    gpus = _validate(opts, script, output)
+    _validate(opts, script, output)
     ffmpeg = find_ffmpeg()
     audio = probe_audio(find_ffprobe(), opts.audio) if opts.audio is not None else None
     state = EncodeState(state_dir_for(output))
@@ -118,14 +106,14 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     draft = Plan(
         script=str(script),
         script_sha256=sha256_file(script),
-        script_args=tuple(opts.script_args),
+        script_args=opts.script_args,
         encoder=opts.encoder,
         segment_frames=opts.segment_frames,
         total_frames=0,
     )
     try:
         with OutputLock(state.dir):
-            return _locked(opts, script, output, gpus, ffmpeg, state, draft, audio, err)
+            return _Job(opts, script, output, ffmpeg, state, audio, err).run(draft)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise disk_full_error("encode", state.dir, str(exc)) from exc
@@ -135,32 +123,75 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
             state.dir.rmdir()
 
 
-def _locked(
-    opts: EncodeOptions, script: Path, output: Path, gpus: tuple[int, ...], ffmpeg: Path, state: EncodeState,
-    draft: Plan, audio: AudioSource | None, err: TextIO,
-) -> int:  # fmt: skip
-    if state.exists() and not opts.restart:
-        old = state.load_plan()
-        _check_previous(state, replace(draft, total_frames=old.total_frames, colour=old.colour), err)
-    elif opts.resume and not state.exists():
-        raise EncodeError(
-            "encode", f"--resume was given but there is no plan in {state.dir}.", "run without --resume to start."
-        )
-    if output.exists() and not opts.overwrite:
-        raise EncodeError("encode", f"the output {output} already exists.", "pass -y/--overwrite or another -o.")
+@dataclass
+class _Job:
+    """One locked run of an encode, as named steps: check the saved state, start the workers, plan from the
+    clip they see, encode the missing segments, join them, clean up (or stop cleanly on Ctrl-C)."""
 
-    pool, where = _make_pool(opts, script, gpus, state)
-    scheduler = Scheduler(pool, max_retries=opts.max_retries)
-    progress: Progress | None = None
-    done: dict[int, int] = {}
-    of = ""  # " of M" once the plan is known
-    try:
-        workers = scheduler.start()
-        _tell(
-            err, f"encode: started {workers} worker{'s' if workers > 1 else ''} ({where}); each executes {script.name}"
-        )
-        clip = scheduler.first_ready()
-        _check_clip(clip, script)
+    opts: EncodeOptions
+    script: Path
+    output: Path
+    ffmpeg: Path
+    state: EncodeState
+    audio: AudioSource | None
+    err: TextIO
+    done: dict[int, int] = field(default_factory=dict)
+    progress: ProgressDisplay | None = None
+    clip: ClipSummary | None = None  # what the first ready worker sees
+    segments: int | None = None  # known once planned
+
+    def run(self, draft: Plan) -> int:
+        self.check_saved_state(draft)
+        pool, where = _make_pool(self.opts, self.script, self.state)
+        scheduler = Scheduler(pool, max_retries=self.opts.max_retries)
+        try:
+            workers = scheduler.start()
+            self.tell(f"encode: started {workers} worker{'s' if workers > 1 else ''} ({where}); "
+                      f"each executes {self.script.name}")  # fmt: skip
+            plan, cut, colour_warnings = self.plan_from_clip(scheduler, draft)
+            resuming = self.adopt_plan(plan)
+            self.announce(plan, cut, colour_warnings, resuming)
+            self.encode_segments(scheduler, plan)
+            pool.shutdown()
+            segments = [self.state.segment_path(s) for s in plan.segments]
+            concat_segments(self.ffmpeg, self.state.dir / "concat.txt", segments, self.output, plan.total_frames, cut)
+        except KeyboardInterrupt:
+            self.stop(pool)
+            return self.interrupted()
+        except BaseException:
+            self.stop(pool)
+            if self.progress is not None:
+                self.progress.finish()
+            raise
+        self.clean_up(plan)
+        return 0
+
+    def tell(self, message: str) -> None:
+        """A status line for the person running the encode (stderr: stdout may be a pipe)."""
+        if self.progress is not None:
+            self.progress.message(message)
+            return
+        self.err.write(message + "\n")
+        self.err.flush()
+
+    def check_saved_state(self, draft: Plan) -> None:
+        """Refuse a rerun that the saved state contradicts before any worker starts."""
+        if self.state.exists() and not self.opts.restart:
+            old = self.state.load_plan()
+            _check_previous(self.state, replace(draft, total_frames=old.total_frames, colour=old.colour), self.tell)
+        elif self.opts.resume and not self.state.exists():
+            raise EncodeError(
+                "encode", f"--resume was given but there is no plan in {self.state.dir}.", "run without --resume."
+            )
+        if self.output.exists() and not self.opts.overwrite:
+            raise EncodeError(
+                "encode", f"the output {self.output} already exists.", "pass -y/--overwrite or another -o."
+            )
+
+    def plan_from_clip(self, scheduler: Scheduler, draft: Plan) -> tuple[Plan, AudioCut | None, list[str]]:
+        """The plan for the clip the first worker sees: its size, rate, frame count and frame 0's colour."""
+        clip = self.clip = scheduler.first_ready()
+        _check_clip(clip, self.script)
         props = scheduler.probe((0,))  # the tags and _AbsoluteTime: a script failing here fails the encode
         samples = tuple(n for n in sample_indices(clip.frames, COLOUR_SAMPLES) if n)
         unchecked = None
@@ -168,77 +199,81 @@ def _locked(
             props |= scheduler.probe(samples) if samples else {}
         except EncodeError as exc:
             unchecked = f"frames {list(samples)} could not be compared with frame 0's colour: {exc.problem}"
-        colour, colour_warnings = clip_colour(props, clip.format)
-        colour_warnings += [unchecked] if unchecked else []
+        colour, warnings = clip_colour(props, clip.format)
+        warnings += [unchecked] if unchecked else []
+        warnings += hdr_warnings(colour, draft.encoder.encoder, format_bits(clip.format))
         plan = replace(
             draft, total_frames=clip.frames, fps_num=clip.fps_num, fps_den=clip.fps_den,
             width=clip.width, height=clip.height, colour=colour,
         )  # fmt: skip
         cut = None
-        if audio is not None:
+        if self.audio is not None:
             absolute = props.get(0, {}).get("_AbsoluteTime")
-            cut = plan_audio(audio, opts.audio_start, absolute, clip.frames, clip.fps_num, clip.fps_den)
-        if opts.restart and state.exists():
-            _tell(err, f"--restart: discarding the previous plan and segments in {state.dir}")
-            state.clear()
-        resuming = state.exists() and _check_previous(state, plan, err)
+            cut = plan_audio(self.audio, self.opts.audio_start, absolute, clip.frames, clip.fps_num, clip.fps_den)
+        return plan, cut, warnings
+
+    def adopt_plan(self, plan: Plan) -> bool:
+        """Resume the saved plan when it matches (True), else start this one; verify the finished segments."""
+        if self.opts.restart and self.state.exists():
+            self.tell(f"--restart: discarding the previous plan and segments in {self.state.dir}")
+            self.state.clear()
+        resuming = self.state.exists() and _check_previous(self.state, plan, self.tell)
         if not resuming:
-            state.write_plan(plan)
-        done = state.scan_done(plan)  # verifies every segment file with ffprobe, drops leftovers
-        segments = plan.segments
-        of = f" of {len(segments)}"
-        resumed_frames = sum(done.values())
-        _tell(
-            err,
-            f"encode: {script.name} -> {output.name}: {plan.total_frames} frames "
-            f"({clip.width}x{clip.height} {clip.format} {clip.fps_num}/{clip.fps_den} fps), "
-            f"{len(segments)} segments of {plan.segment_frames}, {opts.encoder.describe()}",
+            self.state.write_plan(plan)
+        self.done = self.state.scan_done(plan)  # verifies every segment file with ffprobe, drops leftovers
+        self.segments = len(plan.segments)
+        return resuming
+
+    def announce(self, plan: Plan, cut: AudioCut | None, warnings: list[str], resuming: bool) -> None:
+        self.tell(
+            f"encode: {self.script.name} -> {self.output.name}: {plan.total_frames} frames "
+            f"({plan.width}x{plan.height} {self.clip.format if self.clip else '?'} {plan.fps_num}/{plan.fps_den} fps), "
+            f"{self.segments} segments of {plan.segment_frames}, {plan.encoder.describe()}"
         )
-        _tell(err, f"colour: {colour.describe()}")
-        for warning in [*colour_warnings, *hdr_warnings(colour, plan.encoder.encoder, format_bits(clip.format))]:
-            _tell(err, f"warning: {warning}")
+        self.tell(f"colour: {plan.colour.describe()}")
+        for warning in warnings:
+            self.tell(f"warning: {warning}")
         if cut is not None:
-            _tell(err, cut.describe())
+            self.tell(cut.describe())
         if resuming:
-            _tell(
-                err,
-                f"resuming: found a matching plan in {state.dir}; {len(done)} of {len(segments)} segments "
-                f"({resumed_frames} frames) already done",
+            self.tell(
+                f"resuming: found a matching plan in {self.state.dir}; {len(self.done)} of {self.segments} "
+                f"segments ({sum(self.done.values())} frames) already done"
             )
-        progress = Progress(plan.total_frames, resumed=resumed_frames, stream=err, gpu=GpuMonitor())
-        make_task = functools.partial(render_task, ffmpeg, plan.encoder, state, colour=plan.colour)
-        scheduler.run(plan, state, done, make_task, progress)
-        progress.update(force=True)
-        progress.finish()
-        pool.shutdown()
-        concat_segments(
-            ffmpeg, state.dir / "concat.txt", [state.segment_path(s) for s in segments], output,
-            plan.total_frames, cut,
-        )  # fmt: skip
-    except KeyboardInterrupt:
-        _stop(pool, state)
-        text = (
-            f"interrupted: {len(done)}{of} segments are done and kept in {state.dir}; "
+
+    def encode_segments(self, scheduler: Scheduler, plan: Plan) -> None:
+        self.progress = ProgressDisplay(
+            plan.total_frames, resumed=sum(self.done.values()), stream=self.err, gpu=GpuMonitor()
+        )
+        make_task = functools.partial(render_task, self.ffmpeg, plan.encoder, self.state, colour=plan.colour)
+        scheduler.run(plan, self.state, self.done, make_task, self.progress)
+        self.progress.update(force=True)
+        self.progress.finish()
+
+    def stop(self, pool: Pool) -> None:
+        """End the workers and their ffmpeg, then drop every partial file (the pool's, and any it missed)."""
+        with contextlib.suppress(Exception):
+            pool.shutdown()
+        for partial in self.state.partials():
+            with contextlib.suppress(OSError):
+                partial.unlink()
+
+    def interrupted(self) -> int:
+        of = f" of {self.segments}" if self.segments is not None else ""
+        self.tell(
+            f"interrupted: {len(self.done)}{of} segments are done and kept in {self.state.dir}; "
             "run the same command again to resume"
         )
-        if progress is not None:
-            progress.message(text)
-            progress.finish()
-        else:
-            _tell(err, text)
+        if self.progress is not None:
+            self.progress.finish()
         return 130
-    except BaseException:
-        _stop(pool, state)
-        if progress is not None:
-            progress.finish()
-        raise
 
-    if opts.keep_segments:
-        _tell(err, f"done: {output} ({plan.total_frames} frames); segments kept in {state.dir}")
-    else:
-        state.clear()
-        _tell(err, f"done: {output} ({plan.total_frames} frames)")
-    return 0
+    def clean_up(self, plan: Plan) -> None:
+        if self.opts.keep_segments:
+            self.tell(f"done: {self.output} ({plan.total_frames} frames); segments kept in {self.state.dir}")
+        else:
+            self.state.clear()
+            self.tell(f"done: {self.output} ({plan.total_frames} frames)")
 
 
 def render_task(
@@ -259,7 +294,7 @@ def render_task(
     )
 
 
-def _make_pool(opts: EncodeOptions, script: Path, gpus: tuple[int, ...], state: EncodeState) -> tuple[Pool, str]:
+def _make_pool(opts: EncodeOptions, script: Path, state: EncodeState) -> tuple[Pool, str]:
     """The pool, and where its workers run (for the first status line)."""
     if opts.ray is not None:
         from .farm.ray_pool import RayPool
@@ -268,18 +303,9 @@ def _make_pool(opts: EncodeOptions, script: Path, gpus: tuple[int, ...], state: 
     from .farm.local import LocalPool
 
     workers = opts.workers or 1
-    pool = LocalPool(script, opts.script_args, workers=workers, gpus=[str(g) for g in gpus], per_gpu=workers)
-    where = f"GPUs {','.join(map(str, gpus))}, {workers} per GPU" if gpus else "this machine"
+    pool = LocalPool(script, opts.script_args, workers=workers, gpus=opts.gpus, per_gpu=workers)
+    where = f"GPUs {','.join(map(str, opts.gpus))}, {workers} per GPU" if opts.gpus else "this machine"
     return pool, where
-
-
-def _stop(pool: Pool, state: EncodeState) -> None:
-    """End the workers and their ffmpeg, then drop every partial file (the pool's, and any it missed)."""
-    with contextlib.suppress(Exception):
-        pool.shutdown()
-    for partial in state.partials():
-        with contextlib.suppress(OSError):
-            partial.unlink()
 
 
 def _check_clip(clip: ClipSummary, script: Path) -> None:
@@ -301,14 +327,14 @@ def _check_clip(clip: ClipSummary, script: Path) -> None:
         )
 
 
-def _check_previous(state: EncodeState, plan: Plan, err: TextIO) -> bool:
+def _check_previous(state: EncodeState, plan: Plan, tell: Callable[[str], None]) -> bool:
     """True to resume the saved plan. A different one is refused if any segment of it exists, else replaced."""
     old = state.load_plan()
     if old.fingerprint == plan.fingerprint:
         return True
     changes = "; ".join(old.differences(plan)) or "the fingerprint"
     if not state.has_segments():
-        _tell(err, f"replacing the plan in {state.dir} ({changes} changed): it has no finished segment")
+        tell(f"replacing the plan in {state.dir} ({changes} changed): it has no finished segment")
         state.clear()
         return False
     raise PlanMismatchError(
@@ -318,9 +344,3 @@ def _check_previous(state: EncodeState, plan: Plan, err: TextIO) -> bool:
         "restore the old script/arguments/settings to resume it, use another -o, "
         "or pass --restart to discard the old segments.",
     )
-
-
-def _tell(stream: TextIO, message: str) -> None:
-    """A status line for the person running the encode (stderr: stdout may be a pipe)."""
-    stream.write(message + "\n")
-    stream.flush()

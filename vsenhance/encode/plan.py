@@ -12,18 +12,19 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from ..errors import ClipError, EncodeError
-from ..script import parse_script_args
+from ..script import ScriptArgs, parse_script_arg
 from .colour import ColourTags
 from .encoder import EncoderSettings
 
 __all__ = [
+    "DEFAULT_SEGMENT_FRAMES",
     "Plan",
     "Segment",
     "make_segments",
-    "normalise_script_args",
 ]
 
 SEGMENT_EXT = ".mkv"  # Matroska holds H.264, HEVC and FFV1 alike
+DEFAULT_SEGMENT_FRAMES = 1000
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,11 @@ def make_segments(total_frames: int, segment_frames: int) -> list[Segment]:
     ]
 
 
-def normalise_script_args(items: list[str] | None) -> list[str]:
-    """Check ``key=value`` items and sort them by key (order does not matter to a script)."""
-    return [f"{k}={v}" for k, v in sorted(parse_script_args(items, "normalise_script_args").items())]
-
-
 @dataclass(frozen=True)
 class Plan:
     script: str  # absolute path, informational (not part of the fingerprint: moving the script is fine)
     script_sha256: str
-    script_args: tuple[str, ...]
+    script_args: ScriptArgs  # parsed -a arguments; saved as "key=value" items sorted by key
     encoder: EncoderSettings
     segment_frames: int
     total_frames: int
@@ -81,7 +77,7 @@ class Plan:
     def fingerprint_fields(self) -> dict:
         return {
             "script_sha256": self.script_sha256,
-            "script_args": list(self.script_args),
+            "script_args": [f"{k}={v}" for k, v in sorted(self.script_args.items())],
             "encoder": asdict(self.encoder) | {"ffmpeg_args": list(self.encoder.ffmpeg_args)},
             "segment_frames": self.segment_frames,
             "total_frames": self.total_frames,
@@ -113,7 +109,7 @@ class Plan:
             return cls(
                 script=data["script"],
                 script_sha256=data["script_sha256"],
-                script_args=tuple(data["script_args"]),
+                script_args=dict(parse_script_arg(item, "Plan.from_json") for item in data["script_args"]),
                 encoder=EncoderSettings(enc["encoder"], enc["crf"], enc["preset"], tuple(enc["ffmpeg_args"])),
                 segment_frames=int(data["segment_frames"]),
                 total_frames=int(data["total_frames"]),

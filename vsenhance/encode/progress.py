@@ -22,7 +22,7 @@ from typing import TextIO
 from .farm.protocol import WorkerInfo
 from .plan import Segment
 
-__all__ = ["GpuMonitor", "Progress", "format_duration", "is_chinese_locale"]
+__all__ = ["GpuMonitor", "ProgressDisplay", "format_duration", "is_chinese_locale"]
 
 _UNITS = {
     "en": (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)),
@@ -91,7 +91,7 @@ class GpuMonitor:
 
 
 @dataclass
-class _Worker:
+class _WorkerLine:
     info: WorkerInfo
     seg: Segment | None = None
     frames: int = 0  # of the segment in flight
@@ -110,7 +110,7 @@ class _Worker:
         return int(gpu)
 
 
-class Progress:
+class ProgressDisplay:
     """Tracks frames per worker; ``render()`` builds the bar, ``update()`` redraws it (rate-limited)."""
 
     def __init__(
@@ -132,7 +132,7 @@ class Progress:
         self.gpu = gpu
         self.start = clock()
         self.frames_this_run = 0  # completed segments of this run
-        self.workers: dict[str, _Worker] = {}
+        self.workers: dict[str, _WorkerLine] = {}
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval if interval is not None else (0.5 if self.tty else 10.0)
         self._last_draw = -math.inf
@@ -166,7 +166,7 @@ class Progress:
 
     # --- events (the scheduler's FarmDisplay) ----------------------------------------------------------
     def worker_ready(self, worker: WorkerInfo) -> None:
-        self.workers.setdefault(worker.worker_id, _Worker(worker))
+        self.workers.setdefault(worker.worker_id, _WorkerLine(worker))
 
     def worker_gone(self, worker_id: str) -> None:
         self.workers.pop(worker_id, None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import EncodeError
 from ..files import atomic_write_json
 from .plan import Plan, Segment
-from .tools import child_env, find_ffprobe
+from .programs import child_env, find_ffprobe
 
 __all__ = [
     "DISK_FULL_TEXT",

@@ -79,7 +79,7 @@ def pose(
     prefix: str = "Pose",
     threads: int | None = None,
     cache_frames: int = 4096,
-    workers: int | str = "auto",
+    streams: int | str = "auto",
 ) -> vs.VideoNode:
     """Find people and their 133 whole-body keypoints; frames pass through unchanged with pose props.
 
@@ -90,10 +90,10 @@ def pose(
     memory); ``providers``: ``"auto"`` (TensorRT/CUDA when usable, else CPU), a name (``"cuda"``, ``"cpu"``)
     or a list; ``det_interval`` k > 1 runs the detector on every k-th frame and reuses its boxes in between.
 
-    ``workers``: groups computed at once (``"auto"``: 2 with a GPU provider, so that one group's detector runs
+    ``streams``: groups computed at once (``"auto"``: 2 with a GPU provider, so that one group's detector runs
     while the other's pose model runs and the CPU pre/post-processing overlaps the device; 1 on CPU only, where
     two 1-thread groups at once gave no gain over one group on all cores and hold twice the activations, see
-    docs/pose.md); ``threads``: ONNX Runtime intra-op threads per session (default: usable cores // ``workers``,
+    docs/pose.md); ``threads``: ONNX Runtime intra-op threads per session (default: usable cores // ``streams``,
     so the concurrent runs together use the cores).
     """
     func = "vsenhance.pose"
@@ -107,8 +107,8 @@ def pose(
     check_number(func, "cache_frames", cache_frames, 1, 10**7, integer=True)
     if threads is not None:
         check_number(func, "threads", threads, 1, 1024, integer=True)
-    if workers != "auto":
-        check_number(func, "workers", workers, 1, 64, integer=True)
+    if streams != "auto":
+        check_number(func, "streams", streams, 1, 64, integer=True)
     _check_prefix(func, prefix)
     det_interval = int(det_interval)
     if batch == "auto":
@@ -128,11 +128,11 @@ def pose(
     from ..models.pose.session import _GPU_PROVIDERS, resolve_providers, usable_cores
 
     groups = -(-clip.num_frames // size)
-    if workers == "auto":  # CPU: measured, two 1-thread groups at once are no faster than one 2-thread group
-        workers = 2 if any(p in _GPU_PROVIDERS for p in resolve_providers(providers, func)[0]) else 1
-    workers = min(int(workers), groups)
+    if streams == "auto":  # CPU: measured, two 1-thread groups at once are no faster than one 2-thread group
+        streams = 2 if any(p in _GPU_PROVIDERS for p in resolve_providers(providers, func)[0]) else 1
+    streams = min(int(streams), groups)
     if threads is None:
-        threads = max(1, usable_cores() // workers)
+        threads = max(1, usable_cores() // streams)
 
     pipeline = PosePipeline(
         detector,
@@ -149,7 +149,7 @@ def pose(
         func,
         size,
         det_interval,
-        workers,
+        streams,
         threads,
         pipeline.providers,
     )
@@ -161,7 +161,7 @@ def pose(
     def apply(frame: vs.VideoFrame, result, n: int) -> None:
         write_pose(frame.props, prefix, result.boxes, result.keypoints, result.detected)
 
-    return batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames), workers=workers)
+    return batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames), streams=streams)
 
 
 def _missing(func: str, prefix: str) -> ClipError:

@@ -1,4 +1,4 @@
-"""Super-resolution runtime: device and precision, worker slots (CUDA streams), tiled inference.
+"""Super-resolution runtime: device and precision, streams (a CUDA stream each on a GPU), tiled inference.
 
 Pure PyTorch and numpy: frames arrive as (H, W) planes and leave through writable (H, W) arrays.
 """
@@ -92,7 +92,7 @@ def resolve_dtype(precision: str, device: torch.device, descriptor: ImageModelDe
 
 
 def cpu_threads(streams: int) -> int:
-    """Torch threads per CPU worker: this process's cores (a pinned farm worker: its share) over ``streams``."""
+    """Torch threads per CPU stream: this process's cores (a pinned farm worker: its share) over ``streams``."""
     return max(1, usable_cores() // max(1, streams))
 
 
@@ -119,7 +119,7 @@ def configure_process(device: torch.device, streams: int, func: str = "vsenhance
         if device.type == "cpu":
             threads = cpu_threads(streams)
             torch.set_num_threads(threads)
-            log.info("%s: %d CPU worker(s) with %d torch thread(s) each", func, streams, threads)
+            log.info("%s: %d CPU stream(s) with %d torch thread(s) each", func, streams, threads)
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,11 @@ class TileSettings:
     tile_batch: int = 1
 
 
-class _Slot:
-    """One worker: a CUDA stream (on a GPU) and pinned host buffers reused across frames."""
+class _Stream:
+    """One stream: a CUDA stream (on a GPU) and pinned host buffers reused across frames."""
 
     def __init__(self, device: torch.device) -> None:
-        self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+        self.cuda = torch.cuda.Stream(device) if device.type == "cuda" else None
         self._pinned: dict[tuple[str, tuple[int, ...], torch.dtype], torch.Tensor] = {}
 
     def pinned(self, key: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
@@ -150,7 +150,7 @@ class _Slot:
 class SRRuntime:
     """Runs a spandrel super-resolution model on frames with Real-ESRGAN's tiling.
 
-    ``streams`` workers; a frame takes whichever is free. Each owns a CUDA stream and pinned buffers on a GPU,
+    ``streams`` streams; a frame takes whichever is free. Each owns a CUDA stream and pinned buffers on a GPU,
     so uploads, inference and downloads of different frames overlap. ``process`` is thread-safe.
     """
 
@@ -192,11 +192,11 @@ class SRRuntime:
             self.model = torch.compile(self.model, dynamic=False)
             self._compiled_shapes = set()
             self._compile_lock = threading.Lock()
-        # Free workers: a frame takes whichever is free (round-robin would queue a frame behind a busy worker
+        # Free streams: a frame takes whichever is free (round-robin would queue a frame behind a busy stream
         # while another idles) and owns it, stream and buffers, until its planes are written.
-        self._free: queue.SimpleQueue[_Slot] = queue.SimpleQueue()
+        self._free: queue.SimpleQueue[_Stream] = queue.SimpleQueue()
         for _ in range(streams):
-            self._free.put(_Slot(device))
+            self._free.put(_Stream(device))
 
     # -- public ---------------------------------------------------------------------------------------
 
@@ -214,15 +214,15 @@ class SRRuntime:
         Conversions to RGB (``chroma`` upsamples subsampled chroma) and from it (matrix, range, chroma
         subsampling, quantisation) run on the inference device, so only the frames' own planes cross PCIe.
         """
-        slot = self._free.get()
+        stream = self._free.get()
         try:
-            on_stream = torch.cuda.stream(slot.stream) if slot.stream is not None else contextlib.nullcontext()
+            on_stream = torch.cuda.stream(stream.cuda) if stream.cuda is not None else contextlib.nullcontext()
             with torch.inference_mode(), on_stream:
-                rgb = planes_to_rgb(self._upload(slot, planes), source, chroma)
+                rgb = planes_to_rgb(self._upload(stream, planes), source, chroma)
                 upscaled = self.upscale_tensor(rgb.unsqueeze(0).to(self.dtype))[0]
-                self._download(slot, rgb_to_planes(upscaled, output), out)
+                self._download(stream, rgb_to_planes(upscaled, output), out)
         finally:
-            self._free.put(slot)
+            self._free.put(stream)
 
     def upscale_tensor(self, img: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] on the runtime's device → (N, 3, H*s, W*s) clamped, with OOM recovery."""
@@ -237,31 +237,31 @@ class SRRuntime:
 
     # -- internals ------------------------------------------------------------------------------------
 
-    def _upload(self, slot: _Slot, planes: Sequence[np.ndarray]) -> list[torch.Tensor]:
-        """The frame's planes on the device: through the worker's pinned buffers on a GPU (non-blocking)."""
-        if slot.stream is None:
+    def _upload(self, stream: _Stream, planes: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        """The frame's planes on the device: through the stream's pinned buffers on a GPU (non-blocking)."""
+        if stream.cuda is None:
             return [torch.from_numpy(np.array(p)) for p in planes]  # a copy: VapourSynth's planes are read-only
         uploaded = []
         for i, plane in enumerate(planes):
-            host = slot.pinned(f"in{i}", plane.shape, _NP_TO_TORCH[plane.dtype])
+            host = stream.pinned(f"in{i}", plane.shape, _NP_TO_TORCH[plane.dtype])
             host.numpy()[...] = plane
             uploaded.append(host.to(self.device, non_blocking=True))
         return uploaded
 
-    def _download(self, slot: _Slot, result: list[torch.Tensor], out: Sequence[np.ndarray]) -> None:
+    def _download(self, stream: _Stream, result: list[torch.Tensor], out: Sequence[np.ndarray]) -> None:
         """Write the result planes into ``out``; on a GPU through pinned buffers, waiting for the stream once."""
-        if slot.stream is not None:
-            hosts = [slot.pinned(f"out{i}", tuple(p.shape), p.dtype) for i, p in enumerate(result)]
+        if stream.cuda is not None:
+            hosts = [stream.pinned(f"out{i}", tuple(p.shape), p.dtype) for i, p in enumerate(result)]
             for host, plane in zip(hosts, result, strict=True):
                 host.copy_(plane, non_blocking=True)
-            slot.stream.synchronize()
+            stream.cuda.synchronize()
             result = hosts
         for dst, src in zip(out, result, strict=True):
             np.copyto(dst, src.numpy())
 
     def _shrink_tile(self, failed: int, size: torch.Size) -> None:
         with self._tile_lock:
-            if self._tile != failed:  # another worker already shrank it
+            if self._tile != failed:  # another stream already shrank it
                 return
             current = failed if failed > 0 else max(size)
             smaller = current // 2
@@ -328,7 +328,7 @@ class SRRuntime:
         return y[:, :, : h * self.scale, : w * self.scale]
 
     def _first_compiled_call(self, x: torch.Tensor) -> torch.Tensor:
-        """Compile for a new input shape, one worker at a time (the others wait rather than compile it too)."""
+        """Compile for a new input shape, one stream at a time (the others wait rather than compile it too)."""
         with self._compile_lock:
             if tuple(x.shape) in self._compiled_shapes:
                 return self.model(x)

@@ -11,9 +11,10 @@ import threading
 import time
 from pathlib import Path
 
+from tests.encode.encode_helpers import find_vspipe
 from vsenhance.encode.farm import wire
 from vsenhance.encode.farm.protocol import Event, RenderTask, Task
-from vsenhance.encode.tools import child_env, find_vspipe
+from vsenhance.encode.programs import child_env
 
 # An "ffmpeg" that copies the y4m it is given into the partial file, byte for byte.
 COPY = (sys.executable, "-c", "import shutil,sys; shutil.copyfileobj(sys.stdin.buffer, open(sys.argv[1], 'wb'))")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vsenhance.encode.farm.local import LocalPool, cpu_shares
-from vsenhance.encode.farm.protocol import Died, Event, Failed, Finished, Progress, Ready
+from vsenhance.encode.farm.protocol import Died, Event, Failed, Finished, FramesWritten, Ready
 
 from ..encode_helpers import write_script
 from .farm_helpers import COUNT_EXECUTIONS, copy_task, poll_until, vspipe_y4m
@@ -45,7 +45,7 @@ def test_cpu_shares():
 def test_two_workers_kill_replace_shutdown(tmp_path, pools):
     count = tmp_path / "executions.txt"
     script = write_script(tmp_path / "clip.vpy", extra=COUNT_EXECUTIONS)
-    pool = LocalPool(script, [f"count={count}", "delay=0.03"], workers=2)
+    pool = LocalPool(script, {"count": str(count), "delay": "0.03"}, workers=2)
     pools.append(pool)
     pool.start()
     events = poll_until(pool, lambda ev: len(_ready(ev)) == 2)
@@ -66,7 +66,7 @@ def test_two_workers_kill_replace_shutdown(tmp_path, pools):
     # w1 killed mid-segment: Died with the index it held, its partial gone; w0 unaffected
     task = copy_task(tmp_path, 2, 0, 47)  # ~1.4 s
     pool.submit("w1", task)
-    poll_until(pool, lambda ev: any(isinstance(e, Progress) and e.worker_id == "w1" for e in ev))
+    poll_until(pool, lambda ev: any(isinstance(e, FramesWritten) and e.worker_id == "w1" for e in ev))
     os.kill(infos["w1"].pid, signal.SIGKILL)
     events = poll_until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
     died = next(e for e in events if isinstance(e, Died))
@@ -87,7 +87,7 @@ def test_two_workers_kill_replace_shutdown(tmp_path, pools):
     # shutdown mid-segment: every process ends, the partial is removed
     last = copy_task(tmp_path, 4, 0, 47)
     pool.submit("w0", last)
-    poll_until(pool, lambda ev: any(isinstance(e, Progress) for e in ev))
+    poll_until(pool, lambda ev: any(isinstance(e, FramesWritten) for e in ev))
     t0 = time.monotonic()
     pool.shutdown()
     assert time.monotonic() - t0 < 10
@@ -97,7 +97,7 @@ def test_two_workers_kill_replace_shutdown(tmp_path, pools):
 
 def test_gpu_placement_sets_cuda_visible_devices(tmp_path, pools):
     script = write_script(tmp_path / "clip.vpy")
-    pool = LocalPool(script, ["length=4"], gpus=["0", "3"], per_gpu=2)
+    pool = LocalPool(script, {"length": "4"}, gpus=[0, 3], per_gpu=2)
     pools.append(pool)
     pool.start()
     events = poll_until(pool, lambda ev: len(_ready(ev)) == 4)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vsenhance.encode.farm.protocol import Died, Finished, Progress, Ready
+from vsenhance.encode.farm.protocol import Died, Finished, FramesWritten, Ready
 from vsenhance.errors import EncodeError
 
 from ..encode_helpers import write_script
@@ -25,12 +25,13 @@ def _nodes(path: Path) -> dict[int, str]:
 @pytest.fixture
 def ray_pool(ray_cluster, tmp_path):
     from vsenhance.encode.farm.ray_pool import RayPool
+    from vsenhance.script import parse_script_args
 
     made = []
 
     def make(*args: str, **kwargs) -> RayPool:
         script = write_script(tmp_path / "clip.vpy", extra=RECORD_NODE)
-        made.append(RayPool(ray_cluster.address, script, args, state_dir=tmp_path, **kwargs))
+        made.append(RayPool(ray_cluster.address, script, parse_script_args(args), state_dir=tmp_path, **kwargs))
         return made[-1]
 
     yield make
@@ -61,7 +62,7 @@ def test_workers_on_both_nodes_and_deaths(ray_pool, tmp_path):
     victim = by_node["b"]
     task = copy_task(tmp_path, 2, 0, 47)
     pool.submit(victim.worker_id, task)
-    poll_until(pool, lambda ev: any(isinstance(e, Progress) and e.worker_id == victim.worker_id for e in ev))
+    poll_until(pool, lambda ev: any(isinstance(e, FramesWritten) and e.worker_id == victim.worker_id for e in ev))
     os.kill(parent_pid(victim.pid), signal.SIGKILL)
     events = poll_until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
     died = next(e for e in events if isinstance(e, Died))
@@ -86,7 +87,7 @@ def test_workers_on_both_nodes_and_deaths(ray_pool, tmp_path):
     # the worker subprocess (not the actor) killed mid-segment: Died, relayed from the actor's local pool
     task = copy_task(tmp_path, 3, 0, 47)
     pool.submit(new, task)
-    poll_until(pool, lambda ev: any(isinstance(e, Progress) and e.worker_id == new for e in ev))
+    poll_until(pool, lambda ev: any(isinstance(e, FramesWritten) and e.worker_id == new for e in ev))
     os.kill(replacement.pid, signal.SIGKILL)
     events = poll_until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
     died = next(e for e in events if isinstance(e, Died))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vsenhance.encode.farm.protocol import Failed, Finished, Probed, ProbeTask, Progress, Ready, RenderTask
+from vsenhance.encode.farm.protocol import Failed, Finished, FramesWritten, Probed, ProbeTask, Ready, RenderTask
 
 from ..encode_helpers import write_script
 from .farm_helpers import COUNT_EXECUTIONS, WorkerProcess, copy_argv, vspipe_y4m
@@ -92,7 +92,7 @@ def test_stdin_closing_mid_segment_ends_the_worker_and_removes_the_partial(tmp_p
     w.wait_for(Ready)
     task = _task(tmp_path, 0, 0, 47)
     w.send(task)
-    progress = w.wait_for(Progress)
+    progress = w.wait_for(FramesWritten)
     assert progress.index == 0 and progress.frames > 0
     assert Path(task.partial).exists()
     t0 = time.monotonic()

@@ -1,6 +1,6 @@
 """The local pool: render workers as subprocesses of the driver, on this machine's GPUs or split CPU cores.
 
-Each worker is ``python -m vsenhance.encode.farm.worker`` (same interpreter, :func:`~..tools.child_env`), in
+Each worker is ``python -m vsenhance.encode.farm.worker`` (same interpreter, :func:`~..programs.child_env`), in
 its own session: Ctrl-C reaches only the driver, which ends the workers through :meth:`LocalPool.shutdown`,
 and the worker's whole process group (it and its ffmpeg) can be killed at once. One reader thread per worker
 turns its channel into events on one queue. A worker whose channel closes (it exited, was killed, failed to
@@ -9,7 +9,7 @@ task's partial file removed.
 
 Placement:
 
-- ``gpus=["0", "1"], per_gpu=W``: W workers per listed GPU, each seeing only its GPU (``CUDA_VISIBLE_DEVICES``),
+- ``gpus=[0, 1], per_gpu=W``: W workers per listed GPU, each seeing only its GPU (``CUDA_VISIBLE_DEVICES``),
   so ``device="cuda"`` in the script means that GPU.
 - CPU only: the cores this process may use are split into ``workers`` disjoint, contiguous shares as equal as
   possible (8 cores, 3 workers: 3+3+2); each worker pins itself to its share (``sched_setaffinity``, inherited
@@ -32,7 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..tools import StderrTail, child_env, script_arg_argv
+from ...script import ScriptArgs, script_args_argv
+from ..programs import StderrTail, child_env
 from . import wire
 from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Task, drain
 from .worker import format_cpus
@@ -56,15 +57,15 @@ def cpu_shares(cores: Sequence[int], workers: int) -> list[list[int]]:
 
 
 @dataclass(frozen=True)
-class _Slot:
+class _Placement:
     """Where a worker runs: one GPU, or a share of the cores (None: the whole machine)."""
 
-    gpu: str | None = None
+    gpu: int | None = None
     cpus: tuple[int, ...] | None = None
 
 
-class _Worker:
-    def __init__(self, worker_id: str, slot: _Slot, proc: subprocess.Popen) -> None:
+class _WorkerProcess:
+    def __init__(self, worker_id: str, slot: _Placement, proc: subprocess.Popen) -> None:
         self.worker_id = worker_id
         self.slot = slot
         self.proc = proc
@@ -80,28 +81,28 @@ class LocalPool:
     def __init__(
         self,
         script: Path,
-        script_args: Sequence[str] = (),
+        script_args: ScriptArgs | None = None,
         *,
         workers: int = 1,
-        gpus: Sequence[str] = (),
+        gpus: Sequence[int] = (),
         per_gpu: int = 1,
         output_index: int = 0,
         stop_seconds: float = 5.0,
         id_prefix: str = "w",
     ) -> None:
         self.script = Path(os.path.abspath(script))
-        self.script_args = tuple(script_args)
+        self.script_args = dict(script_args or {})
         self.output_index = output_index
         self.stop_seconds = stop_seconds
         self.id_prefix = id_prefix  # worker ids are id_prefix + 0, 1, ... (unique in one encode)
         if gpus:
-            self.slots = [_Slot(gpu=str(g)) for g in gpus for _ in range(per_gpu)]
+            self.slots = [_Placement(gpu=g) for g in gpus for _ in range(per_gpu)]
         else:
             cores = sorted(os.sched_getaffinity(0))
             shares = cpu_shares(cores, workers) if workers > 1 else [cores]
-            self.slots = [_Slot(cpus=None if len(s) == len(cores) else tuple(s)) for s in shares]
+            self.slots = [_Placement(cpus=None if len(s) == len(cores) else tuple(s)) for s in shares]
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._workers: dict[str, _Worker] = {}
+        self._workers: dict[str, _WorkerProcess] = {}
         self._threads: list[threading.Thread] = []  # one reader per worker ever started, in _workers' order
         self._next_id = 0
         self._closing = False
@@ -149,14 +150,14 @@ class LocalPool:
             _remove_partial(worker.task)
 
     # --- internals -----------------------------------------------------------------------------------
-    def _spawn(self, slot: _Slot) -> str:
+    def _spawn(self, slot: _Placement) -> str:
         worker_id = f"{self.id_prefix}{self._next_id}"
         self._next_id += 1
         env = child_env()
         argv = [sys.executable, "-m", "vsenhance.encode.farm.worker", os.fspath(self.script), "--id", worker_id]
-        argv += [*script_arg_argv(self.script_args), "--output-index", str(self.output_index)]
+        argv += [*script_args_argv(self.script_args), "--output-index", str(self.output_index)]
         if slot.gpu is not None:
-            env["CUDA_VISIBLE_DEVICES"] = slot.gpu
+            env["CUDA_VISIBLE_DEVICES"] = str(slot.gpu)
         if slot.cpus is not None:
             argv += ["--cpus", format_cpus(set(slot.cpus))]
             env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(len(slot.cpus))
@@ -168,14 +169,14 @@ class LocalPool:
             env=env,
             start_new_session=True,
         )
-        worker = _Worker(worker_id, slot, proc)
+        worker = _WorkerProcess(worker_id, slot, proc)
         self._workers[worker_id] = worker
         thread = threading.Thread(target=self._read, args=(worker,), name=f"farm-{worker_id}", daemon=True)
         self._threads.append(thread)
         thread.start()
         return worker_id
 
-    def _read(self, worker: _Worker) -> None:
+    def _read(self, worker: _WorkerProcess) -> None:
         assert worker.proc.stdout is not None
         with contextlib.suppress(OSError, ValueError):
             for line in worker.proc.stdout:

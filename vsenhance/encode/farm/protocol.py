@@ -24,10 +24,10 @@ __all__ = [
     "Event",
     "Failed",
     "Finished",
+    "FramesWritten",
     "Pool",
     "ProbeTask",
     "Probed",
-    "Progress",
     "Ready",
     "RenderTask",
     "Task",
@@ -87,7 +87,7 @@ class Ready:
 
 
 @dataclass(frozen=True)
-class Progress:
+class FramesWritten:
     worker_id: str
     index: int
     frames: int  # frames of this segment handed to ffmpeg so far
@@ -126,7 +126,7 @@ class Died:
     message: str
 
 
-Event = Ready | Progress | Finished | Probed | Failed | Died
+Event = Ready | FramesWritten | Finished | Probed | Failed | Died
 
 
 class Pool(Protocol):

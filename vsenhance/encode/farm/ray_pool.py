@@ -29,11 +29,11 @@ import queue
 import socket
 import threading
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ...errors import EncodeError
+from ...script import ScriptArgs
 from .local import LocalPool
 from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Task, drain
 
@@ -81,7 +81,7 @@ def _node_ip() -> str:
 class RenderActor:
     """Runs on a node: one worker subprocess (a one-worker LocalPool) and a relay of its events."""
 
-    def __init__(self, worker_id: str, script: str, script_args: Sequence[str], output_index: int, state_dir: str):
+    def __init__(self, worker_id: str, script: str, script_args: ScriptArgs, output_index: int, state_dir: str):
         self.problem = check_storage(Path(script), Path(state_dir))
         self.pool: LocalPool | None = None
         if self.problem is None:
@@ -119,7 +119,7 @@ class RayPool:
         self,
         address: str,
         script: Path,
-        script_args: Sequence[str] = (),
+        script_args: ScriptArgs | None = None,
         *,
         state_dir: Path,
         workers: int | None = None,
@@ -127,7 +127,7 @@ class RayPool:
     ) -> None:
         self.address = address
         self.script = Path(os.path.abspath(script))
-        self.script_args = tuple(script_args)
+        self.script_args = dict(script_args or {})
         self.state_dir = Path(os.path.abspath(state_dir))
         self.workers = workers
         self.output_index = output_index

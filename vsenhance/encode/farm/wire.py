@@ -17,9 +17,9 @@ from .protocol import (
     Event,
     Failed,
     Finished,
+    FramesWritten,
     Probed,
     ProbeTask,
-    Progress,
     Ready,
     RenderTask,
     Task,
@@ -28,7 +28,7 @@ from .protocol import (
 
 __all__ = ["dumps", "loads"]
 
-_FLAT = {cls.__name__: cls for cls in (Progress, Finished, Failed, Died)}
+_FLAT = {cls.__name__: cls for cls in (FramesWritten, Finished, Failed, Died)}
 
 
 def dumps(message: Task | Event) -> str:

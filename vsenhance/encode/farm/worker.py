@@ -34,16 +34,27 @@ from typing import IO, TYPE_CHECKING, Any
 from ...errors import VSEnhanceError
 from ...files import fsync_path
 from ...script import parse_script_args, run_script
-from ..tools import StderrTail
+from ..programs import StderrTail
 from . import wire
-from .protocol import ClipSummary, Event, Failed, Finished, Probed, ProbeTask, Progress, Ready, RenderTask, WorkerInfo
+from .protocol import (
+    ClipSummary,
+    Event,
+    Failed,
+    Finished,
+    FramesWritten,
+    Probed,
+    ProbeTask,
+    Ready,
+    RenderTask,
+    WorkerInfo,
+)
 
 if TYPE_CHECKING:
     import vapoursynth as vs
 
 __all__ = ["format_cpus", "main", "parse_cpus"]
 
-PROGRESS_SECONDS = 0.5  # at most ~2 Progress events a second per worker
+PROGRESS_SECONDS = 0.5  # at most ~2 FramesWritten events a second per worker
 
 
 def format_cpus(cpus: set[int]) -> str:
@@ -163,7 +174,7 @@ class Worker:
                 first_frame = now - start
             if current and now - last_sent >= PROGRESS_SECONDS:
                 last_sent = now
-                self.channel.send(Progress(self.worker_id, task.index, current))
+                self.channel.send(FramesWritten(self.worker_id, task.index, current))
 
         with self._lock:
             try:

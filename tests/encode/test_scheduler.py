@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.encode.encode_helpers import make_ffv1
 from vsenhance.encode.encoder import EncoderSettings
 from vsenhance.encode.farm.protocol import (
     ClipSummary,
@@ -18,19 +19,17 @@ from vsenhance.encode.farm.protocol import (
     Event,
     Failed,
     Finished,
-    Progress,
+    FramesWritten,
     Ready,
     RenderTask,
     WorkerInfo,
 )
-from vsenhance.encode.farm.scheduler import Scheduler
 from vsenhance.encode.job import render_task
 from vsenhance.encode.plan import Plan
-from vsenhance.encode.progress import Progress as Display
+from vsenhance.encode.progress import ProgressDisplay as Display
+from vsenhance.encode.scheduler import Scheduler
 from vsenhance.encode.state import EncodeState
 from vsenhance.errors import EncodeError
-
-from ..encode_helpers import make_ffv1
 
 CLIP = ClipSummary(frames=20, fps_num=24, fps_den=1, width=32, height=24, format="YUV420P8", color_family="YUV")
 # what a worker does with a task: events to report (Finished writes the segment file), or None to keep it busy
@@ -124,11 +123,14 @@ class RecordingState(EncodeState):
 
 
 def finish(worker_id: str, task: RenderTask) -> list[Event]:
-    return [Progress(worker_id, task.index, task.last - task.first + 1), Finished(worker_id, task.index, 0.1, 0.01)]
+    return [
+        FramesWritten(worker_id, task.index, task.last - task.first + 1),
+        Finished(worker_id, task.index, 0.1, 0.01),
+    ]
 
 
 def _run(tmp_path, pool: FakePool, workers: int, max_retries: int = 2, done: dict | None = None):
-    plan = Plan("/a.vpy", "00" * 32, (), EncoderSettings.create("ffv1", None, None, None), 8, CLIP.frames)
+    plan = Plan("/a.vpy", "00" * 32, {}, EncoderSettings.create("ffv1", None, None, None), 8, CLIP.frames)
     state = RecordingState(tmp_path / "out.mkv.vsenhance")
     state.write_plan(plan)
     done = {} if done is None else done

@@ -1,65 +1,20 @@
-"""Finding and running the external tools (vspipe, ffmpeg, ffprobe). Argv lists only, never a shell."""
+"""Running the external programs the encoder drives (ffmpeg, ffprobe, the workers): finding them, their
+environment, their stderr for error messages. Argv lists only, never a shell."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
 from ..errors import EncodeError
 
-__all__ = [
-    "StderrTail",
-    "child_env",
-    "end_process",
-    "find_ffmpeg",
-    "find_ffprobe",
-    "find_vspipe",
-    "script_arg_argv",
-]
-
-_WRAPPER_MARK = b"from vapoursynth import vspipe"
-
-
-def _real_vspipe(candidate: Path) -> Path:
-    """pip's ``vspipe`` is a Python wrapper that runs the binary in the vapoursynth package as a child.
-
-    The wrapper turns Ctrl-C into exit code 0 and does not pass SIGTERM on, so when the candidate is that
-    wrapper we run the binary beside it directly (same program, one process less, signals reach it).
-    """
-    try:
-        with candidate.open("rb") as fh:
-            head = fh.read(512)
-    except OSError:
-        return candidate
-    if not head.startswith(b"#!") or _WRAPPER_MARK not in head:
-        return candidate
-    spec = importlib.util.find_spec("vapoursynth")  # locates the package without importing it
-    if spec is None or spec.origin is None:
-        return candidate
-    binary = Path(spec.origin).with_name("vspipe")
-    return binary if binary.is_file() and os.access(binary, os.X_OK) else candidate
-
-
-def find_vspipe() -> Path:
-    """vspipe next to the running interpreter (a venv), else on PATH."""
-    beside = Path(sys.executable).parent / "vspipe"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return _real_vspipe(beside)
-    found = shutil.which("vspipe")
-    if found:
-        return _real_vspipe(Path(found))
-    raise EncodeError(
-        "find_vspipe",
-        f"vspipe was found neither beside the Python interpreter ({beside}) nor on PATH.",
-        "install VapourSynth into this environment (pip install vapoursynth) or put vspipe on PATH.",
-    )
+__all__ = ["StderrTail", "child_env", "find_ffmpeg", "find_ffprobe", "run_checked", "stderr_tail"]
 
 
 def _find(name: str) -> Path:
@@ -85,14 +40,6 @@ def child_env() -> dict[str, str]:
     if bindir not in parts:
         env["PATH"] = os.pathsep.join([bindir, *parts])
     return env
-
-
-def script_arg_argv(script_args: Iterable[str]) -> list[str]:
-    """``["-a", "k=v", ...]`` for vspipe."""
-    argv: list[str] = []
-    for item in script_args:
-        argv += ["-a", item]
-    return argv
 
 
 class StderrTail:
@@ -124,20 +71,6 @@ class StderrTail:
     def text(self, n: int = 15) -> str:
         self._thread.join(timeout=2)
         return "\n".join(list(self.lines)[-n:])
-
-
-def end_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
-    """Terminate, then kill after ``timeout`` seconds; always reaps the child."""
-    if proc.poll() is not None:
-        return
-    try:
-        proc.terminate()
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    except ProcessLookupError:
-        pass
 
 
 def stderr_tail(data: bytes, lines: int = 15) -> str:

@@ -10,10 +10,10 @@ import pytest
 
 from vsenhance.encode.encoder import EncoderSettings
 from vsenhance.encode.farm.protocol import Died, Failed, Probed, ProbeTask, RenderTask
-from vsenhance.encode.farm.scheduler import Scheduler
 from vsenhance.encode.job import render_task
 from vsenhance.encode.plan import Plan
-from vsenhance.encode.progress import Progress as Display
+from vsenhance.encode.progress import ProgressDisplay as Display
+from vsenhance.encode.scheduler import Scheduler
 from vsenhance.encode.state import EncodeState
 from vsenhance.errors import EncodeError
 
@@ -45,7 +45,7 @@ def test_probe_then_segments_on_every_worker(tmp_path, ffv1_files):  # noqa: F81
     scheduler = _scheduler(pool)
     assert scheduler.probe((0, 10)) == PROPS
     assert pool.submitted == [("w0", ProbeTask((0, 10)))]
-    plan = Plan("/a.vpy", "00" * 32, (), EncoderSettings.create("ffv1", None, None, None), 8, CLIP.frames)
+    plan = Plan("/a.vpy", "00" * 32, {}, EncoderSettings.create("ffv1", None, None, None), 8, CLIP.frames)
     state = EncodeState(tmp_path / "out.mkv.vsenhance")
     state.write_plan(plan)
     done: dict[int, int] = {}

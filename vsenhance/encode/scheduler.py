@@ -3,7 +3,7 @@
 The driver alone decides that a segment is done: after a worker reports :class:`Finished`, its own ffprobe
 count of the segment file must match, and only then is the done-record rewritten (atomically). Workers never
 touch the state files, so a worker killed at any moment cannot corrupt them. Written against the
-:class:`~.protocol.Pool` protocol only, so local processes and Ray actors share it (and a fake pool tests it).
+:class:`~.farm.protocol.Pool` protocol only, so local processes and Ray actors share it (and a fake pool tests it).
 """
 
 from __future__ import annotations
@@ -16,32 +16,33 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from ...errors import EncodeError
-from ..plan import Plan, Segment
-from ..state import DISK_FULL_TEXT, EncodeState, count_frames, disk_full_error, low_on_space
-from .protocol import (
+from ..errors import EncodeError
+from .farm.protocol import (
     ClipSummary,
     Died,
     Event,
     Failed,
     Finished,
+    FramesWritten,
     Pool,
     Probed,
     ProbeTask,
-    Progress,
     Ready,
     RenderTask,
     WorkerInfo,
 )
+from .plan import Plan, Segment
+from .state import DISK_FULL_TEXT, EncodeState, count_frames, disk_full_error, low_on_space
 
-__all__ = ["FarmDisplay", "Scheduler", "describe_clip"]
+__all__ = ["DEFAULT_MAX_RETRIES", "FarmDisplay", "Scheduler", "describe_clip"]
 
 log = logging.getLogger(__name__)
+DEFAULT_MAX_RETRIES = 2  # attempts per segment after its first failure
 MakeTask = Callable[[Segment, str, int], RenderTask]  # segment, worker id, attempt -> the task
 
 
 class FarmDisplay(Protocol):
-    """What the scheduler tells the progress display (vsenhance.encode.progress.Progress)."""
+    """What the scheduler tells the progress display (vsenhance.encode.progress.ProgressDisplay)."""
 
     def worker_ready(self, worker: WorkerInfo) -> None: ...
     def worker_gone(self, worker_id: str) -> None: ...
@@ -60,7 +61,7 @@ def describe_clip(clip: ClipSummary) -> str:
 class Scheduler:
     """Tracks the workers of one pool (starting, idle, busy) and runs the segments through them."""
 
-    def __init__(self, pool: Pool, *, max_retries: int = 2, poll_seconds: float = 0.25) -> None:
+    def __init__(self, pool: Pool, *, max_retries: int = DEFAULT_MAX_RETRIES, poll_seconds: float = 0.25) -> None:
         self.pool = pool
         self.max_retries = max_retries
         self.poll_seconds = poll_seconds
@@ -226,7 +227,7 @@ class Scheduler:
             for event in events:
                 if isinstance(event, Ready):
                     self._ready(event)
-                elif isinstance(event, Progress):
+                elif isinstance(event, FramesWritten):
                     if event.worker_id in self.busy:
                         display.worker_frames(event.worker_id, event.frames)
                 elif isinstance(event, Finished):

@@ -1,4 +1,4 @@
-"""``python -m vsenhance.encode.probe SCRIPT [-a k=v] [--frames N]``: load a script, time sampled frames.
+"""``python -m vsenhance.encode.sampler SCRIPT [-a k=v] [--frames N]``: load a script, time sampled frames.
 
 Runs in its own process (started by ``vsenhance estimate`` with the same interpreter), so whatever the
 script imports (torch, models) never loads into the CLI process. The script runs the way vspipe runs it
@@ -55,7 +55,7 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vsenhance.encode.probe")
+    parser = argparse.ArgumentParser(prog="python -m vsenhance.encode.sampler")
     parser.add_argument("script", type=Path)
     parser.add_argument("-a", "--arg", dest="script_args", action="append", default=[])
     parser.add_argument("--frames", type=int, default=20)
