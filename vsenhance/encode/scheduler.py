@@ -13,8 +13,9 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from ..errors import EncodeError
 from .farm.protocol import (
@@ -58,8 +59,26 @@ def describe_clip(clip: ClipSummary) -> str:
     return f"{clip.frames} frames, {clip.width}x{clip.height} {clip.format} {clip.fps_num}/{clip.fps_den} fps"
 
 
+@dataclass
+class _Run:
+    """What :meth:`Scheduler.run` works through: the plan's missing segments and their attempts."""
+
+    plan: Plan
+    state: EncodeState
+    done: dict[int, int]
+    make_task: MakeTask
+    display: FarmDisplay
+    queue: list[Segment]
+    attempts: Counter[int] = field(default_factory=Counter)
+    failures: Counter[int] = field(default_factory=Counter)
+
+
 class Scheduler:
-    """Tracks the workers of one pool (starting, idle, busy) and runs the segments through them."""
+    """Tracks the workers of one pool (starting, idle, busy) and runs the segments through them.
+
+    Every event of the pool goes through one :meth:`_dispatch`, whatever the driver waits for (the first ready
+    worker, a probe's props, the segments), so an event is handled the same way whenever it arrives.
+    """
 
     def __init__(self, pool: Pool, *, max_retries: int = DEFAULT_MAX_RETRIES, poll_seconds: float = 0.25) -> None:
         self.pool = pool
@@ -74,9 +93,11 @@ class Scheduler:
         self.start_errors: list[str] = []  # why workers died before they were Ready
         self._failed_start: dict[str, str] = {}  # worker id -> the error it reported before dying
         self.display: FarmDisplay | None = None
-        self._pending: list[Event] = []
+        self._probing: str | None = None  # the worker holding a ProbeTask
+        self._probe_answer: Probed | Failed | Died | None = None
+        self._run: _Run | None = None
 
-    # --- starting ------------------------------------------------------------------------------------
+    # --- waiting ----------------------------------------------------------------------------------------
     def start(self) -> int:
         """Start the pool's workers; how many it started."""
         self.starting = self.pool.start()
@@ -84,34 +105,105 @@ class Scheduler:
 
     def first_ready(self) -> ClipSummary:
         """Wait for the first worker to execute the script; its clip is the one the plan is made for."""
-        while self.clip is None:
-            events = self.pool.poll(self.poll_seconds)
-            for i, event in enumerate(events):
-                if isinstance(event, Ready):
-                    self._ready(event)
-                    self._pending.extend(events[i + 1 :])  # handled once the plan (and display) exist
-                    break
-                self._handle_before_ready(event)
+        self._wait(lambda: self.clip is not None)
+        assert self.clip is not None
         return self.clip
 
-    def _handle_before_ready(self, event: Event) -> None:
-        if isinstance(event, Died):
-            self._died_starting(event)
-        elif isinstance(event, Failed):
-            self._failed_start[event.worker_id] = _join(event.message, event.stderr_tail)
+    def probe(self, frames: tuple[int, ...]) -> dict[int, dict]:
+        """The props of ``frames``, rendered by one ready worker (before any segment: colour, _AbsoluteTime).
 
-    def _died_starting(self, event: Died) -> None:
-        """No replacement: a script that fails to load would fail again (no retry storm)."""
-        self.starting -= 1
-        self.start_errors.append(self._failed_start.pop(event.worker_id, event.message))
-        log.warning("worker %s could not start: %s", event.worker_id, event.message)
-        if self.starting <= 0 and not self.workers:
-            last = self.start_errors[-1] if self.start_errors else "(no message)"
-            raise EncodeError(
-                "encode",
-                f"every worker failed to execute the script; the last one said:\n{_indent(last)}",
-                "fix the script (try it with `vspipe --info SCRIPT -`) and run the same command again.",
-            )
+        A worker that dies meanwhile is replaced and the probe given to the next one, up to ``max_retries``
+        times, as a segment would be; the script raising on one of the frames is an EncodeError.
+        """
+        deaths = 0
+        while True:
+            self._wait(lambda: bool(self.idle))
+            self._probing, self._probe_answer = self.idle[0], None
+            self.pool.submit(self._probing, ProbeTask(frames))
+            self._wait(lambda: self._probe_answer is not None)
+            answer, self._probing = self._probe_answer, None
+            if isinstance(answer, Probed):
+                return answer.props
+            if isinstance(answer, Failed):
+                raise EncodeError(
+                    "encode",
+                    f"reading the props of frames {list(frames)} failed: {_join(answer.message, answer.stderr_tail)}",
+                    "fix the script (try it with `vspipe SCRIPT -s 0 -e 0 -`) and run the same command again.",
+                )
+            deaths += 1
+            if deaths > self.max_retries:
+                raise EncodeError(
+                    "encode",
+                    f"{deaths} workers died reading the props of frames {list(frames)}; the last: {answer.message}",
+                    "check the machine (memory, GPU) and the script, then run the same command again.",
+                )
+
+    def _wait(self, until: Callable[[], bool]) -> None:
+        """Handle events until ``until()`` holds; raises once no worker is left to make it hold."""
+        while not until():
+            for event in self.pool.poll(self.poll_seconds):
+                self._dispatch(event)
+            if not until() and not self.workers and self.starting <= 0:
+                self._no_worker_left()
+
+    # --- running -------------------------------------------------------------------------------------
+    def run(
+        self, plan: Plan, state: EncodeState, done: dict[int, int], make_task: MakeTask, display: FarmDisplay
+    ) -> None:
+        """Encode every segment of ``plan`` not in ``done`` (updated in place, and on disk after each one)."""
+        self.display = display
+        for worker in self.workers.values():
+            display.worker_ready(worker)
+        run = self._run = _Run(plan, state, done, make_task, display, [s for s in plan.segments if s.index not in done])
+        while run.queue or self.busy:
+            self._hand_out(run)
+            if not self.idle and not self.busy and self.starting <= 0:
+                self._no_worker_left()
+            display.update()
+            for event in self.pool.poll(self.poll_seconds):
+                self._dispatch(event)
+
+    def _hand_out(self, run: _Run) -> None:
+        while run.queue and self.idle:
+            worker_id = self.idle.pop(0)
+            seg = run.queue.pop(0)
+            run.attempts[seg.index] += 1
+            task = run.make_task(seg, worker_id, run.attempts[seg.index])
+            self.busy[worker_id] = (seg, task)
+            self.pool.submit(worker_id, task)
+            run.display.segment_started(worker_id, seg)
+
+    def _no_worker_left(self) -> NoReturn:
+        last = self.start_errors[-1] if self.start_errors else "(no message)"
+        left = f"the {len(self._run.queue)} remaining segments" if self._run is not None else "the job"
+        raise EncodeError(
+            "encode",
+            f"no worker is left to encode {left}; the last error:\n{_indent(last)}",
+            "fix the cause and run the same command again; finished segments are kept.",
+        )
+
+    # --- the one dispatch ----------------------------------------------------------------------------
+    def _dispatch(self, event: Event) -> None:
+        worker_id = event.worker.worker_id if isinstance(event, Ready) else event.worker_id
+        if isinstance(event, Ready):
+            self._ready(event)
+        elif isinstance(event, Died):
+            self._died(event)
+        elif worker_id in self.busy:
+            if isinstance(event, FramesWritten):
+                self._display_frames(worker_id, event.frames)
+            elif isinstance(event, Finished):
+                self._finished(event)
+            elif isinstance(event, Failed):
+                self._segment_failed(worker_id, event.message, event.stderr_tail)
+        elif worker_id == self._probing and isinstance(event, Probed | Failed):
+            self._probe_answer = event
+        elif isinstance(event, Failed) and worker_id not in self.workers:
+            self._failed_start[worker_id] = _join(event.message, event.stderr_tail)
+
+    def _display_frames(self, worker_id: str, frames: int) -> None:
+        if self.display is not None:
+            self.display.worker_frames(worker_id, frames)
 
     def _ready(self, event: Ready) -> None:
         info = event.worker
@@ -137,151 +229,56 @@ class Scheduler:
         else:
             log.info("%s", text)
 
-    def probe(self, frames: tuple[int, ...]) -> dict[int, dict]:
-        """The props of ``frames``, rendered by one ready worker (before any segment: colour, _AbsoluteTime).
+    def _finished(self, event: Finished) -> None:
+        """The driver's own check of a finished segment before it is recorded as done."""
+        run, worker_id = self._run, event.worker_id
+        assert run is not None
+        seg, task = self.busy.pop(worker_id)
+        self.idle.append(worker_id)
+        got = count_frames(Path(task.final))
+        if got == seg.frames:
+            log.debug(
+                "segment %d (frames %d-%d) done by %s in %.2f s, first frame after %.2f s",
+                seg.index, seg.first, seg.last, worker_id, event.seconds, event.first_frame_seconds,
+            )  # fmt: skip
+            run.done[seg.index] = seg.frames
+            run.state.write_done(run.plan, run.done)
+            run.display.segment_done(worker_id, seg.frames)
+            return
+        full = low_on_space(run.state.dir)  # before the short file is deleted: it fills the disk
+        with contextlib.suppress(FileNotFoundError):
+            Path(task.final).unlink()
+        if full:
+            raise disk_full_error("encode", run.state.dir, f"segment {seg.index} came out short")
+        self._fail(worker_id, seg, task, f"the encoded file holds {got} frames, not {seg.frames}", "")
 
-        A worker that dies meanwhile is replaced and the probe given to the next one, up to ``max_retries``
-        times, as a segment would be; the script raising on one of the frames is an EncodeError. Other events
-        that arrive meanwhile are kept for :meth:`run`.
-        """
-        deaths = 0
-        while True:
-            worker_id = self._idle_worker()
-            self.pool.submit(worker_id, ProbeTask(frames))
-            died: Died | None = None
-            while died is None:
-                events = self.pool.poll(self.poll_seconds)
-                for i, event in enumerate(events):
-                    if not isinstance(event, Probed | Failed | Died) or event.worker_id != worker_id:
-                        self._pending.append(event)
-                    elif isinstance(event, Probed):
-                        self._pending.extend(events[i + 1 :])
-                        return event.props
-                    elif isinstance(event, Failed):
-                        raise EncodeError(
-                            "encode",
-                            f"reading the props of frames {list(frames)} failed: "
-                            f"{_join(event.message, event.stderr_tail)}",
-                            "fix the script (try it with `vspipe SCRIPT -s 0 -e 0 -`) and run the same command again.",
-                        )
-                    else:
-                        self._pending.extend(events[i + 1 :])
-                        died = event
-                        break
-            self._died(died, lambda *_: None)  # not busy with a segment: nothing to requeue
-            deaths += 1
-            if deaths > self.max_retries:
-                raise EncodeError(
-                    "encode",
-                    f"{deaths} workers died reading the props of frames {list(frames)}; the last: {died.message}",
-                    "check the machine (memory, GPU) and the script, then run the same command again.",
-                )
+    def _segment_failed(self, worker_id: str, message: str, tail: str) -> None:
+        seg, task = self.busy.pop(worker_id)
+        self.idle.append(worker_id)
+        self._fail(worker_id, seg, task, message, tail)
 
-    def _idle_worker(self) -> str:
-        """A ready, idle worker, waiting for one (a replacement) if none is."""
-        events, self._pending = self._pending, []
-        while not self.idle:
-            for event in events:
-                if isinstance(event, Ready):
-                    self._ready(event)
-                elif isinstance(event, Died) and event.worker_id not in self.workers:
-                    self._died_starting(event)  # raises once no worker is left to start
-                else:
-                    self._pending.append(event)
-            events = [] if self.idle else self.pool.poll(self.poll_seconds)
-        self._pending.extend(events)
-        return self.idle[0]
+    def _fail(self, worker_id: str, seg: Segment, task: RenderTask, message: str, tail: str) -> None:
+        """A failed attempt: its files go, the segment is queued again unless it has failed too often."""
+        run = self._run
+        assert run is not None
+        with contextlib.suppress(FileNotFoundError):
+            Path(task.partial).unlink()
+        run.display.segment_discarded(worker_id)
+        if DISK_FULL_TEXT in tail or DISK_FULL_TEXT in message:
+            raise disk_full_error("encode", run.state.dir, f"segment {seg.index} could not be written")
+        run.failures[seg.index] += 1
+        where = _where(seg, self.workers.get(worker_id), worker_id)
+        if run.failures[seg.index] > self.max_retries:
+            raise EncodeError(
+                "encode",
+                f"{where} failed {run.failures[seg.index]} times; the last time: {message}"
+                + (f"\n{_indent(tail)}" if tail else ""),
+                "fix the cause above and run the same command again; finished segments are kept.",
+            )
+        run.display.message(f"{where} failed ({message}); trying it again")
+        bisect.insort(run.queue, seg, key=lambda s: s.index)
 
-    # --- running -------------------------------------------------------------------------------------
-    def run(
-        self, plan: Plan, state: EncodeState, done: dict[int, int], make_task: MakeTask, display: FarmDisplay
-    ) -> None:
-        """Encode every segment of ``plan`` not in ``done`` (updated in place, and on disk after each one)."""
-        self.display = display
-        for worker in self.workers.values():
-            display.worker_ready(worker)
-        queue = [seg for seg in plan.segments if seg.index not in done]
-        attempts: Counter[int] = Counter()
-        failures: Counter[int] = Counter()
-
-        def fail(worker_id: str, seg: Segment, task: RenderTask, message: str, tail: str) -> None:
-            with contextlib.suppress(FileNotFoundError):
-                Path(task.partial).unlink()
-            display.segment_discarded(worker_id)
-            if DISK_FULL_TEXT in tail or DISK_FULL_TEXT in message:
-                raise disk_full_error("encode", state.dir, f"segment {seg.index} could not be written")
-            failures[seg.index] += 1
-            where = _where(seg, self.workers.get(worker_id), worker_id)
-            if failures[seg.index] > self.max_retries:
-                raise EncodeError(
-                    "encode",
-                    f"{where} failed {failures[seg.index]} times; the last time: {message}"
-                    + (f"\n{_indent(tail)}" if tail else ""),
-                    "fix the cause above and run the same command again; finished segments are kept.",
-                )
-            display.message(f"{where} failed ({message}); trying it again")
-            bisect.insort(queue, seg, key=lambda s: s.index)
-
-        events, self._pending = self._pending, []
-        while True:
-            for event in events:
-                if isinstance(event, Ready):
-                    self._ready(event)
-                elif isinstance(event, FramesWritten):
-                    if event.worker_id in self.busy:
-                        display.worker_frames(event.worker_id, event.frames)
-                elif isinstance(event, Finished):
-                    if event.worker_id not in self.busy:
-                        continue
-                    seg, task = self.busy.pop(event.worker_id)
-                    self.idle.append(event.worker_id)
-                    got = count_frames(Path(task.final))
-                    if got == seg.frames:
-                        log.debug(
-                            "segment %d (frames %d-%d) done by %s in %.2f s, first frame after %.2f s",
-                            seg.index, seg.first, seg.last, event.worker_id, event.seconds, event.first_frame_seconds,
-                        )  # fmt: skip
-                        done[seg.index] = seg.frames
-                        state.write_done(plan, done)
-                        display.segment_done(event.worker_id, seg.frames)
-                    else:
-                        full = low_on_space(state.dir)  # before the short file is deleted: it fills the disk
-                        with contextlib.suppress(FileNotFoundError):
-                            Path(task.final).unlink()
-                        if full:
-                            raise disk_full_error("encode", state.dir, f"segment {seg.index} came out short")
-                        fail(event.worker_id, seg, task, f"the encoded file holds {got} frames, not {seg.frames}", "")
-                elif isinstance(event, Failed):
-                    if event.worker_id in self.busy:
-                        seg, task = self.busy.pop(event.worker_id)
-                        self.idle.append(event.worker_id)
-                        fail(event.worker_id, seg, task, event.message, event.stderr_tail)
-                    elif event.worker_id not in self.workers:
-                        self._handle_before_ready(event)
-                elif isinstance(event, Died):
-                    self._died(event, fail)
-            if not queue and not self.busy:
-                return
-            while queue and self.idle:
-                worker_id = self.idle.pop(0)
-                seg = queue.pop(0)
-                attempts[seg.index] += 1
-                task = make_task(seg, worker_id, attempts[seg.index])
-                self.busy[worker_id] = (seg, task)
-                self.pool.submit(worker_id, task)
-                display.segment_started(worker_id, seg)
-            if not self.idle and not self.busy and self.starting <= 0:
-                last = self.start_errors[-1] if self.start_errors else "(no message)"
-                raise EncodeError(
-                    "encode",
-                    f"no worker is left to encode the {len(queue)} remaining segments; the last error:\n"
-                    f"{_indent(last)}",
-                    "fix the cause and run the same command again; finished segments are kept.",
-                )
-            display.update()
-            events = self.pool.poll(self.poll_seconds)
-
-    def _died(self, event: Died, fail: Callable[[str, Segment, RenderTask, str, str], None]) -> None:
+    def _died(self, event: Died) -> None:
         worker_id = event.worker_id
         if worker_id not in self.workers:
             self._died_starting(event)
@@ -291,7 +288,9 @@ class Scheduler:
         self.start_errors.append(f"worker {worker_id} on {info.host} died: {event.message}")
         if worker_id in self.busy:
             seg, task = self.busy.pop(worker_id)
-            fail(worker_id, seg, task, f"the worker died: {event.message}", "")
+            self._fail(worker_id, seg, task, f"the worker died: {event.message}", "")
+        if worker_id == self._probing:
+            self._probe_answer = event
         del self.workers[worker_id]
         if worker_id in self.idle:
             self.idle.remove(worker_id)
@@ -299,6 +298,19 @@ class Scheduler:
             self.display.worker_gone(worker_id)
         if self.pool.replace(worker_id) is not None:
             self.starting += 1
+
+    def _died_starting(self, event: Died) -> None:
+        """No replacement: a script that fails to load would fail again (no retry storm)."""
+        self.starting -= 1
+        self.start_errors.append(self._failed_start.pop(event.worker_id, event.message))
+        log.warning("worker %s could not start: %s", event.worker_id, event.message)
+        if self.starting <= 0 and not self.workers:
+            last = self.start_errors[-1] if self.start_errors else "(no message)"
+            raise EncodeError(
+                "encode",
+                f"every worker failed to execute the script; the last one said:\n{_indent(last)}",
+                "fix the script (try it with `vspipe --info SCRIPT -`) and run the same command again.",
+            )
 
 
 def _where(seg: Segment, info: WorkerInfo | None, worker_id: str) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from vsenhance.encode.farm.local import LocalPool, cpu_shares
+from vsenhance.encode.farm.cpus import cpu_shares
+from vsenhance.encode.farm.local import LocalPool
 from vsenhance.encode.farm.protocol import Died, Event, Failed, Finished, FramesWritten, Ready
 
 from ..encode_helpers import write_script
@@ -34,12 +35,6 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def test_cpu_shares():
-    assert cpu_shares(range(8), 3) == [[0, 1, 2], [3, 4, 5], [6, 7]]
-    assert cpu_shares([2, 3], 2) == [[2], [3]]
-    assert cpu_shares([0, 1], 3) == [[0], [1], [0]]  # more workers than cores: cores are shared
 
 
 def test_two_workers_kill_replace_shutdown(tmp_path, pools):
@@ -119,6 +114,6 @@ def test_a_worker_that_cannot_execute_the_script_dies(tmp_path, pools):
 
 
 def _fmt(cores: set[int]) -> str | None:
-    from vsenhance.encode.farm.worker import format_cpus
+    from vsenhance.encode.farm.cpus import format_cpus
 
     return format_cpus(cores) if len(cores) < (os.cpu_count() or 0) else None

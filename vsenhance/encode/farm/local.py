@@ -35,25 +35,10 @@ from pathlib import Path
 from ...script import ScriptArgs, script_args_argv
 from ..programs import StderrTail, child_env
 from . import wire
+from .cpus import cpu_shares, format_cpus
 from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Task, drain
-from .worker import format_cpus
 
-__all__ = ["LocalPool", "cpu_shares"]
-
-
-def cpu_shares(cores: Sequence[int], workers: int) -> list[list[int]]:
-    """Split ``cores`` into ``workers`` contiguous shares as equal as possible (round-robin single cores when
-    there are more workers than cores)."""
-    cores = sorted(cores)
-    if workers > len(cores):
-        return [[cores[i % len(cores)]] for i in range(workers)]
-    base, extra = divmod(len(cores), workers)
-    shares, at = [], 0
-    for i in range(workers):
-        size = base + (1 if i < extra else 0)
-        shares.append(cores[at : at + size])
-        at += size
-    return shares
+__all__ = ["LocalPool"]
 
 
 @dataclass(frozen=True)

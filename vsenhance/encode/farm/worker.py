@@ -36,6 +36,7 @@ from ...files import fsync_path
 from ...script import parse_script_args, run_script
 from ..programs import StderrTail
 from . import wire
+from .cpus import parse_cpus, pinned_cpus
 from .protocol import (
     ClipSummary,
     Event,
@@ -52,38 +53,9 @@ from .protocol import (
 if TYPE_CHECKING:
     import vapoursynth as vs
 
-__all__ = ["format_cpus", "main", "parse_cpus"]
+__all__ = ["main"]
 
 PROGRESS_SECONDS = 0.5  # at most ~2 FramesWritten events a second per worker
-
-
-def format_cpus(cpus: set[int]) -> str:
-    """``{0, 1, 2, 5}`` -> ``"0-2,5"`` (taskset's list format)."""
-    parts, ordered = [], sorted(cpus)
-    start = prev = ordered[0]
-    for c in [*ordered[1:], None]:
-        if c is not None and c == prev + 1:
-            prev = c
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if c is not None:
-            start = prev = c
-    return ",".join(parts)
-
-
-def parse_cpus(text: str) -> set[int]:
-    """``"0-2,5"`` -> ``{0, 1, 2, 5}``."""
-    cpus: set[int] = set()
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        cpus.update(range(int(low), int(high or low) + 1))
-    return cpus
-
-
-def pinned_cpus() -> str | None:
-    """The cores this process may run on, when that is fewer than the machine has; None when not pinned."""
-    cpus = os.sched_getaffinity(0)
-    return format_cpus(cpus) if len(cpus) < (os.cpu_count() or len(cpus)) else None
 
 
 class _Channel:
@@ -121,6 +93,25 @@ def _jsonable(value: Any) -> Any:
     return None
 
 
+class _FrameMeter:
+    """Counts the frames handed to ffmpeg and reports them at most every PROGRESS_SECONDS."""
+
+    def __init__(self, channel: _Channel, worker_id: str, index: int, start: float) -> None:
+        self.channel, self.worker_id, self.index = channel, worker_id, index
+        self.start = self.last_sent = start
+        self.written = 0
+        self.first_frame: float | None = None  # seconds from the task's start to its first frame
+
+    def update(self, current: int, _total: int) -> None:
+        self.written = current
+        now = time.perf_counter()
+        if current and self.first_frame is None:
+            self.first_frame = now - self.start
+        if current and now - self.last_sent >= PROGRESS_SECONDS:
+            self.last_sent = now
+            self.channel.send(FramesWritten(self.worker_id, self.index, current))
+
+
 class Worker:
     """The rendering side; the stdin reader thread may call :meth:`abort` at any moment."""
 
@@ -151,8 +142,7 @@ class Worker:
             self.probe(task)
 
     def render(self, task: RenderTask) -> None:
-        import vapoursynth as vs
-
+        """Pipe frames ``first..last`` into the task's ffmpeg; publish the file, or report why not."""
         start = time.perf_counter()
         first, last, total = task.first, task.last, self.clip.num_frames
         if not 0 <= first <= last < total:
@@ -162,20 +152,6 @@ class Worker:
             return
         with contextlib.suppress(FileNotFoundError):
             os.unlink(task.partial)
-        written = 0
-        first_frame: float | None = None
-        last_sent = start
-
-        def update(current: int, _total: int) -> None:
-            nonlocal written, first_frame, last_sent
-            written = current
-            now = time.perf_counter()
-            if current and first_frame is None:
-                first_frame = now - start
-            if current and now - last_sent >= PROGRESS_SECONDS:
-                last_sent = now
-                self.channel.send(FramesWritten(self.worker_id, task.index, current))
-
         with self._lock:
             try:
                 proc = subprocess.Popen(
@@ -185,11 +161,25 @@ class Worker:
                 self.channel.send(Failed(self.worker_id, task.index, f"could not start ffmpeg: {exc}", ""))
                 return
             self._ffmpeg, self._partial = proc, task.partial
-        assert proc.stdin is not None and proc.stderr is not None
+        assert proc.stderr is not None
         ff_tail = StderrTail(proc.stderr)
+        meter = _FrameMeter(self.channel, self.worker_id, task.index, start)
+        failure = self._pipe(task, proc, meter, ff_tail)
+        failure = self._publish(task, ff_tail) if failure is None else self._discard(task, failure)
+        if failure is not None:
+            self.channel.send(failure)
+            return
+        seconds = time.perf_counter() - start
+        self.channel.send(Finished(self.worker_id, task.index, seconds, meter.first_frame or seconds))
+
+    def _pipe(self, task: RenderTask, proc: subprocess.Popen, meter: _FrameMeter, ff_tail: StderrTail) -> Failed | None:
+        """The frames as y4m into ffmpeg; what went wrong, if anything (the script or ffmpeg)."""
+        import vapoursynth as vs
+
+        assert proc.stdin is not None
         script_error: vs.Error | None = None
         try:
-            self.clip[first : last + 1].output(proc.stdin, y4m=True, progress_update=update)
+            self.clip[task.first : task.last + 1].output(proc.stdin, y4m=True, progress_update=meter.update)
         except vs.Error as exc:
             script_error = exc
             proc.kill()
@@ -198,44 +188,39 @@ class Worker:
         with contextlib.suppress(OSError):
             proc.stdin.close()
         rc = proc.wait()
-
-        failure: Failed | None = None
         if script_error is not None:
-            frame = first + written  # output() raises on the first frame (in order) it could not get
-            failure = Failed(
-                self.worker_id,
-                task.index,
-                f"the script failed on frame {frame}: {_one_line(script_error)}",
-                _tail(str(script_error)),
-            )
-        elif rc != 0:
+            frame = task.first + meter.written  # output() raises on the first frame (in order) it could not get
+            message = f"the script failed on frame {frame}: {_one_line(script_error)}"
+            return Failed(self.worker_id, task.index, message, _tail(str(script_error)))
+        if rc != 0:
             how = f"was killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"
-            failure = Failed(
-                self.worker_id,
-                task.index,
-                f"ffmpeg {how} after {written} of {last - first + 1} frames",
-                ff_tail.text(),
-            )
+            message = f"ffmpeg {how} after {meter.written} of {task.last - task.first + 1} frames"
+            return Failed(self.worker_id, task.index, message, ff_tail.text())
+        return None
+
+    def _publish(self, task: RenderTask, ff_tail: StderrTail) -> Failed | None:
+        """The protocol's publish step: the partial file becomes the segment (synced), or the task fails."""
         with self._lock:
             self._ffmpeg = None
-            if failure is None:
-                try:
-                    fsync_path(task.partial)
-                    os.replace(task.partial, task.final)  # the protocol's publish step: the segment is done
-                    fsync_path(Path(task.final).parent)
-                except OSError as exc:  # ffmpeg wrote no file, or the disk is full: a failed task, not a dead worker
-                    failure = Failed(
-                        self.worker_id, task.index, f"could not finish {task.final}: {exc}", ff_tail.text()
-                    )
-            if failure is not None:
+            try:
+                fsync_path(task.partial)
+                os.replace(task.partial, task.final)
+                fsync_path(Path(task.final).parent)
+            except OSError as exc:  # ffmpeg wrote no file, or the disk is full: a failed task, not a dead worker
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(task.partial)
+                return Failed(self.worker_id, task.index, f"could not finish {task.final}: {exc}", ff_tail.text())
+            finally:
+                self._partial = None
+        return None
+
+    def _discard(self, task: RenderTask, failure: Failed) -> Failed:
+        with self._lock:
+            self._ffmpeg = None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(task.partial)
             self._partial = None
-        if failure is not None:
-            self.channel.send(failure)
-            return
-        seconds = time.perf_counter() - start
-        self.channel.send(Finished(self.worker_id, task.index, seconds, first_frame or seconds))
+        return failure
 
     def probe(self, task: ProbeTask) -> None:
         props: dict[int, dict[str, Any]] = {}
