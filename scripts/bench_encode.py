@@ -29,9 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_upscale import save_synthetic  # a sibling: scripts/ is sys.path[0] when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_upscale import save_synthetic  # noqa: E402  (one synthetic-model maker for every benchmark)
 
 VSPIPE = shutil.which("vspipe", path=str(Path(sys.executable).parent)) or shutil.which("vspipe") or "vspipe"
 

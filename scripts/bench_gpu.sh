@@ -27,7 +27,7 @@ done
 # pose on the GPU needs onnxruntime-gpu (its CUDA provider): batching and I/O binding, with the CPU reference's
 # pipeline on the same provider
 if "$py" -c 'import onnxruntime, sys; sys.exit("CUDAExecutionProvider" not in onnxruntime.get_available_providers())'; then
-    "$py" scripts/bench_pose.py --providers cuda --frames 96 --width 1920 --height 1080 --stages --repeat 3 \
+    "$py" -m scripts.bench_pose --providers cuda --frames 96 --width 1920 --height 1080 --stages --repeat 3 \
         --json "$out/h100_pose_1080p.json"
 else
     echo "bench_gpu.sh: onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu): pose skipped" >&2

@@ -12,9 +12,9 @@ reported, shared VMs are noisy), the outputs are compared, ``--stages`` adds eac
 and all threads, batch 1 / batch B and with I/O binding, and (on the CPU) ONNX Runtime's own GEMM peak, i.e.
 the ceiling for any schedule. ``--providers cuda`` runs both pipelines and the stages on the GPU.
 
-    .venv/bin/python scripts/bench_pose.py                      # defaults: 48 frames, 320x180, CPU
-    .venv/bin/python scripts/bench_pose.py --quick              # small networks, CI-sized
-    .venv/bin/python scripts/bench_pose.py --stages --json bench.json
+    .venv/bin/python -m scripts.bench_pose                      # defaults: 48 frames, 320x180, CPU
+    .venv/bin/python -m scripts.bench_pose --quick              # small networks, CI-sized
+    .venv/bin/python -m scripts.bench_pose --stages --json bench.json
 """
 
 from __future__ import annotations
@@ -37,11 +37,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the tests' pose helpers: tiny models, frames and the reference transcription
-
-from tests.models.pose import posekit  # noqa: E402
-from tests.models.pose import reference as ref  # noqa: E402
+# the tests' pose helpers (tiny models, frames, the reference transcription): run from the repository root
+# as a module, ``python -m scripts.bench_pose``, so that ``tests`` is importable as the package it is
+from tests.models.pose import posekit
+from tests.models.pose import reference as ref
 
 # ONNX Runtime page-faults its working memory in on the first two runs of a shape (the second allocates the
 # planned memory pattern): about 80k faults and 0.1-1 s for the detector at batch 12 on the CPU, measured

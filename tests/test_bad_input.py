@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import math
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,13 +15,11 @@ import pytest
 import vapoursynth as vs
 
 import vsenhance as vse
+from tests.models.pose import posekit
+from tests.models.test_ncnn import _write_srvgg
 from vsenhance.cli import main
 from vsenhance.encode.state import count_frames
 from vsenhance.errors import ClipError, DeviceError, EncodeError, ModelError
-
-sys.path.insert(0, str(Path(__file__).parent / "models" / "pose"))
-
-import posekit
 
 core = vs.core
 
@@ -256,9 +253,6 @@ def media(tmp_path_factory) -> SimpleNamespace:
         "import vapoursynth as vs\nc = vs.core.std.BlankClip(length=2)\n"
         "def f(n, f):\n    raise ValueError('frame fails')\nvs.core.std.ModifyFrame(c, c, f).set_output()\n"
     )
-    sys.path.insert(0, str(Path(__file__).parent / "models"))
-    from test_ncnn import _write_srvgg
-
     (d / "ncnn").mkdir()
     param, _ = _write_srvgg(d / "ncnn")
     link = d / "link.mkv"  # an output name that is the script under another name

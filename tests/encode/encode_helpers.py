@@ -166,3 +166,9 @@ def make_ffv1(path: Path, frames: int) -> Path:
         check=True,
     )  # fmt: skip
     return path
+
+
+def recorded_done(state_dir: Path) -> dict[int, int]:
+    """What the done-record says: segment index -> frames (the tests' view of ``done.json``)."""
+    data = json.loads((state_dir / "done.json").read_text(encoding="utf-8"))
+    return {int(k): int(v["frames"]) for k, v in data["done"].items()}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.encode.encode_helpers import make_ffv1
+from tests.encode.encode_helpers import make_ffv1, recorded_done
 from vsenhance.encode.encoder import EncoderSettings
 from vsenhance.encode.farm.protocol import (
     ClipSummary,
@@ -214,7 +214,7 @@ def test_retry_limit_stops_naming_segment_frames_and_tail(tmp_path, ffv1_files, 
     assert "Unrecognized option 'bogus'" in text
     assert len([t for _, t in pool.submitted if t.index == 1]) == max_retries + 1
     state = EncodeState(tmp_path / "out.mkv.vsenhance")
-    assert state.read_done() == {0: 8} and not state.partials()
+    assert recorded_done(state.dir) == {0: 8} and not state.partials()
 
 
 def test_absolute_frames_in_the_error(tmp_path, ffv1_files):
@@ -294,7 +294,7 @@ def test_disk_full_stops_at_once_naming_the_folder(tmp_path, ffv1_files):
     text = str(info.value)
     assert "is full" in text and str(tmp_path / "out.mkv.vsenhance") in text and "frame count" not in text
     assert len([t for _, t in pool.submitted if t.index == 1]) == 1  # no retry: it would fill the disk again
-    assert EncodeState(tmp_path / "out.mkv.vsenhance").read_done() == {0: 8}
+    assert recorded_done(tmp_path / "out.mkv.vsenhance") == {0: 8}
 
 
 def test_a_worker_seeing_another_clip_stops_the_encode(tmp_path, ffv1_files):

@@ -6,13 +6,12 @@ import os
 
 import pytest
 
+from tests.encode.encode_helpers import make_ffv1, recorded_done
 from vsenhance.encode.encoder import EncoderSettings
 from vsenhance.encode.plan import Plan
 from vsenhance.encode.state import EncodeState, count_frames, state_dir_for
 from vsenhance.errors import EncodeError
 from vsenhance.files import atomic_write_json
-
-from .encode_helpers import make_ffv1
 
 
 def _plan(total=20, size=8) -> Plan:
@@ -67,7 +66,7 @@ def test_segment_done_only_with_right_frame_count(tmp_path):
     assert state.verify(s0) and not state.verify(s1) and not state.verify(s2)
     assert state.scan_done(plan) == {0: 8}
     assert not state.segment_path(s1).exists() and not state.partials()
-    assert state.read_done() == {0: 8}
+    assert recorded_done(state.dir) == {0: 8}
     assert EncodeState(state.dir).load_plan() == plan
 
 
@@ -101,7 +100,7 @@ def test_disk_full_on_a_state_file_says_so_and_keeps_the_old_record(tmp_path, mo
         state.write_done(plan, {0: 8, 1: 8})
     assert "is full" in str(info.value) and str(state.dir) in str(info.value) and "done.json" in str(info.value)
     monkeypatch.undo()
-    assert state.read_done() == {0: 8}
+    assert recorded_done(state.dir) == {0: 8}
     assert sorted(p.name for p in state.dir.iterdir()) == ["done.json", "plan.json"]
 
 

@@ -11,8 +11,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(script: str, *args: str) -> str:
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *args], capture_output=True, text=True,
-                          timeout=600, cwd=ROOT)  # fmt: skip
+    """A script as the README runs it: by path, or ``-m scripts.NAME`` for one that imports the tests' helpers."""
+    how = (
+        ["-m", f"scripts.{script.removesuffix('.py')}"]
+        if script == "bench_pose.py"
+        else [str(ROOT / "scripts" / script)]
+    )
+    proc = subprocess.run([sys.executable, *how, *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 

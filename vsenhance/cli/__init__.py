@@ -1,7 +1,7 @@
 """The ``vsenhance`` command line: argument parsing only; each command calls into the package's modules.
 
-Only ``models import-ncnn`` loads torch in this process (it converts weights). Encoding drives ``vspipe``,
-``ffmpeg`` and worker processes that run the script; the other model commands use the torch-free store.
+Only ``models import-ncnn`` loads torch in this process (it converts weights). Encoding drives ``ffmpeg`` and
+worker processes that run the script; the other model commands use the torch-free store.
 """
 
 from __future__ import annotations

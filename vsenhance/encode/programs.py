@@ -33,7 +33,7 @@ def find_ffprobe() -> Path:
 
 
 def child_env() -> dict[str, str]:
-    """The environment for children: the interpreter's folder first on PATH so vspipe finds this Python."""
+    """The environment for children: the interpreter's folder first on PATH so a child (a worker, the sampler, vspipe) finds this Python."""
     env = dict(os.environ)
     bindir = str(Path(sys.executable).parent)
     parts = env.get("PATH", "").split(os.pathsep) if env.get("PATH") else []
@@ -58,7 +58,7 @@ class StderrTail:
         try:
             while chunk := self._stream.read1(65536):
                 buf += chunk
-                # vspipe -p uses \r; treat it as a line break for the tail
+                # progress lines end in \r (ffmpeg -stats, vspipe -p); treat it as a line break for the tail
                 *complete, buf = buf.replace(b"\r", b"\n").split(b"\n")
                 for line in complete:
                     if line.strip():

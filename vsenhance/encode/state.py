@@ -130,14 +130,6 @@ class EncodeState:
                 raise disk_full_error("EncodeState", self.dir, f"writing {path.name}") from exc
             raise
 
-    def read_done(self) -> dict[int, int]:
-        """Segment index -> frame count as recorded (to be verified with :meth:`verify`)."""
-        try:
-            data = json.loads(self.done_path.read_text(encoding="utf-8"))
-            return {int(k): int(v["frames"]) for k, v in data.get("done", {}).items()}
-        except (OSError, ValueError, AttributeError, KeyError, TypeError):
-            return {}
-
     def write_done(self, plan: Plan, done: dict[int, int]) -> None:
         record = {
             "fingerprint": plan.fingerprint,
