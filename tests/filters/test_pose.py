@@ -15,6 +15,7 @@ from vsenhance.bridge.props import read_pose
 from vsenhance.errors import ClipError, DeviceError, ModelError
 from vsenhance.filters import pose as pose_filter
 from vsenhance.models.pose import skeleton
+from vsenhance.models.pose.draw_options import DrawOptions
 from vsenhance.models.pose.pipeline import PosePipeline
 
 core = vs.core
@@ -186,7 +187,7 @@ def test_draw_matches_skeleton_module():
     rng = np.random.default_rng(0)
     kps = np.concatenate([rng.uniform(10, 110, (133, 2)), rng.uniform(0.3, 1, (133, 1))], 1)
     img = np.stack([np.asarray(vse.draw_pose(_pose_clip(kps), draw_face=True).get_frame(0)[p]) for p in range(3)], -1)
-    canvas = skeleton.draw(np.zeros((120, 160, 3), np.uint8), kps, draw_face=True)
+    canvas = skeleton.draw(np.zeros((120, 160, 3), np.uint8), kps, DrawOptions(draw_face=True))
     np.testing.assert_array_equal(img, canvas)
 
 

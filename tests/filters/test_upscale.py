@@ -208,3 +208,21 @@ def test_same_output_keeps_hdr_props(photo, nearest_model_path) -> None:
             assert list(props[key]) == pytest.approx(value), key
         else:
             assert props[key] == pytest.approx(value), key
+
+
+def test_filters_share_the_loaded_model_but_not_the_tile(photo, tiny_model_path, monkeypatch) -> None:
+    """Two upscale() calls with the same settings load the model once, and each has its own runtime view (its
+    own tile size after an out-of-memory retry)."""
+    seen: list[SRRuntime] = []  # the views themselves: ids of dead objects can repeat
+    original = SRRuntime.process
+
+    def recording(self, planes, out, **kwargs):
+        seen.append(self)
+        original(self, planes, out, **kwargs)
+
+    monkeypatch.setattr(SRRuntime, "process", recording)
+    clip = rgbs_clip(photo, length=1)
+    for _ in range(2):
+        vse.upscale(clip, tiny_model_path, tile=16, tile_pad=4, device="cpu").get_frame(0)
+    view_a, view_b = seen
+    assert view_a is not view_b and view_a.model is view_b.model

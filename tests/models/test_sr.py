@@ -141,6 +141,25 @@ def test_out_of_memory_retries_with_smaller_tiles(photo, caplog) -> None:
     assert sum("out of memory" in r.message for r in caplog.records) == 1
 
 
+def test_an_out_of_memory_shrink_stays_with_its_filter(photo) -> None:
+    desc = make_compact(scale=2, num_conv=2)
+    net = desc.model
+
+    class Picky(torch.nn.Module):
+        def forward(self, x):
+            if x.shape[-1] > 40 or x.shape[-2] > 40:
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            return net(x)
+
+    shared = runtime(desc, tile=64, tile_pad=4)
+    hit, other = shared.for_filter(), shared.for_filter()
+    hit.model = Picky()  # only this filter's frames run out of memory
+    with torch.inference_mode():
+        hit.upscale_tensor(as_tensor(photo))
+        other.upscale_tensor(as_tensor(photo))
+    assert (hit.tile, other.tile, shared.tile, shared.for_filter().tile) == (32, 64, 64, 64)
+
+
 def test_cuda_requested_without_cuda_raises() -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")

@@ -23,11 +23,13 @@ from ..bridge.frames import read_rgb, write_planes
 from ..bridge.props import has_pose, prop_names, read_pose, write_pose
 from ..errors import ClipError
 from ..files import atomic_open
+from ..models.pose.draw_options import DrawOptions
 
 __all__ = ["auto_batch", "draw_pose", "export_pose", "pose"]
 
 log = logging.getLogger(__name__)
 core = vs.core
+_DRAW = DrawOptions()  # draw_pose's defaults
 
 Background = Literal["black", "frame"]
 
@@ -124,8 +126,9 @@ def pose(
     check_path(func, "pose_model", pose_model, "the path of an ONNX file")
     rgb = to_rgb(clip, color_params(clip, func))
 
+    from ..models.cores import usable_cores
     from ..models.pose.pipeline import PosePipeline
-    from ..models.pose.session import _GPU_PROVIDERS, resolve_providers, usable_cores
+    from ..models.pose.session import _GPU_PROVIDERS, resolve_providers
 
     groups = -(-clip.num_frames // size)
     if streams == "auto":  # CPU: measured, two 1-thread groups at once are no faster than one 2-thread group
@@ -177,13 +180,13 @@ def draw_pose(
     *,
     prefix: str = "Pose",
     background: Background = "black",
-    threshold: float = 0.5,
-    body_stick_width: int = -1,
-    hand_stick_width: int = -1,
-    draw_body: bool = True,
-    draw_hands: bool = True,
-    draw_head: bool = True,
-    draw_face: bool = False,
+    threshold: float = _DRAW.threshold,
+    body_stick_width: int = _DRAW.body_stick_width,
+    hand_stick_width: int = _DRAW.hand_stick_width,
+    draw_body: bool = _DRAW.draw_body,
+    draw_hands: bool = _DRAW.draw_hands,
+    draw_head: bool = _DRAW.draw_head,
+    draw_face: bool = _DRAW.draw_face,
 ) -> vs.VideoNode:
     """Render the pose props of ``clip`` (from ``pose()``) as an RGB24 OpenPose skeleton.
 
@@ -214,7 +217,7 @@ def draw_pose(
     from ..models.pose import skeleton
 
     names = list(prop_names(prefix).values())
-    opts = dict(
+    opts = DrawOptions(
         threshold=float(threshold),
         body_stick_width=int(body_stick_width),
         hand_stick_width=int(hand_stick_width),
@@ -232,7 +235,7 @@ def draw_pose(
         out = f[0].copy()
         canvas = np.ascontiguousarray(read_rgb(out))
         for person in keypoints:
-            skeleton.draw(canvas, person, **opts)
+            skeleton.draw(canvas, person, opts)
         write_planes(out, [canvas[..., 0], canvas[..., 1], canvas[..., 2]])
         for name in names:
             if name in posed:

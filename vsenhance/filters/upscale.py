@@ -259,7 +259,8 @@ def _runtime(
     streams: int,
     compile: bool,
 ) -> SRRuntime:
-    """A runtime per model and settings, kept so a script reloaded in a previewer doesn't load it again."""
+    """A runtime per model and settings, kept so a script reloaded in a previewer doesn't load it again; each
+    filter gets its own view of it (its own tile size after an out-of-memory retry)."""
     from ..models.loading import load_model
     from ..models.sr import SRRuntime, TileSettings, configure_process, resolve_device, resolve_dtype
 
@@ -296,4 +297,4 @@ def _runtime(
             if len(_runtimes) >= _MAX_RUNTIMES:
                 _runtimes.pop(next(iter(_runtimes)))
             _runtimes[key] = runtime
-        return runtime
+        return runtime.for_filter()

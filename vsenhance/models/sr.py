@@ -6,6 +6,7 @@ Pure PyTorch and numpy: frames arrive as (H, W) planes and leave through writabl
 from __future__ import annotations
 
 import contextlib
+import copy
 import gc
 import logging
 import os
@@ -24,7 +25,7 @@ from ..errors import DeviceError, ModelError
 from .color import planes_to_rgb, rgb_to_planes
 from .colorspec import ChromaUpsampling, PlaneSpec
 from .compile_cache import CompileCache
-from .pose.session import usable_cores
+from .cores import usable_cores
 from .tiling import Tile, padding, tile_grid
 
 __all__ = ["SRRuntime", "TileSettings", "configure_process", "cpu_threads", "resolve_device", "resolve_dtype"]
@@ -199,6 +200,18 @@ class SRRuntime:
             self._free.put(_Stream(device))
 
     # -- public ---------------------------------------------------------------------------------------
+
+    @property
+    def tile(self) -> int:
+        """The tile size in effect: ``tiles.tile``, or smaller after an out-of-memory retry."""
+        return self._tile
+
+    def for_filter(self) -> SRRuntime:
+        """This runtime for one filter: the model, its compilations and the streams are shared, the tile size is
+        the filter's own, so an out-of-memory shrink stays with the filter that hit it."""
+        view = copy.copy(self)
+        view._tile, view._tile_lock, view._oom_warned = self._tiles.tile, threading.Lock(), False
+        return view
 
     def process(
         self,

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DeviceError, ModelError
+from ..cores import usable_cores
 
-__all__ = ["OnnxModel", "resolve_providers", "usable_cores"]
+__all__ = ["OnnxModel", "resolve_providers"]
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +107,6 @@ def _ep_error(printed: str) -> str:
     lines = [ln.strip() for ln in printed.splitlines() if ln.strip() and not ln.startswith("*")]
     text = " ".join(lines).removeprefix("EP Error").strip()
     return text[:400]
-
-
-def usable_cores() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
 def session_options(threads: int | None = None):

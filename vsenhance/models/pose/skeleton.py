@@ -8,6 +8,8 @@ import math
 import cv2
 import numpy as np
 
+from .draw_options import DrawOptions
+
 __all__ = [
     "BODY_COLORS",
     "LIMBS",
@@ -127,24 +129,15 @@ def _draw_hand(canvas: np.ndarray, hand: np.ndarray, threshold: float, width: in
             cv2.circle(canvas, (x, y), width, (0, 0, 255), thickness=-1)
 
 
-def draw(
-    canvas: np.ndarray,
-    kps: np.ndarray,
-    *,
-    threshold: float = 0.5,
-    body_stick_width: int = -1,
-    hand_stick_width: int = -1,
-    draw_body: bool = True,
-    draw_hands: bool = True,
-    draw_head: bool = True,
-    draw_face: bool = False,
-) -> np.ndarray:
+def draw(canvas: np.ndarray, kps: np.ndarray, opts: DrawOptions) -> np.ndarray:
     """Draw one person's 133 keypoints on an (H, W, 3) uint8 RGB canvas in place, like ``draw_aapose_new``.
 
     Limbs are filled ellipses at 60 % of the OpenPose colour, joints are discs in the full colour, hands use
     the HSV edge colours with blue joints. ``draw_face`` adds the 68 face landmarks as white dots (the
     reference ``DrawViTPose`` does not draw them).
     """
+    threshold, body_stick_width, hand_stick_width = opts.threshold, opts.body_stick_width, opts.hand_stick_width
+    draw_body, draw_hands, draw_head, draw_face = opts.draw_body, opts.draw_hands, opts.draw_head, opts.draw_face
     h, w = canvas.shape[:2]
     body, lhand, rhand, face = split_wholebody(kps)
     if not draw_head:
