@@ -121,18 +121,25 @@ def test_process_writes_planes_and_is_thread_safe(photo) -> None:
     assert len(frames) == 4  # one network pass (tiled) per frame
 
 
+class _Picky(torch.nn.Module):
+    """``net`` on tiles up to 40 pixels; a larger one "runs out of CUDA memory"."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        if x.shape[-1] > 40 or x.shape[-2] > 40:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.net(x)
+
+
 def test_out_of_memory_retries_with_smaller_tiles(photo, caplog) -> None:
     desc = make_compact(scale=2, num_conv=2)
     net = desc.model
 
-    class Picky(torch.nn.Module):
-        def forward(self, x):
-            if x.shape[-1] > 40 or x.shape[-2] > 40:
-                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-            return net(x)
-
     rt = runtime(desc, tile=64, tile_pad=4)
-    rt.model = Picky()
+    rt.model = _Picky(net)
     with caplog.at_level(logging.WARNING), torch.inference_mode():
         got = rt.upscale_tensor(as_tensor(photo))
         rt.upscale_tensor(as_tensor(photo))
@@ -145,15 +152,9 @@ def test_an_out_of_memory_shrink_stays_with_its_filter(photo) -> None:
     desc = make_compact(scale=2, num_conv=2)
     net = desc.model
 
-    class Picky(torch.nn.Module):
-        def forward(self, x):
-            if x.shape[-1] > 40 or x.shape[-2] > 40:
-                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-            return net(x)
-
     shared = runtime(desc, tile=64, tile_pad=4)
     hit, other = shared.for_filter(), shared.for_filter()
-    hit.model = Picky()  # only this filter's frames run out of memory
+    hit.model = _Picky(net)  # only this filter's frames run out of memory
     with torch.inference_mode():
         hit.upscale_tensor(as_tensor(photo))
         other.upscale_tensor(as_tensor(photo))
