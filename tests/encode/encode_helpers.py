@@ -125,12 +125,13 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def start_cli(*args: str) -> subprocess.Popen:
+def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``vsenhance ARGS`` in its own session; ``env`` adds to (or replaces in) the CLI's environment."""
     return subprocess.Popen(
         [sys.executable, "-m", "vsenhance", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=cli_env(),
+        env=cli_env() | (env or {}),
         start_new_session=True,
     )
 

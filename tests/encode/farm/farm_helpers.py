@@ -126,29 +126,38 @@ def alive(pid: int) -> bool:
 
 
 class RayCluster:
-    """Two Ray nodes on this machine (2 CPUs each; resources node_a / node_b; env NODE_TAG=a / b).
+    """Ray nodes on this machine (2 CPUs each; resources node_a, node_b ...; env NODE_TAG=a, b ...).
 
-    Every process ``ray start`` leaves behind stays in the session it was started in, so :meth:`stop` ends
-    exactly those sessions' processes (never ``ray stop``, which would end every Ray on the machine).
+    Hermetic: every node and every driver that connects (``env``) has this cluster's own ``HOME``, so Ray's
+    token file (``~/.ray/auth_token``, written when an instance starts) is this cluster's, and a token in the
+    user's ``HOME`` changes nothing. Every process ``ray start`` leaves behind stays in the session it was started
+    in, so :meth:`stop` ends exactly those sessions' processes (never ``ray stop``, which would end every Ray on
+    the machine).
     """
 
-    def __init__(self, temp_dir: Path) -> None:
+    def __init__(self, temp_dir: Path, nodes: int = 2, num_gpus: int = 0) -> None:
         self.temp_dir = temp_dir
+        self.home = temp_dir / "home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.env = child_env() | {"HOME": str(self.home)}  # for a driver of this cluster
+        for var in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_ADDRESS"):
+            self.env.pop(var, None)
         self.sessions: list[int] = []
         port = free_port()
         self.address = f"127.0.0.1:{port}"
         try:
-            self._start("a", "--head", f"--port={port}", "--include-dashboard=false")
-            self._start("b", f"--address={self.address}")
+            self._start("a", num_gpus, "--head", f"--port={port}", "--include-dashboard=false")
+            for tag in "bcdefgh"[: nodes - 1]:
+                self._start(tag, num_gpus, f"--address={self.address}")
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, tag: str, *args: str) -> None:
+    def _start(self, tag: str, num_gpus: int, *args: str) -> None:
         ray = Path(sys.executable).with_name("ray")
-        argv = [os.fspath(ray), "start", *args, "--node-ip-address=127.0.0.1", "--num-cpus=2"]
+        argv = [os.fspath(ray), "start", *args, "--node-ip-address=127.0.0.1", "--num-cpus=2", f"--num-gpus={num_gpus}"]
         argv += [f'--resources={{"node_{tag}": 1}}', f"--temp-dir={self.temp_dir}", "--disable-usage-stats"]
-        env = child_env() | {"NODE_TAG": tag}
+        env = self.env | {"NODE_TAG": tag}
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.sessions.append(proc.pid)
         out, _ = proc.communicate(timeout=90)

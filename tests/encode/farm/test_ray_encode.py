@@ -69,7 +69,12 @@ def _run(proc: subprocess.Popen, timeout: float = 120) -> str:
 def test_encode_on_two_nodes_is_frame_exact(ray_cluster, tmp_path):
     script = write_script(tmp_path / "clip.vpy", extra=LOG_FRAMES)
     log, out = tmp_path / "frames.txt", tmp_path / "out.mkv"
-    err = _run(start_cli(*_encode(script, out, ray_cluster.address, "-a", f"frames_log={log}", "-a", "delay=0.02")))
+    err = _run(
+        start_cli(
+            *_encode(script, out, ray_cluster.address, "-a", f"frames_log={log}", "-a", "delay=0.02"),
+            env={"HOME": str(ray_cluster.home)},
+        )
+    )
     assert "done:" in err, err
     assert framemd5(out) == direct_framemd5(script, f"frames_log={tmp_path / 'ref.txt'}")
     nodes = _nodes_per_segment(log)
@@ -80,7 +85,9 @@ def test_encode_on_two_nodes_is_frame_exact(ray_cluster, tmp_path):
 def test_actor_killed_mid_segment_the_encode_is_still_frame_exact(ray_cluster, tmp_path):
     script = write_script(tmp_path / "clip.vpy")
     out, state = tmp_path / "out.mkv", tmp_path / "out.mkv.vsenhance"
-    proc = start_cli(*_encode(script, out, ray_cluster.address, "-a", "delay=0.05"))
+    proc = start_cli(
+        *_encode(script, out, ray_cluster.address, "-a", "delay=0.05"), env={"HOME": str(ray_cluster.home)}
+    )
     try:
         deadline = time.monotonic() + 90
         pid = None

@@ -23,9 +23,11 @@ def _nodes(path: Path) -> dict[int, str]:
 
 
 @pytest.fixture
-def ray_pool(ray_cluster, tmp_path):
+def ray_pool(ray_cluster, tmp_path, monkeypatch):
     from vsenhance.encode.farm.ray_pool import RayPool
     from vsenhance.script import parse_script_args
+
+    monkeypatch.setenv("HOME", str(ray_cluster.home))  # this process is the driver: the cluster's own HOME
 
     made = []
 
