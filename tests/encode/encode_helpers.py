@@ -160,10 +160,10 @@ def wait_for_done_segments(state_dir: Path, count: int, proc: subprocess.Popen, 
 
 
 def make_ffv1(path: Path, frames: int) -> Path:
-    """A small ffv1 file of ``frames`` test-pattern frames (a finished segment, as ffprobe counts it)."""
+    """A small ffv1 file of ``frames`` test-pattern frames, encoded as the encoder encodes ffv1 segments."""
     subprocess.run(
         ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=24",
-         "-frames:v", str(frames), "-c:v", "ffv1", "-y", os.fspath(path)],
+         "-frames:v", str(frames), "-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1", "-y", os.fspath(path)],
         check=True,
     )  # fmt: skip
     return path

@@ -31,8 +31,10 @@ from vsenhance.encode.plan import Plan
 from vsenhance.encode.progress import ProgressDisplay as Display
 from vsenhance.encode.scheduler import Scheduler
 from vsenhance.encode.state import EncodeState
+from vsenhance.encode.verify import Record
 from vsenhance.errors import EncodeError
 
+FFMPEG = Path(shutil.which("ffmpeg") or "ffmpeg")
 CLIP = ClipSummary(frames=20, fps_num=24, fps_den=1, width=32, height=24, format="YUV420P8", color_family="YUV")
 # what a worker does with a task: events to report (Finished writes the segment file), or None to keep it busy
 Behaviour = Callable[[str, RenderTask], list[Event] | None]
@@ -117,11 +119,15 @@ class RecordingState(EncodeState):
 
     def __init__(self, directory: Path) -> None:
         super().__init__(directory)
-        self.records: list[dict] = []
+        self.written: list[dict] = []
 
     def write_done(self, plan, done):
         super().write_done(plan, done)
-        self.records.append(json.loads(self.done_path.read_text()))
+        self.written.append(json.loads(self.done_path.read_text()))
+
+
+def frames_of(done: dict[int, Record]) -> dict[int, int]:
+    return {index: record.frames for index, record in done.items()}
 
 
 def finish(worker_id: str, task: RenderTask) -> list[Event]:
@@ -139,10 +145,12 @@ def _run(tmp_path, pool: FakePool, workers: int, max_retries: int = 2, done: dic
     scheduler = Scheduler(pool, max_retries=max_retries, poll_seconds=0)
     assert scheduler.start() == workers
     assert scheduler.first_ready() == CLIP
-    display = Display(plan.total_frames, resumed=sum(done.values()), stream=io.StringIO(), lang="en", interval=0)
+    display = Display(
+        plan.total_frames, resumed=sum(r.frames for r in done.values()), stream=io.StringIO(), lang="en", interval=0
+    )
     make = partial(render_task, Path("/usr/bin/ffmpeg"), plan.encoder, state)
     try:
-        scheduler.run(plan, state, done, make, display)
+        scheduler.run(plan, state, done, make, display, FFMPEG)
     finally:
         display.finish()
     return state, done, display
@@ -153,9 +161,9 @@ def test_queue_in_order_and_done_record(tmp_path, ffv1_files):
     state, done, display = _run(tmp_path, pool, 1)
     assert [t.index for _, t in pool.submitted] == [0, 1, 2]
     assert [(t.first, t.last) for _, t in pool.submitted] == [(0, 7), (8, 15), (16, 19)]
-    assert done == {0: 8, 1: 8, 2: 4}
+    assert frames_of(done) == {0: 8, 1: 8, 2: 4}
     record = json.loads(state.done_path.read_text())
-    assert record["done"] == {"0": {"frames": 8}, "1": {"frames": 8}, "2": {"frames": 4}}
+    assert {k: v["frames"] for k, v in record["done"].items()} == {"0": 8, "1": 8, "2": 4}
     assert record["done_frames"] == 20 and record["total_frames"] == 20
     assert record["fingerprint"] == state.load_plan().fingerprint
     task = pool.submitted[1][1]
@@ -174,9 +182,9 @@ def test_out_of_order_completion_and_resumed_segments_skipped(tmp_path, ffv1_fil
         return finish(worker_id, task)
 
     pool = FakePool(2, w0_slow, ffv1_files)
-    state, done, display = _run(tmp_path, pool, 2, done={2: 4})  # segment 2 was done by an earlier run
+    state, done, display = _run(tmp_path, pool, 2, done={2: Record(4, 0, "")})  # segment 2 was done by an earlier run
     assert sorted(done) == [0, 1, 2]
-    assert [sorted(map(int, r["done"])) for r in state.records] == [[1, 2], [0, 1, 2]]  # 1 before 0
+    assert [sorted(map(int, r["done"])) for r in state.written] == [[1, 2], [0, 1, 2]]  # 1 before 0
     assert sorted((w, t.index) for w, t in pool.submitted) == [("w0", 0), ("w1", 1)]
     assert display.resumed == 4 and display.frames_this_run == 16
 
@@ -192,7 +200,7 @@ def test_a_failure_is_retried_in_a_new_partial(tmp_path, ffv1_files):
 
     pool = FakePool(1, fails_once, ffv1_files)
     state, done, display = _run(tmp_path, pool, 1)
-    assert done == {0: 8, 1: 8, 2: 4}
+    assert frames_of(done) == {0: 8, 1: 8, 2: 4}
     tries = [t for _, t in pool.submitted if t.index == 1]
     assert [t.attempt for t in tries] == [1, 2] and tries[0].partial != tries[1].partial
     assert not state.partials()  # the failed attempt's partial is gone
@@ -233,7 +241,7 @@ def test_died_worker_is_replaced_and_its_segment_requeued(tmp_path, ffv1_files):
 
     pool = FakePool(2, dies_once, ffv1_files)
     state, done, _ = _run(tmp_path, pool, 2)
-    assert done == {0: 8, 1: 8, 2: 4} and pool.replaced == ["w0"]
+    assert frames_of(done) == {0: 8, 1: 8, 2: 4} and pool.replaced == ["w0"]
     assert [w for w, t in pool.submitted if t.index == 0][-1] != "w0"
     assert not any(w == "w0" for w, _ in pool.submitted[1:])  # nothing goes to a dead worker
     assert not state.partials()
@@ -245,7 +253,7 @@ def test_died_without_replacement_carries_on_then_stops_when_none_is_left(tmp_pa
 
     pool = FakePool(2, w0_dies, ffv1_files, can_replace=False)
     _, done, _ = _run(tmp_path / "a", pool, 2)
-    assert done == {0: 8, 1: 8, 2: 4}
+    assert frames_of(done) == {0: 8, 1: 8, 2: 4}
 
     def all_die(worker_id, task):
         return [Died(worker_id, task.index, "node lost")]
@@ -272,10 +280,11 @@ def test_wrong_frame_count_is_requeued(tmp_path, ffv1_files):
 
     pool = FakePool(1, short_once, ffv1_files)
     state, done, display = _run(tmp_path, pool, 1)
-    assert done == {0: 8, 1: 8, 2: 4}
+    assert frames_of(done) == {0: 8, 1: 8, 2: 4}
     assert [t.attempt for _, t in pool.submitted if t.index == 0] == [1, 2]
-    assert "holds 5 frames, not 8" in display.stream.getvalue()
-    assert state.records[0]["done"] == {"0": {"frames": 8}}
+    assert "decodes to 5 frames, not 8" in display.stream.getvalue()
+    assert [p.name.split(".")[0] for p in (state.dir / "rejected").iterdir()] == ["seg_00000"]  # kept, aside
+    assert {k: v["frames"] for k, v in state.written[0]["done"].items()} == {"0": 8}
 
 
 def test_disk_full_stops_at_once_naming_the_folder(tmp_path, ffv1_files):
@@ -337,9 +346,9 @@ def test_probe_then_segments_on_every_worker(tmp_path, ffv1_files):
     state.write_plan(plan)
     done: dict[int, int] = {}
     display = Display(plan.total_frames, resumed=0, stream=io.StringIO(), lang="en", interval=0)
-    scheduler.run(plan, state, done, partial(render_task, Path("/usr/bin/ffmpeg"), plan.encoder, state), display)
+    scheduler.run(plan, state, done, partial(render_task, FFMPEG, plan.encoder, state), display, FFMPEG)
     display.finish()
-    assert done == {0: 8, 1: 8, 2: 4}
+    assert frames_of(done) == {0: 8, 1: 8, 2: 4}
     assert {w for w, t in pool.submitted if isinstance(t, RenderTask)} == {"w0", "w1"}
 
 

@@ -3,15 +3,22 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
 from tests.encode.encode_helpers import make_ffv1, recorded_done
+from vsenhance.encode import state as state_module
+from vsenhance.encode import verify
 from vsenhance.encode.encoder import EncoderSettings
 from vsenhance.encode.plan import Plan
 from vsenhance.encode.state import EncodeState, count_frames, state_dir_for
+from vsenhance.encode.verify import Record
 from vsenhance.errors import EncodeError
 from vsenhance.files import atomic_write_json
+
+FFMPEG = Path(shutil.which("ffmpeg") or "ffmpeg")
 
 
 def _plan(total=20, size=8) -> Plan:
@@ -52,22 +59,84 @@ def test_count_frames(tmp_path):
     assert count_frames(tmp_path / "missing.mkv") is None
 
 
-def test_segment_done_only_with_right_frame_count(tmp_path):
+def _rec(frames: int) -> Record:
+    return Record(frames, 0, "0" * 64)  # a record no file matches: its segment is decoded again
+
+
+def test_segment_done_only_once_decoded_and_a_wrong_one_is_moved_aside(tmp_path):
     plan = _plan(total=20, size=8)  # segments of 8, 8, 4
     state = EncodeState(tmp_path / "s")
     state.write_plan(plan)
     s0, s1, s2 = plan.segments
     make_ffv1(state.segment_path(s0), 8)  # right
-    make_ffv1(state.segment_path(s1), 5)  # truncated: not done
+    make_ffv1(state.segment_path(s1), 5)  # short: proven wrong
     make_ffv1(state.partial_path(s2, "w1", 2), 2)  # partial leftovers of any attempt: discarded
     make_ffv1(state.partial_path(s0, "w0", 1), 2)
     assert state.partial_path(s2, "w1", 2).name == "seg_00002.w1.a2.partial.mkv"
-    state.write_done(plan, {0: 8, 1: 8, 2: 4})  # the record alone is not trusted
-    assert state.verify(s0) and not state.verify(s1) and not state.verify(s2)
-    assert state.scan_done(plan) == {0: 8}
+    state.write_done(plan, {0: _rec(8), 1: _rec(8), 2: _rec(4)})  # the record alone is not trusted
+    said: list[str] = []
+    done = state.scan_done(plan, FFMPEG, said.append)
+    assert list(done) == [0] and done[0].frames == 8 and done[0].size == state.segment_path(s0).stat().st_size
     assert not state.segment_path(s1).exists() and not state.partials()
+    rejected = list((state.dir / "rejected").iterdir())
+    assert [p.name.split(".")[0] for p in rejected] == ["seg_00001"] and count_frames(rejected[0]) == 5
+    assert "segment 1 (frames 8-15) is wrong" in said[0] and "decodes to 5 frames, not 8" in said[0]
     assert recorded_done(state.dir) == {0: 8}
     assert EncodeState(state.dir).load_plan() == plan
+
+
+def test_matching_bytes_are_trusted_without_decoding_and_changed_ones_are_decoded(tmp_path, monkeypatch):
+    plan = _plan(total=16, size=8)
+    state = EncodeState(tmp_path / "s")
+    state.write_plan(plan)
+    s0, s1 = plan.segments
+    make_ffv1(state.segment_path(s0), 8)
+    make_ffv1(state.segment_path(s1), 8)
+    first = state.scan_done(plan, FFMPEG, print)
+    decoded: list[str] = []
+    real = verify.decode_segment
+    monkeypatch.setattr(verify, "decode_segment", lambda f, p, n: decoded.append(p.name) or real(f, p, n))
+    assert state.scan_done(plan, FFMPEG, print) == first and decoded == []  # the same bytes: trusted
+    make_ffv1(state.segment_path(s1), 8)  # new bytes (another encode): decoded again
+    os.utime(state.segment_path(s1))
+    with open(state.segment_path(s1), "ab") as fh:
+        fh.write(b"\0")  # trailing bytes Matroska ignores: still 8 frames, but not the recorded bytes
+    again = state.scan_done(plan, FFMPEG, print)
+    assert decoded == ["seg_00001.mkv"] and again[0] == first[0] and again[1].sha256 != first[1].sha256
+
+
+def test_a_segment_that_cannot_be_checked_is_kept_and_stops_the_encode(tmp_path, monkeypatch):
+    plan = _plan(total=8, size=8)
+    state = EncodeState(tmp_path / "s")
+    state.write_plan(plan)
+    seg = make_ffv1(state.segment_path(plan.segments[0]), 8)
+    before = seg.read_bytes()
+    monkeypatch.setattr(state_module, "CHECK_PAUSE_SECONDS", 0)
+    calls: list[int] = []
+
+    def failing(ffmpeg, path, expected):
+        calls.append(1)
+        return verify.Verdict("unreadable", "simulated: the mount stalled")
+
+    monkeypatch.setattr(state_module, "check_segment", failing)
+    with pytest.raises(EncodeError, match=r"could not be checked 3 times \(simulated: the mount stalled\); it is kept"):
+        state.scan_done(plan, FFMPEG, print)
+    assert len(calls) == state_module.CHECK_ATTEMPTS and seg.read_bytes() == before
+    assert not (state.dir / "rejected").exists()
+
+
+def test_foreign_segments(tmp_path):
+    plan = _plan()
+    state = EncodeState(tmp_path / "s")
+    assert state.foreign_segments(None) is None  # nothing here
+    state.write_plan(plan)
+    make_ffv1(state.segment_path(plan.segments[0]), 8)
+    assert state.foreign_segments(plan) is None  # no done-record yet: its own, to be decoded
+    state.write_done(plan, {})
+    assert state.foreign_segments(plan) is None
+    assert "no plan" in state.foreign_segments(None)
+    other = _plan(total=40)
+    assert "another job" in state.foreign_segments(other)
 
 
 def test_clear_removes_only_job_files(tmp_path):
@@ -90,14 +159,14 @@ def test_disk_full_on_a_state_file_says_so_and_keeps_the_old_record(tmp_path, mo
     plan = _plan()
     state = EncodeState(tmp_path / "s")
     state.write_plan(plan)
-    state.write_done(plan, {0: 8})
+    state.write_done(plan, {0: _rec(8)})
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(json, "dump", full)
     with pytest.raises(EncodeError) as info:
-        state.write_done(plan, {0: 8, 1: 8})
+        state.write_done(plan, {0: _rec(8), 1: _rec(8)})
     assert "is full" in str(info.value) and str(state.dir) in str(info.value) and "done.json" in str(info.value)
     monkeypatch.undo()
     assert recorded_done(state.dir) == {0: 8}

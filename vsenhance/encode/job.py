@@ -36,6 +36,7 @@ from .programs import find_ffmpeg, find_ffprobe
 from .progress import GpuMonitor, ProgressDisplay
 from .scheduler import DEFAULT_MAX_RETRIES, Scheduler
 from .state import EncodeState, disk_full_error, state_dir_for
+from .verify import Record
 
 __all__ = ["EncodeOptions", "render_task", "run_encode"]
 
@@ -135,7 +136,7 @@ class _Job:
     state: EncodeState
     audio: AudioSource | None
     err: TextIO
-    done: dict[int, int] = field(default_factory=dict)
+    done: dict[int, Record] = field(default_factory=dict)
     progress: ProgressDisplay | None = None
     clip: ClipSummary | None = None  # what the first ready worker sees
     segments: int | None = None  # known once planned
@@ -179,7 +180,10 @@ class _Job:
         if self.state.exists() and not self.opts.restart:
             old = self.state.load_plan()
             _check_previous(self.state, replace(draft, total_frames=old.total_frames, colour=old.colour), self.tell)
-        elif self.opts.resume and not self.state.exists():
+            _refuse_foreign(self.state, old)
+        elif not self.opts.restart:
+            _refuse_foreign(self.state, None)
+        if self.opts.resume and not self.state.exists():
             raise EncodeError(
                 "encode", f"--resume was given but there is no plan in {self.state.dir}.", "run without --resume."
             )
@@ -204,7 +208,7 @@ class _Job:
         warnings += hdr_warnings(colour, draft.encoder.encoder, format_bits(clip.format))
         plan = replace(
             draft, total_frames=clip.frames, fps_num=clip.fps_num, fps_den=clip.fps_den,
-            width=clip.width, height=clip.height, colour=colour,
+            width=clip.width, height=clip.height, colour=colour, format=clip.format,
         )  # fmt: skip
         cut = None
         if self.audio is not None:
@@ -220,7 +224,7 @@ class _Job:
         resuming = self.state.exists() and _check_previous(self.state, plan, self.tell)
         if not resuming:
             self.state.write_plan(plan)
-        self.done = self.state.scan_done(plan)  # verifies every segment file with ffprobe, drops leftovers
+        self.done = self.state.scan_done(plan, self.ffmpeg, self.tell)  # trusts matching bytes, decodes the rest
         self.segments = len(plan.segments)
         return resuming
 
@@ -238,15 +242,15 @@ class _Job:
         if resuming:
             self.tell(
                 f"resuming: found a matching plan in {self.state.dir}; {len(self.done)} of {self.segments} "
-                f"segments ({sum(self.done.values())} frames) already done"
+                f"segments ({sum(r.frames for r in self.done.values())} frames) already done"
             )
 
     def encode_segments(self, scheduler: Scheduler, plan: Plan) -> None:
         self.progress = ProgressDisplay(
-            plan.total_frames, resumed=sum(self.done.values()), stream=self.err, gpu=GpuMonitor()
+            plan.total_frames, resumed=sum(r.frames for r in self.done.values()), stream=self.err, gpu=GpuMonitor()
         )
         make_task = functools.partial(render_task, self.ffmpeg, plan.encoder, self.state, colour=plan.colour)
-        scheduler.run(plan, self.state, self.done, make_task, self.progress)
+        scheduler.run(plan, self.state, self.done, make_task, self.progress, self.ffmpeg)
         self.progress.update(force=True)
         self.progress.finish()
 
@@ -327,12 +331,25 @@ def _check_clip(clip: ClipSummary, script: Path) -> None:
         )
 
 
+def _refuse_foreign(state: EncodeState, plan: Plan | None) -> None:
+    """Segments that belong to no job this run can resume are never reused: refused, naming --restart."""
+    why = state.foreign_segments(plan)
+    if why is not None:
+        raise PlanMismatchError(
+            "encode",
+            f"{why}, so its segments cannot be trusted for this encode; nothing was deleted.",
+            "use another -o, or pass --restart to discard them.",
+        )
+
+
 def _check_previous(state: EncodeState, plan: Plan, tell: Callable[[str], None]) -> bool:
-    """True to resume the saved plan. A different one is refused if any segment of it exists, else replaced."""
+    """True to resume the saved plan. A different one (another fingerprint, or the same script now giving a
+    clip of another format, size or rate) is refused if any segment of it exists, else replaced."""
     old = state.load_plan()
-    if old.fingerprint == plan.fingerprint:
+    clip = old.clip_changes(plan) if plan.width else []  # a draft (no clip yet) compares the fingerprint only
+    if old.fingerprint == plan.fingerprint and not clip:
         return True
-    changes = "; ".join(old.differences(plan)) or "the fingerprint"
+    changes = "; ".join([*old.differences(plan), *clip]) or "the fingerprint"
     if not state.has_segments():
         tell(f"replacing the plan in {state.dir} ({changes} changed): it has no finished segment")
         state.clear()

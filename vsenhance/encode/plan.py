@@ -69,6 +69,7 @@ class Plan:
     width: int = 0
     height: int = 0
     colour: ColourTags = field(default_factory=ColourTags)  # frame 0's, written into every segment
+    format: str | None = None  # the clip's VapourSynth format name
 
     @property
     def segments(self) -> list[Segment]:
@@ -97,6 +98,7 @@ class Plan:
             **self.fingerprint_fields(),
             "fps": [self.fps_num, self.fps_den],
             "size": [self.width, self.height],
+            "format": self.format,
             "segments": [[s.first, s.last] for s in self.segments],
         }
 
@@ -118,6 +120,7 @@ class Plan:
                 width=int(size[0]),
                 height=int(size[1]),
                 colour=ColourTags.from_json(data.get("colour") or {}),
+                format=data.get("format"),
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise EncodeError(
@@ -142,6 +145,24 @@ class Plan:
                     out.append(label)
                 else:
                     out.append(f"{label} ({_short(a[key])} → {_short(b[key])})")
+        return out
+
+    def clip_changes(self, other: Plan) -> list[str]:
+        """What differs in the clip itself (its format, size, frame rate) between a saved plan and this run's:
+        segments of one cannot be joined with segments of the other. A field the saved plan lacks (written
+        by an older version) is not compared."""
+        out = []
+        for label, old, new in (
+            ("format", self.format, other.format),
+            ("size", f"{self.width}x{self.height}" if self.width else None, f"{other.width}x{other.height}"),
+            (
+                "frame rate",
+                f"{self.fps_num}/{self.fps_den}" if self.fps_num else None,
+                f"{other.fps_num}/{other.fps_den}",
+            ),
+        ):
+            if old is not None and old != new:
+                out.append(f"the clip's {label} ({old} → {new})")
         return out
 
 

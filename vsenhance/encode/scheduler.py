@@ -1,7 +1,7 @@
 """The driver loop: hand missing segments to ready workers, check what they finish, retry what fails.
 
-The driver alone decides that a segment is done: after a worker reports :class:`Finished`, its own ffprobe
-count of the segment file must match, and only then is the done-record rewritten (atomically). Workers never
+The driver alone decides that a segment is done: after a worker reports :class:`Finished`, it decodes every
+frame of the segment file itself (:mod:`.verify`), and only then is the done-record rewritten (atomically). Workers never
 touch the state files, so a worker killed at any moment cannot corrupt them. Written against the
 :class:`~.farm.protocol.Pool` protocol only, so local processes and Ray actors share it (and a fake pool tests it).
 """
@@ -33,7 +33,8 @@ from .farm.protocol import (
     WorkerInfo,
 )
 from .plan import Plan, Segment
-from .state import DISK_FULL_TEXT, EncodeState, count_frames, disk_full_error, low_on_space
+from .state import DISK_FULL_TEXT, EncodeState, disk_full_error, low_on_space, unreadable_error
+from .verify import Record
 
 __all__ = ["DEFAULT_MAX_RETRIES", "FarmDisplay", "Scheduler", "describe_clip"]
 
@@ -65,8 +66,9 @@ class _Run:
 
     plan: Plan
     state: EncodeState
-    done: dict[int, int]
+    done: dict[int, Record]
     make_task: MakeTask
+    ffmpeg: Path  # the driver's decoder for its check of each finished segment
     display: FarmDisplay
     queue: list[Segment]
     attempts: Counter[int] = field(default_factory=Counter)
@@ -148,13 +150,15 @@ class Scheduler:
 
     # --- running -------------------------------------------------------------------------------------
     def run(
-        self, plan: Plan, state: EncodeState, done: dict[int, int], make_task: MakeTask, display: FarmDisplay
-    ) -> None:
+        self, plan: Plan, state: EncodeState, done: dict[int, Record], make_task: MakeTask, display: FarmDisplay,
+        ffmpeg: Path,
+    ) -> None:  # fmt: skip
         """Encode every segment of ``plan`` not in ``done`` (updated in place, and on disk after each one)."""
         self.display = display
         for worker in self.workers.values():
             display.worker_ready(worker)
-        run = self._run = _Run(plan, state, done, make_task, display, [s for s in plan.segments if s.index not in done])
+        missing = [s for s in plan.segments if s.index not in done]
+        run = self._run = _Run(plan, state, done, make_task, ffmpeg, display, missing)
         while run.queue or self.busy:
             self._hand_out(run)
             if not self.idle and not self.busy and self.starting <= 0:
@@ -230,27 +234,30 @@ class Scheduler:
             log.info("%s", text)
 
     def _finished(self, event: Finished) -> None:
-        """The driver's own check of a finished segment before it is recorded as done."""
+        """The driver's own check of a finished segment (every frame decoded) before it is recorded as done."""
         run, worker_id = self._run, event.worker_id
         assert run is not None
         seg, task = self.busy.pop(worker_id)
         self.idle.append(worker_id)
-        got = count_frames(Path(task.final))
-        if got == seg.frames:
+        final = Path(task.final)
+        verdict = run.state.check(run.ffmpeg, final, seg.frames)
+        if verdict.kind == "ok":
+            assert verdict.record is not None
             log.debug(
                 "segment %d (frames %d-%d) done by %s in %.2f s, first frame after %.2f s",
                 seg.index, seg.first, seg.last, worker_id, event.seconds, event.first_frame_seconds,
             )  # fmt: skip
-            run.done[seg.index] = seg.frames
+            run.done[seg.index] = verdict.record
             run.state.write_done(run.plan, run.done)
             run.display.segment_done(worker_id, seg.frames)
             return
-        full = low_on_space(run.state.dir)  # before the short file is deleted: it fills the disk
-        with contextlib.suppress(FileNotFoundError):
-            Path(task.final).unlink()
+        if verdict.kind == "unreadable":
+            raise unreadable_error(final, verdict.reason)
+        full = low_on_space(run.state.dir)  # a full disk makes short files: say that, not "wrong"
+        moved = run.state.reject(final, verdict.reason)
         if full:
             raise disk_full_error("encode", run.state.dir, f"segment {seg.index} came out short")
-        self._fail(worker_id, seg, task, f"the encoded file holds {got} frames, not {seg.frames}", "")
+        self._fail(worker_id, seg, task, f"the encoded file is wrong ({verdict.reason}; moved to {moved})", "")
 
     def _segment_failed(self, worker_id: str, message: str, tail: str) -> None:
         seg, task = self.busy.pop(worker_id)

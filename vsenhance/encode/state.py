@@ -1,8 +1,10 @@
 """The state folder beside the output (``OUT.mkv.vsenhance/``): plan, done-record and segment files.
 
 Every JSON file is written with :func:`vsenhance.files.atomic_write_json`, so a kill at any moment leaves either
-the old or the new record. A segment counts as done only when its file exists and ffprobe confirms its frame
-count; the done-record alone is never trusted.
+the old or the new record. A segment counts as done only once its every frame was decoded
+(:mod:`.verify`); its record (frames, size, SHA-256) lets a resume trust the same bytes again without decoding
+them. Nothing that could not be read is deleted: a segment proven wrong is moved to ``rejected/``, one whose
+check failed is kept and the check retried, then the encode stops naming it.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import EncodeError
-from ..files import atomic_write_json
+from ..files import atomic_write_json, sha256_file
 from .plan import Plan, Segment
 from .programs import child_env, find_ffprobe
+from .verify import Record, Verdict, check_segment
 
 __all__ = [
     "DISK_FULL_TEXT",
@@ -26,8 +32,13 @@ __all__ = [
     "disk_full_error",
     "low_on_space",
     "state_dir_for",
+    "unreadable_error",
 ]
 
+log = logging.getLogger(__name__)
+CHECK_ATTEMPTS = 3  # checks of a file before an unreadable one stops the encode
+CHECK_PAUSE_SECONDS = 2.0  # before the second check; doubled before each later one
+REJECTED = "rejected"  # where segments proven wrong are moved
 PLAN_FILE = "plan.json"
 DONE_FILE = "done.json"
 # atomic_write_json's temp files (``.plan.XXXX.partial.json``), left behind only by a kill mid-write
@@ -130,34 +141,90 @@ class EncodeState:
                 raise disk_full_error("EncodeState", self.dir, f"writing {path.name}") from exc
             raise
 
-    def write_done(self, plan: Plan, done: dict[int, int]) -> None:
+    def records(self) -> tuple[str | None, dict[int, Record]]:
+        """The done-record: the fingerprint it was written for and each segment's record. An unreadable record
+        is no record (every segment on disk is then decoded again), never an error."""
+        try:
+            data = json.loads(self.done_path.read_text(encoding="utf-8"))
+            records = {
+                int(k): Record(int(v["frames"]), int(v["size"]), str(v["sha256"])) for k, v in data["done"].items()
+            }
+            return str(data["fingerprint"]), records
+        except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
+            if self.done_path.exists():
+                log.warning("the done-record %s is not readable (%s): segments are checked again", self.done_path, exc)
+            return None, {}
+
+    def write_done(self, plan: Plan, done: dict[int, Record]) -> None:
         record = {
             "fingerprint": plan.fingerprint,
-            "done": {str(k): {"frames": done[k]} for k in sorted(done)},
-            "done_frames": sum(done.values()),
+            "done": {str(k): done[k].to_json() for k in sorted(done)},
+            "done_frames": sum(r.frames for r in done.values()),
             "total_frames": plan.total_frames,
         }
         self._write(self.done_path, record)
 
-    def verify(self, seg: Segment) -> bool:
-        """True when the segment file exists and holds exactly ``seg.frames`` video frames."""
-        path = self.segment_path(seg)
-        return path.is_file() and count_frames(path) == seg.frames
+    def check(self, ffmpeg: Path, path: Path, expected: int) -> Verdict:
+        """:func:`~.verify.check_segment`, retried while the check itself fails (a stalled mount recovers)."""
+        pause = CHECK_PAUSE_SECONDS
+        verdict = check_segment(ffmpeg, path, expected)
+        for _ in range(CHECK_ATTEMPTS - 1):
+            if verdict.kind != "unreadable":
+                break
+            log.warning("could not check %s (%s); trying again in %.0f s", path, verdict.reason, pause)
+            time.sleep(pause)
+            pause *= 2
+            verdict = check_segment(ffmpeg, path, expected)
+        return verdict
 
-    def scan_done(self, plan: Plan) -> dict[int, int]:
-        """Verify every segment file on disk; remove partial and wrong ones; rewrite the done-record."""
+    def reject(self, path: Path, reason: str) -> Path:
+        """Move a segment proven wrong aside (never delete it): ``rejected/NAME.<time>.<pid>``."""
+        folder = self.dir / REJECTED
+        folder.mkdir(exist_ok=True)
+        target = folder / f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.{os.getpid()}"
+        os.replace(path, target)
+        log.warning("%s is wrong (%s): moved to %s", path.name, reason, target)
+        return target
+
+    def foreign_segments(self, plan: Plan | None) -> str | None:
+        """Why the segment files here belong to no job this plan can resume, or None when they may be its own:
+        segments without a plan, or a done-record written for another fingerprint."""
+        if not self.has_segments():
+            return None
+        if plan is None:
+            return f"{self.dir} holds segment files but no plan (plan.json is gone)"
+        fingerprint, _ = self.records()
+        if fingerprint is not None and fingerprint != plan.fingerprint:
+            return f"the done-record in {self.dir} was written for another job (fingerprint {fingerprint[:12]})"
+        return None
+
+    def scan_done(self, plan: Plan, ffmpeg: Path, tell: Callable[[str], None]) -> dict[int, Record]:
+        """The segments already done: bytes that match their record are trusted, any other file is decoded
+        again; partial files are removed, a segment proven wrong is moved to ``rejected/``, and one that cannot
+        be checked stops the encode with the file kept. The done-record is rewritten."""
         for partial in self.partials():
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()
-        done: dict[int, int] = {}
+        _, records = self.records()
+        done: dict[int, Record] = {}
         for seg in plan.segments:
             path = self.segment_path(seg)
             if not path.exists():
                 continue
-            if self.verify(seg):
-                done[seg.index] = seg.frames
+            known = records.get(seg.index)
+            if known is not None and known.frames == seg.frames and _same_bytes(path, known):
+                done[seg.index] = known
+                continue
+            verdict = self.check(ffmpeg, path, seg.frames)
+            if verdict.kind == "ok":
+                assert verdict.record is not None
+                done[seg.index] = verdict.record
+            elif verdict.kind == "wrong":
+                moved = self.reject(path, verdict.reason)
+                tell(f"segment {seg.index} (frames {seg.first}-{seg.last}) is wrong ({verdict.reason}): "
+                     f"moved to {moved}; it is rendered again")  # fmt: skip
             else:
-                path.unlink()
+                raise unreadable_error(path, verdict.reason)
         self.write_done(plan, done)
         return done
 
@@ -172,3 +239,20 @@ class EncodeState:
                 child.unlink()
         with contextlib.suppress(OSError):
             self.dir.rmdir()
+
+
+def _same_bytes(path: Path, record: Record) -> bool:
+    """Whether ``path`` still holds the bytes its record describes (an unreadable file does not)."""
+    try:
+        return path.stat().st_size == record.size and sha256_file(path) == record.sha256
+    except OSError:
+        return False
+
+
+def unreadable_error(path: Path, reason: str) -> EncodeError:
+    """The one stop for a segment file whose check kept failing: it is kept, nothing is deleted."""
+    return EncodeError(
+        "encode",
+        f"{path} could not be checked {CHECK_ATTEMPTS} times ({reason}); it is kept and nothing was deleted.",
+        "make it readable (a stalled mount, a missing ffmpeg) and run the same command again to resume.",
+    )
