@@ -1,4 +1,5 @@
-"""Fixtures for the farm tests: a real two-node Ray cluster on loopback, started once per test session."""
+"""Fixtures for the farm tests: real two-node Ray clusters on loopback (one open, one with token authentication,
+Ray's default), started once per test session, each with its own HOME."""
 
 from __future__ import annotations
 
@@ -11,5 +12,13 @@ from .farm_helpers import RayCluster
 def ray_cluster(tmp_path_factory):
     pytest.importorskip("ray", reason="ray is not installed (pip install 'vsenhance[cluster]')")
     cluster = RayCluster(tmp_path_factory.mktemp("ray"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_token_cluster(tmp_path_factory):
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'vsenhance[cluster]')")
+    cluster = RayCluster(tmp_path_factory.mktemp("ray-token"), token=True)
     yield cluster
     cluster.stop()

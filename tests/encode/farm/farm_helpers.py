@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import secrets
 import subprocess
 import sys
 import threading
@@ -135,13 +136,18 @@ class RayCluster:
     the machine).
     """
 
-    def __init__(self, temp_dir: Path, nodes: int = 2, num_gpus: int = 0) -> None:
+    def __init__(self, temp_dir: Path, nodes: int = 2, num_gpus: int = 0, token: bool = False) -> None:
         self.temp_dir = temp_dir
         self.home = temp_dir / "home"
         self.home.mkdir(parents=True, exist_ok=True)
         self.env = child_env() | {"HOME": str(self.home)}  # for a driver of this cluster
-        for var in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_ADDRESS"):
+        for var in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE", "RAY_ADDRESS"):
             self.env.pop(var, None)
+        self.token: str | None = None
+        if token:  # Ray's token authentication, its default: every node and every driver needs this token
+            self.token = secrets.token_hex(32)
+            (self.home / ".ray").mkdir(exist_ok=True)
+            (self.home / ".ray" / "auth_token").write_text(self.token)
         self.sessions: list[int] = []
         port = free_port()
         self.address = f"127.0.0.1:{port}"
@@ -157,7 +163,7 @@ class RayCluster:
         ray = Path(sys.executable).with_name("ray")
         argv = [os.fspath(ray), "start", *args, "--node-ip-address=127.0.0.1", "--num-cpus=2", f"--num-gpus={num_gpus}"]
         argv += [f'--resources={{"node_{tag}": 1}}', f"--temp-dir={self.temp_dir}", "--disable-usage-stats"]
-        env = self.env | {"NODE_TAG": tag}
+        env = self.env | {"NODE_TAG": tag} | ({"RAY_AUTH_MODE": "token"} if self.token else {})
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.sessions.append(proc.pid)
         out, _ = proc.communicate(timeout=90)

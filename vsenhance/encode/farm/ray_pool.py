@@ -27,6 +27,8 @@ import contextlib
 import os
 import queue
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -41,6 +43,79 @@ __all__ = ["RayPool"]
 
 EVENT_WAIT_SECONDS = 1.0  # how long one relay call waits for the actor's next events
 START_SECONDS = 120.0  # for the cluster to place every actor and for each storage check
+CONNECT_SECONDS = 30.0  # to reach the cluster at the address, or fail naming it
+TOKEN_VARIABLES = "RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH"
+_PROBE = """
+import sys
+import ray
+try:
+    ray.init(address=sys.argv[1], log_to_driver=False, logging_level="error")
+except ray.exceptions.AuthenticationError as exc:
+    print(str(exc).split(".")[0])
+    sys.exit(3)
+except Exception as exc:
+    print(type(exc).__name__ + ": " + (str(exc).strip().splitlines() or [""])[0])
+    sys.exit(2)
+ray.shutdown()
+"""
+"""Connecting in a child first: ``ray.init`` can retry forever (a refused port, a port that is not Ray's), and
+only a child can be stopped when it does."""
+
+
+def connect(address: str) -> Any:
+    """Connect this driver to the cluster at ``address`` or fail within :data:`CONNECT_SECONDS`, naming the
+    address and what was tried. Never starts a local Ray: not here, not on an error path, not at shutdown
+    (``RAY_ENABLE_AUTO_CONNECT=0`` makes any Ray call without a connection an error instead)."""
+    os.environ["RAY_ENABLE_AUTO_CONNECT"] = "0"
+    token = _token_source()
+    if token is not None and "RAY_AUTH_MODE" not in os.environ:
+        os.environ["RAY_AUTH_MODE"] = "token"  # send the token we have; a cluster without auth accepts it too
+    tried = [f"a Ray token from {token}" if token else "no Ray token (none in the environment or ~/.ray)"]
+    hostport = address.removeprefix("ray://")
+    if address != "auto":
+        host, _, port = hostport.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+        except OSError as exc:
+            raise _connect_error(address, f"nothing answers there ({exc.strerror or exc})", tried) from exc
+        tried.append("a TCP connection to it (it answered)")
+    try:
+        done = subprocess.run([sys.executable, "-c", _PROBE, address], capture_output=True, text=True,
+                              timeout=CONNECT_SECONDS, env=os.environ | {"RAY_ENABLE_AUTO_CONNECT": "0"})  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise _connect_error(address, f"no Ray cluster answered within {CONNECT_SECONDS:.0f} s", tried) from exc
+    said = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr.strip()[-300:]
+    if done.returncode == 3:
+        raise EncodeError(
+            "encode --ray",
+            f"the Ray cluster at {address} requires a token and this driver has none ({said}).",
+            f"set {TOKEN_VARIABLES} to the cluster's token (`ray get-auth-token` on its head node).",
+        )
+    if done.returncode != 0:
+        raise _connect_error(address, said or f"the connection test exited with {done.returncode}", tried)
+    ray = _import_ray()
+    ray.init(address=address, log_to_driver=False, logging_level="warning")
+    return ray
+
+
+def _token_source() -> str | None:
+    """Where a Ray token for this driver is, as Ray looks for it: the environment, then ``~/.ray/auth_token``."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if path and os.path.isfile(path):
+        return f"RAY_AUTH_TOKEN_PATH ({path})"
+    default = Path.home() / ".ray" / "auth_token"
+    return str(default) if default.is_file() else None
+
+
+def _connect_error(address: str, problem: str, tried: list[str]) -> EncodeError:
+    return EncodeError(
+        "encode --ray",
+        f"could not connect to the Ray cluster at {address}: {problem} (tried: {'; '.join(tried)}).",
+        "start the cluster (ray start --head) and pass its address (auto, HOST:PORT or ray://HOST:PORT); a cluster "
+        f"with token authentication, Ray's default, also needs its token here: {TOKEN_VARIABLES}.",
+    )
 
 
 def _import_ray() -> Any:
@@ -145,17 +220,11 @@ class RayPool:
     def start(self) -> int:
         """Connect, place the actors and wait for every storage check (EncodeError naming the failing nodes);
         the workers then execute the script and report Ready through :meth:`poll`."""
-        ray = self._ray = _import_ray()
-        if not ray.is_initialized():
-            try:
-                ray.init(address=self.address, log_to_driver=False, logging_level="warning")
-                self._connected_here = True
-            except Exception as exc:  # ConnectionError, ValueError, RuntimeError, depending on the address form
-                raise EncodeError(
-                    "encode --ray",
-                    f"could not connect to the Ray cluster at {self.address!r}: {exc}",
-                    "start the cluster (ray start --head) and pass its address: auto, HOST:PORT or ray://HOST:PORT.",
-                ) from exc
+        ray = sys.modules.get("ray")  # not imported here before connect() has set Ray's environment
+        if ray is None or not ray.is_initialized():
+            ray = connect(self.address)
+            self._connected_here = True
+        self._ray = ray
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
         if gpus:
