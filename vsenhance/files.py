@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "atomic_write_json",
     "check_output",
     "fsync_path",
+    "open_files",
     "same_file",
     "sha256_file",
 ]
@@ -105,7 +107,9 @@ def check_output(func: str, output: Path, inputs: Iterable[Path | None], *, over
     """``output`` as an absolute path, once it is known to be writable without harm.
 
     Refused whatever ``overwrite`` says: a directory, a missing folder, or the same file as one of ``inputs``
-    (the script, the source, the audio). An existing file is refused unless ``overwrite``.
+    (the script, the source, the audio). An existing regular file is refused unless ``overwrite``; an existing
+    FIFO or device (``/dev/stdout``) is written through, never replaced, so it needs neither ``-y`` nor a
+    writable folder.
     """
     out = Path(os.path.abspath(output))
     for source in inputs:
@@ -117,6 +121,8 @@ def check_output(func: str, output: Path, inputs: Iterable[Path | None], *, over
             )
     if out.is_dir():
         raise EncodeError(func, f"the output {output} is a directory.", "pass a file name for -o.")
+    if out.exists() and not out.is_file():  # a FIFO, a device, a terminal (through links too)
+        return out
     if not out.parent.is_dir():
         raise EncodeError(
             func, f"the output folder {out.parent} does not exist.", "create it first or pass another -o."
@@ -128,3 +134,16 @@ def check_output(func: str, output: Path, inputs: Iterable[Path | None], *, over
     if out.exists() and not overwrite:
         raise EncodeError(func, f"the output {output} already exists.", "pass -y/--overwrite or another -o.")
     return out
+
+
+def open_files() -> list[str]:
+    """The regular files this process has open (Linux ``/proc/self/fd``; empty where there is none): after a
+    script rendered a frame, its sources are among them, so an output can be checked against what it reads."""
+    found = []
+    with contextlib.suppress(OSError):
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                link = f"/proc/self/fd/{fd}"
+                if stat.S_ISREG(os.stat(link).st_mode):
+                    found.append(os.readlink(link))
+    return sorted(set(found))

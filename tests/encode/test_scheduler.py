@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from collections.abc import Callable
 from functools import partial
@@ -24,6 +25,7 @@ from vsenhance.encode.farm.protocol import (
     ProbeTask,
     Ready,
     RenderTask,
+    Started,
     WorkerInfo,
 )
 from vsenhance.encode.job import render_task
@@ -66,6 +68,7 @@ class FakePool:
         self.inflight: dict[str, RenderTask] = {}
         self.submitted: list[tuple[str, RenderTask]] = []
         self.replaced: list[str] = []
+        self.stopped: list[str] = []
         self.shut = False
 
     def _announce(self, worker_id: str) -> None:
@@ -110,6 +113,11 @@ class FakePool:
         self._announce(new)
         return new
 
+    def stop_worker(self, worker_id: str) -> None:
+        self.stopped.append(worker_id)
+        task = self.inflight.pop(worker_id, None)
+        self.queue.append(Died(worker_id, task.index if task is not None else None, "killed by SIGKILL"))
+
     def shutdown(self) -> None:
         self.shut = True
 
@@ -137,12 +145,12 @@ def finish(worker_id: str, task: RenderTask) -> list[Event]:
     ]
 
 
-def _run(tmp_path, pool: FakePool, workers: int, max_retries: int = 2, done: dict | None = None):
+def _run(tmp_path, pool: FakePool, workers: int, max_retries: int = 2, done: dict | None = None, **options):
     plan = Plan("/a.vpy", "00" * 32, {}, EncoderSettings.create("ffv1", None, None, None), 8, CLIP.frames)
     state = RecordingState(tmp_path / "out.mkv.vsenhance")
     state.write_plan(plan)
     done = {} if done is None else done
-    scheduler = Scheduler(pool, max_retries=max_retries, poll_seconds=0)
+    scheduler = Scheduler(pool, max_retries=max_retries, poll_seconds=0, **options)
     assert scheduler.start() == workers
     assert scheduler.first_ready() == CLIP
     display = Display(
@@ -339,7 +347,7 @@ def test_probe_then_segments_on_every_worker(tmp_path, ffv1_files):
     """Events that arrive during the probe (the second worker's Ready) are kept for the run."""
     pool = FakePool(2, answer, ffv1_files)
     scheduler = _scheduler(pool)
-    assert scheduler.probe((0, 10)) == PROPS
+    assert scheduler.probe((0, 10)).props == PROPS
     assert pool.submitted == [("w0", ProbeTask((0, 10)))]
     plan = Plan("/a.vpy", "00" * 32, {}, EncoderSettings.create("ffv1", None, None, None), 8, CLIP.frames)
     state = EncodeState(tmp_path / "out.mkv.vsenhance")
@@ -379,9 +387,61 @@ def test_a_worker_dying_on_the_probe_is_replaced_and_the_probe_retried():
         return [Probed(worker_id, {0: PROPS[0]})]
 
     pool = reporting(die_once)
-    assert _scheduler(pool).probe((0,)) == {0: PROPS[0]}
+    assert _scheduler(pool).probe((0,)).props == {0: PROPS[0]}
     assert pool.replaced == ["w0"] and [w for w, _ in pool.submitted] == ["w0", "w1"]
 
     pool = reporting(lambda w: [Died(w, None, "out of memory")])
     with pytest.raises(EncodeError, match=r"3 workers died.*out of memory"):
         _scheduler(pool, max_retries=2).probe((0,))
+
+
+# --- stalls and slow starts --------------------------------------------------------------------------------
+
+
+class Clock:
+    """A clock the test moves: each reading advances it by ``step`` seconds."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_stalled_worker_is_ended_and_its_segment_tried_again(tmp_path, ffv1_files):
+    def hangs_once(worker_id, task):
+        if task.index == 1 and task.attempt == 1:
+            return None  # no frame, ever: a GPU hang, a deadlocked plugin, a stuck mount
+        return finish(worker_id, task)
+
+    pool = FakePool(1, hangs_once, ffv1_files)
+    _, done, display = _run(tmp_path, pool, 1, stall_seconds=60, clock=Clock(1.0))
+    assert frames_of(done) == {0: 8, 1: 8, 2: 4}
+    assert pool.stopped == ["w0"] and pool.replaced == ["w0"]  # ended, then replaced
+    assert [t.attempt for _, t in pool.submitted if t.index == 1] == [1, 2]
+    text = display.stream.getvalue()
+    assert "worker w0 delivered no frame for 1m" in text and "--stall-timeout 60" in text
+    assert "it stalled (no frame for 1m" in text  # the failed attempt says why
+
+
+def test_a_worker_still_executing_the_script_is_reported(tmp_path, ffv1_files):
+    class SlowStart(FakePool):
+        def start(self) -> int:
+            self.queue.append(Started("w0", "film.vpy"))
+            self.polls = 0
+            return 1
+
+        def poll(self, timeout):
+            self.polls += 1
+            if self.polls == 40:  # the script finally executed (a long torch.compile, say)
+                self._announce("w0")
+            return super().poll(timeout)
+
+    said: list[str] = []
+    pool = SlowStart(1, finish, ffv1_files)
+    scheduler = Scheduler(pool, poll_seconds=0, tell=said.append, clock=Clock(1.0))
+    scheduler.start()
+    assert scheduler.first_ready() == CLIP
+    assert len(said) >= 3 and all(re.fullmatch(r"w0 executing film.vpy: \d+s", line) for line in said)
+    assert int(said[-1].split()[-1][:-1]) > int(said[0].split()[-1][:-1])  # every 10 s until it is ready

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..encode.encoder import DEFAULT_CRF, DEFAULT_ENCODER, DEFAULT_PRESET, ENCODERS
 from ..encode.plan import DEFAULT_SEGMENT_FRAMES
-from ..encode.scheduler import DEFAULT_MAX_RETRIES
+from ..encode.scheduler import DEFAULT_MAX_RETRIES, DEFAULT_STALL_SECONDS
 from ..errors import ClipError, EncodeError
 from ..script import parse_script_args
 
@@ -68,6 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "sources and output folder on shared storage at the same path on every node)")  # fmt: skip
     p.add_argument("--max-retries", type=int, default=DEFAULT_MAX_RETRIES, metavar="N",
                    help=f"attempts per segment after its first failure before the encode stops ({DEFAULT_MAX_RETRIES})")  # fmt: skip
+    p.add_argument("--stall-timeout", type=float, default=DEFAULT_STALL_SECONDS, metavar="SECONDS",
+                   help="end and replace a worker that delivers no frame for this long while rendering; its segment "
+                   f"counts as a failed attempt ({DEFAULT_STALL_SECONDS:g})")  # fmt: skip
     p.set_defaults(handler=_encode)
 
     p = sub.add_parser(
@@ -165,6 +168,7 @@ def _encode(args: argparse.Namespace) -> int:
         gpus=parse_gpus(args.gpus),
         ray=args.ray,
         max_retries=args.max_retries,
+        stall_timeout=args.stall_timeout,
     )
     with _sigterm_as_interrupt():
         return run_encode(opts)

@@ -37,24 +37,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--index", type=int, default=0, help="output index of the script (default 0)")
     p.add_argument("--prefix", default="Pose", help="prop name prefix given to vse.pose (default Pose)")
     p.add_argument("--wholebody", action="store_true", help="also write the raw 133 keypoints per person")
+    p.add_argument("-y", "--overwrite", action="store_true", help="replace the output file if it exists")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import vapoursynth as vs
 
-    from ..files import check_output
+    from ..files import check_output, open_files
     from ..filters.pose import export_pose
 
-    check_output("pose-export", args.output, [args.script])  # before the script runs; never the script itself
+    # before the script runs: never the script itself, never an existing file without -y
+    output = check_output("pose-export", args.output, [args.script], overwrite=args.overwrite)
     try:
         node = run_script(args.script, parse_script_args(args.arg, "pose-export"), args.index, func="pose-export")
+        node.get_frame(0)  # the script's sources are open now: the output must not be one of them
     except vs.Error:  # ours (names its function) or VapourSynth's: main() prints it
         raise
     except Exception as exc:  # the user's script failed: one line, the traceback with -v
         raise EncodeError(
             "pose-export", f"the script {args.script} raised {type(exc).__name__}: {exc}", "correct the script."
         ) from exc
-    count = export_pose(node, args.output, prefix=args.prefix, include_wholebody=args.wholebody)
+    check_output("pose-export", output, [Path(f) for f in open_files()], overwrite=True)
+    count = export_pose(node, output, prefix=args.prefix, include_wholebody=args.wholebody)
     log.info("pose-export: %d frames -> %s", count, args.output)
     return 0

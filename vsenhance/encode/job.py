@@ -34,7 +34,7 @@ from .lock import OutputLock
 from .plan import DEFAULT_SEGMENT_FRAMES, Plan, Segment
 from .programs import find_ffmpeg, find_ffprobe
 from .progress import GpuMonitor, ProgressDisplay
-from .scheduler import DEFAULT_MAX_RETRIES, Scheduler
+from .scheduler import DEFAULT_MAX_RETRIES, DEFAULT_STALL_SECONDS, Scheduler
 from .state import EncodeState, disk_full_error, state_dir_for
 from .verify import Record
 
@@ -62,6 +62,7 @@ class EncodeOptions:
     gpus: tuple[int, ...] = ()  # --gpus 0,1,3
     ray: str | None = None  # "auto", "HOST:PORT" or "ray://HOST:PORT"
     max_retries: int = DEFAULT_MAX_RETRIES
+    stall_timeout: float = DEFAULT_STALL_SECONDS  # seconds without a frame before a rendering worker is ended
 
 
 def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
@@ -82,6 +83,8 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
         raise ClipError("encode", f"--workers {opts.workers} is less than 1.", "pass --workers 1 or more.")
     if opts.max_retries < 0:
         raise ClipError("encode", f"--max-retries {opts.max_retries} is negative.", "pass 0 or more.")
+    if not opts.stall_timeout > 0:  # NaN too
+        raise ClipError("encode", f"--stall-timeout {opts.stall_timeout} is not positive.", "pass seconds, e.g. 900.")
     if opts.ray is not None:
         if opts.gpus:
             raise ClipError(
@@ -144,7 +147,9 @@ class _Job:
     def run(self, draft: Plan) -> int:
         self.check_saved_state(draft)
         pool, where = _make_pool(self.opts, self.script, self.state)
-        scheduler = Scheduler(pool, max_retries=self.opts.max_retries)
+        scheduler = Scheduler(
+            pool, max_retries=self.opts.max_retries, stall_seconds=self.opts.stall_timeout, tell=self.tell
+        )
         try:
             workers = scheduler.start()
             self.tell(f"encode: started {workers} worker{'s' if workers > 1 else ''} ({where}); "
@@ -196,11 +201,13 @@ class _Job:
         """The plan for the clip the first worker sees: its size, rate, frame count and frame 0's colour."""
         clip = self.clip = scheduler.first_ready()
         _check_clip(clip, self.script)
-        props = scheduler.probe((0,))  # the tags and _AbsoluteTime: a script failing here fails the encode
+        first = scheduler.probe((0,))  # the tags and _AbsoluteTime: a script failing here fails the encode
+        _refuse_sources(self.output, first.open_files)
+        props = dict(first.props)
         samples = tuple(n for n in sample_indices(clip.frames, COLOUR_SAMPLES) if n)
         unchecked = None
         try:  # best effort: a frame that fails here fails (and is retried) with its segment
-            props |= scheduler.probe(samples) if samples else {}
+            props |= scheduler.probe(samples).props if samples else {}
         except EncodeError as exc:
             unchecked = f"frames {list(samples)} could not be compared with frame 0's colour: {exc.problem}"
         colour, warnings = clip_colour(props, clip.format)
@@ -329,6 +336,17 @@ def _check_clip(clip: ClipSummary, script: Path) -> None:
             'use output_format="same" (the source\'s YUV format) in vse.upscale, or a resize line such as '
             'clip = core.resize.Bicubic(clip, format=vs.YUV420P10, matrix_s="709").',
         )
+
+
+def _refuse_sources(output: Path, open_files: tuple[str, ...]) -> None:
+    """The output is never a file the script reads: those a worker has open once it rendered frame 0."""
+    for source in open_files:
+        if same_file(output, Path(source)):
+            raise ClipError(
+                "encode",
+                f"the output {output} is {source}, which the script reads; writing it would destroy the source.",
+                "pass another -o.",
+            )
 
 
 def _refuse_foreign(state: EncodeState, plan: Plan | None) -> None:

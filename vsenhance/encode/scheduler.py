@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,16 +31,20 @@ from .farm.protocol import (
     ProbeTask,
     Ready,
     RenderTask,
+    Started,
     WorkerInfo,
 )
 from .plan import Plan, Segment
+from .progress import format_duration
 from .state import DISK_FULL_TEXT, EncodeState, disk_full_error, low_on_space, unreadable_error
 from .verify import Record
 
-__all__ = ["DEFAULT_MAX_RETRIES", "FarmDisplay", "Scheduler", "describe_clip"]
+__all__ = ["DEFAULT_MAX_RETRIES", "DEFAULT_STALL_SECONDS", "FarmDisplay", "Scheduler", "describe_clip"]
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_RETRIES = 2  # attempts per segment after its first failure
+DEFAULT_STALL_SECONDS = 900.0  # a worker that delivers no frame for this long while rendering is ended
+EXECUTING_REPORT_SECONDS = 10.0  # how often a worker still executing the script is reported
 MakeTask = Callable[[Segment, str, int], RenderTask]  # segment, worker id, attempt -> the task
 
 
@@ -82,10 +87,21 @@ class Scheduler:
     worker, a probe's props, the segments), so an event is handled the same way whenever it arrives.
     """
 
-    def __init__(self, pool: Pool, *, max_retries: int = DEFAULT_MAX_RETRIES, poll_seconds: float = 0.25) -> None:
+    def __init__(
+        self, pool: Pool, *, max_retries: int = DEFAULT_MAX_RETRIES, poll_seconds: float = 0.25,
+        stall_seconds: float = DEFAULT_STALL_SECONDS, tell: Callable[[str], None] = log.info,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
         self.pool = pool
         self.max_retries = max_retries
         self.poll_seconds = poll_seconds
+        self.stall_seconds = stall_seconds
+        self.tell = tell  # status lines before the progress display exists
+        self.clock = clock
+        self._activity: dict[str, float] = {}  # busy (or probing) worker -> when it last delivered a frame
+        self._stalled: dict[str, float] = {}  # worker -> the seconds without a frame after which it was ended
+        self._executing: dict[str, tuple[str, float]] = {}  # started worker -> (its script, since when)
+        self._last_report = clock()
         self.starting = 0  # started, neither Ready nor Died yet
         self.workers: dict[str, WorkerInfo] = {}  # every worker that became Ready and is alive
         self.idle: list[str] = []
@@ -111,8 +127,8 @@ class Scheduler:
         assert self.clip is not None
         return self.clip
 
-    def probe(self, frames: tuple[int, ...]) -> dict[int, dict]:
-        """The props of ``frames``, rendered by one ready worker (before any segment: colour, _AbsoluteTime).
+    def probe(self, frames: tuple[int, ...]) -> Probed:
+        """The props of ``frames`` (and the files then open), rendered by one ready worker before any segment.
 
         A worker that dies meanwhile is replaced and the probe given to the next one, up to ``max_retries``
         times, as a segment would be; the script raising on one of the frames is an EncodeError.
@@ -121,11 +137,12 @@ class Scheduler:
         while True:
             self._wait(lambda: bool(self.idle))
             self._probing, self._probe_answer = self.idle[0], None
+            self._activity[self._probing] = self.clock()
             self.pool.submit(self._probing, ProbeTask(frames))
             self._wait(lambda: self._probe_answer is not None)
             answer, self._probing = self._probe_answer, None
             if isinstance(answer, Probed):
-                return answer.props
+                return answer
             if isinstance(answer, Failed):
                 raise EncodeError(
                     "encode",
@@ -145,6 +162,7 @@ class Scheduler:
         while not until():
             for event in self.pool.poll(self.poll_seconds):
                 self._dispatch(event)
+            self._watch()
             if not until() and not self.workers and self.starting <= 0:
                 self._no_worker_left()
 
@@ -166,6 +184,29 @@ class Scheduler:
             display.update()
             for event in self.pool.poll(self.poll_seconds):
                 self._dispatch(event)
+            self._watch()
+
+    def _watch(self) -> None:
+        """End workers that stalled (no frame for ``stall_seconds``); say which are still executing the script."""
+        now = self.clock()
+        watched = [*self.busy, *([self._probing] if self._probing else [])]
+        for worker_id in watched:
+            quiet = now - self._activity.get(worker_id, now)
+            if worker_id not in self._stalled and quiet > self.stall_seconds:
+                self._stalled[worker_id] = quiet
+                self._say(f"worker {worker_id} delivered no frame for {format_duration(quiet)} "
+                          f"(--stall-timeout {self.stall_seconds:g}): ending it")  # fmt: skip
+                self.pool.stop_worker(worker_id)
+        if self._executing and now - self._last_report >= EXECUTING_REPORT_SECONDS:
+            self._last_report = now
+            for worker_id, (script, since) in sorted(self._executing.items()):
+                self._say(f"{worker_id} executing {script}: {format_duration(now - since)}")
+
+    def _say(self, text: str) -> None:
+        if self.display is not None:
+            self.display.message(text)
+        else:
+            self.tell(text)
 
     def _hand_out(self, run: _Run) -> None:
         while run.queue and self.idle:
@@ -174,6 +215,7 @@ class Scheduler:
             run.attempts[seg.index] += 1
             task = run.make_task(seg, worker_id, run.attempts[seg.index])
             self.busy[worker_id] = (seg, task)
+            self._activity[worker_id] = self.clock()
             self.pool.submit(worker_id, task)
             run.display.segment_started(worker_id, seg)
 
@@ -189,12 +231,15 @@ class Scheduler:
     # --- the one dispatch ----------------------------------------------------------------------------
     def _dispatch(self, event: Event) -> None:
         worker_id = event.worker.worker_id if isinstance(event, Ready) else event.worker_id
-        if isinstance(event, Ready):
+        if isinstance(event, Started):
+            self._executing[worker_id] = (event.script, self.clock())
+        elif isinstance(event, Ready):
             self._ready(event)
         elif isinstance(event, Died):
             self._died(event)
         elif worker_id in self.busy:
             if isinstance(event, FramesWritten):
+                self._activity[worker_id] = self.clock()
                 self._display_frames(worker_id, event.frames)
             elif isinstance(event, Finished):
                 self._finished(event)
@@ -223,6 +268,7 @@ class Scheduler:
                 "path) and run the same command again.",
             )
         self.starting -= 1
+        self._executing.pop(info.worker_id, None)
         self.workers[info.worker_id] = info
         self.idle.append(info.worker_id)
         place = f"GPU {info.gpu}" if info.gpu else (f"cpus {info.cpus}" if info.cpus else "cpu")
@@ -291,11 +337,13 @@ class Scheduler:
             self._died_starting(event)
             return
         info = self.workers[worker_id]
-        log.warning("worker %s on %s died: %s", worker_id, info.host, event.message)
-        self.start_errors.append(f"worker {worker_id} on {info.host} died: {event.message}")
+        stalled = self._stalled.pop(worker_id, None)
+        how = f"it stalled (no frame for {format_duration(stalled)}) and was ended" if stalled else event.message
+        log.warning("worker %s on %s died: %s", worker_id, info.host, how)
+        self.start_errors.append(f"worker {worker_id} on {info.host} died: {how}")
         if worker_id in self.busy:
             seg, task = self.busy.pop(worker_id)
-            self._fail(worker_id, seg, task, f"the worker died: {event.message}", "")
+            self._fail(worker_id, seg, task, f"the worker died: {how}", "")
         if worker_id == self._probing:
             self._probe_answer = event
         del self.workers[worker_id]
@@ -309,6 +357,7 @@ class Scheduler:
     def _died_starting(self, event: Died) -> None:
         """No replacement: a script that fails to load would fail again (no retry storm)."""
         self.starting -= 1
+        self._executing.pop(event.worker_id, None)
         self.start_errors.append(self._failed_start.pop(event.worker_id, event.message))
         log.warning("worker %s could not start: %s", event.worker_id, event.message)
         if self.starting <= 0 and not self.workers:

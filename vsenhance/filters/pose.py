@@ -254,14 +254,16 @@ def export_pose(
     "people": [{"box", "pose_keypoints_2d" (20 x 3), "hand_left_keypoints_2d" (21 x 3),
     "hand_right_keypoints_2d" (21 x 3), "face_keypoints_2d" (70 x 3)}]}]}``; ``include_wholebody`` adds the
     raw 133 x 3 ``wholebody_keypoints_2d``. The file appears at ``path`` only when complete (written beside it,
-    then renamed); the destination is checked, and the temp file created, before the first frame is computed.
+    then renamed; a symlink's target is written, the link kept); the destination is checked, and the temp file
+    created, before the first frame is computed. A FIFO or device at ``path`` (``/dev/stdout``) is written
+    through as the frames come, never replaced by a file.
     """
     func = "vsenhance.export_pose"
     check_constant(clip, func)
     _check_prefix(func, prefix)
     check_path(func, "path", path, "a file path such as 'poses.json'")
     check_bool(func, "include_wholebody", include_wholebody)
-    target = Path(path)
+    target = Path(os.path.realpath(path))  # a symlink's target: the link itself is never replaced
     if target.is_dir():
         raise ClipError(func, f"the output {target} is a directory.", "Pass a file path such as 'poses.json'.")
     if not target.parent.is_dir():
@@ -280,8 +282,9 @@ def export_pose(
         "keypoints": "body: OpenPose 18 + LToe, RToe (20); hands: 21 each; face: 68 + 2 eyes (70); x, y, score",
     }
     count = 0
+    stream = target.exists() and not target.is_file()  # a FIFO or a device: written through, as it is
     try:
-        with atomic_open(target, "w", encoding="utf-8") as fh:
+        with open(target, "w", encoding="utf-8") if stream else atomic_open(target, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(header)[:-1] + ', "frames": [\n')
             for n, frame in enumerate(clip.frames(close=True)):
                 props = frame.props

@@ -15,6 +15,7 @@ from vsenhance.encode.farm.protocol import (
     ProbeTask,
     Ready,
     RenderTask,
+    Started,
     WorkerInfo,
 )
 
@@ -23,10 +24,11 @@ CLIP = ClipSummary(48, 24000, 1001, 64, 48, "YUV420P10", "YUV")
 MESSAGES = [
     RenderTask(3, 24, 31, ("ffmpeg", "-i", "pipe:0", "o.mkv"), "/s/p.mkv", "/s/f.mkv", 2),
     ProbeTask((0, 12)),
+    Started("w2", "film.vpy"),
     Ready(INFO, CLIP),
     FramesWritten("w0", 3, 5),
     Finished("w0", 3, 2.5, 0.4),
-    Probed("w0", {0: {"_Matrix": 1, "Name": "x", "List": [1, 2]}}),
+    Probed("w0", {0: {"_Matrix": 1, "Name": "x", "List": [1, 2]}}, ("/src/film.mkv",)),
     Failed("w0", None, "the script failed on frame 5", "tail"),
     Died("w1", 4, "worker w1 was killed by SIGKILL"),
 ]

@@ -36,7 +36,7 @@ from ...script import ScriptArgs, script_args_argv
 from ..programs import StderrTail, child_env
 from . import wire
 from .cpus import cpu_shares, format_cpus
-from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Task, drain
+from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Started, Task, drain
 
 __all__ = ["LocalPool"]
 
@@ -118,6 +118,14 @@ class LocalPool:
             return None
         return self._spawn(old.slot)
 
+    def stop_worker(self, worker_id: str) -> None:
+        worker = self._workers.get(worker_id)
+        if worker is None:
+            return
+        with worker.lock:
+            if worker.proc.returncode is None:  # not reaped yet, so the group id is still its own
+                _kill_group(worker.proc.pid)
+
     def shutdown(self) -> None:
         """Close every worker's stdin (it kills its ffmpeg, removes its partial, exits), then kill what is
         left after ``stop_seconds``; reap all and remove partials of tasks still held."""
@@ -156,6 +164,7 @@ class LocalPool:
         )
         worker = _WorkerProcess(worker_id, slot, proc)
         self._workers[worker_id] = worker
+        self._events.put(Started(worker_id, self.script.name))
         thread = threading.Thread(target=self._read, args=(worker,), name=f"farm-{worker_id}", daemon=True)
         self._threads.append(thread)
         thread.start()

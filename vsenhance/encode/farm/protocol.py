@@ -30,6 +30,7 @@ __all__ = [
     "Probed",
     "Ready",
     "RenderTask",
+    "Started",
     "Task",
     "WorkerInfo",
     "drain",
@@ -81,6 +82,14 @@ Task = RenderTask | ProbeTask
 
 
 @dataclass(frozen=True)
+class Started:
+    """A worker process or actor was started and is executing the script (Ready or Died follows)."""
+
+    worker_id: str
+    script: str  # the script's file name, for "w0 executing film.vpy: 2m 10s"
+
+
+@dataclass(frozen=True)
 class Ready:
     worker: WorkerInfo
     clip: ClipSummary
@@ -105,6 +114,7 @@ class Finished:
 class Probed:
     worker_id: str
     props: dict[int, dict[str, int | float | str | list]]  # frame -> its JSON-able props
+    open_files: tuple[str, ...] = ()  # regular files the worker has open after rendering them: the sources
 
 
 @dataclass(frozen=True)
@@ -126,7 +136,7 @@ class Died:
     message: str
 
 
-Event = Ready | FramesWritten | Finished | Probed | Failed | Died
+Event = Started | Ready | FramesWritten | Finished | Probed | Failed | Died
 
 
 class Pool(Protocol):
@@ -146,6 +156,10 @@ class Pool(Protocol):
     def replace(self, worker_id: str) -> str | None:
         """Start a fresh worker in place of a dead one; its new id (it reports Ready later), or None if the
         pool cannot (e.g. Ray restarts actors itself, or the node is gone)."""
+
+    def stop_worker(self, worker_id: str) -> None:
+        """End one worker now, however stuck (SIGKILL reaches a stopped or hung process); it then reports
+        :class:`Died` with the task it held, as any dead worker does."""
 
     def shutdown(self) -> None:
         """End every worker and its ffmpeg child; partial files of unfinished tasks are removed."""

@@ -37,7 +37,7 @@ from typing import Any
 from ...errors import EncodeError
 from ...script import ScriptArgs
 from .local import LocalPool
-from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Task, drain
+from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Started, Task, drain
 
 __all__ = ["RayPool"]
 
@@ -70,6 +70,7 @@ def connect(address: str) -> Any:
     token = _token_source()
     if token is not None and "RAY_AUTH_MODE" not in os.environ:
         os.environ["RAY_AUTH_MODE"] = "token"  # send the token we have; a cluster without auth accepts it too
+    ray = _import_ray()  # after the environment above: Ray reads some of it when imported
     tried = [f"a Ray token from {token}" if token else "no Ray token (none in the environment or ~/.ray)"]
     hostport = address.removeprefix("ray://")
     if address != "auto":
@@ -93,7 +94,6 @@ def connect(address: str) -> Any:
         )
     if done.returncode != 0:
         raise _connect_error(address, said or f"the connection test exited with {done.returncode}", tried)
-    ray = _import_ray()
     ray.init(address=address, log_to_driver=False, logging_level="warning")
     return ray
 
@@ -171,7 +171,12 @@ class RenderActor:
         self.pool.submit(worker_id, task)
 
     def events(self, timeout: float) -> list[Event]:
-        return self.pool.poll(timeout) if self.pool is not None else []
+        events = self.pool.poll(timeout) if self.pool is not None else []
+        return [e for e in events if not isinstance(e, Started)]  # the driver's pool announces the actor
+
+    def stop_worker(self, worker_id: str) -> None:
+        if self.pool is not None:
+            self.pool.stop_worker(worker_id)
 
     def stop(self) -> None:
         if self.pool is not None:
@@ -270,6 +275,11 @@ class RayPool:
     def poll(self, timeout: float) -> list[Event]:
         return drain(self._events, timeout)
 
+    def stop_worker(self, worker_id: str) -> None:
+        actor = self._actors.get(worker_id)
+        if actor is not None and not actor.gone:
+            actor.handle.stop_worker.remote(worker_id)  # the actor ends its worker, whose Died it relays
+
     def replace(self, worker_id: str) -> str | None:
         if self._closing or self._ray is None:
             return None
@@ -310,6 +320,7 @@ class RayPool:
         )
         actor = _Actor(f"{worker_id}-w0", handle)  # the id its one-worker LocalPool gives the worker
         self._actors[actor.worker_id] = actor
+        self._events.put(Started(actor.worker_id, self.script.name))
         return actor
 
     def _check_then_relay(self, actor: _Actor) -> None:

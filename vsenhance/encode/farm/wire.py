@@ -22,13 +22,14 @@ from .protocol import (
     ProbeTask,
     Ready,
     RenderTask,
+    Started,
     Task,
     WorkerInfo,
 )
 
 __all__ = ["dumps", "loads"]
 
-_FLAT = {cls.__name__: cls for cls in (FramesWritten, Finished, Failed, Died)}
+_FLAT = {cls.__name__: cls for cls in (Started, FramesWritten, Finished, Failed, Died)}
 
 
 def dumps(message: Task | Event) -> str:
@@ -50,7 +51,11 @@ def loads(line: str | bytes) -> Task | Event:
         if kind == "Ready":
             return Ready(WorkerInfo(**data["worker"]), ClipSummary(**data["clip"]))
         if kind == "Probed":
-            return Probed(data["worker_id"], {int(n): props for n, props in data["props"].items()})
+            return Probed(
+                data["worker_id"],
+                {int(n): props for n, props in data["props"].items()},
+                tuple(data.get("open_files", ())),
+            )
         if kind in _FLAT:
             return _FLAT[kind](**data)
     except (KeyError, TypeError, AttributeError) as exc:

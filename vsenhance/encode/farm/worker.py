@@ -28,11 +28,12 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ...errors import VSEnhanceError
-from ...files import fsync_path
+from ...files import fsync_path, open_files
 from ...script import parse_script_args, run_script
 from ..programs import StderrTail
 from . import wire
@@ -56,6 +57,13 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 PROGRESS_SECONDS = 0.5  # at most ~2 FramesWritten events a second per worker
+EXIT_CUDA_BROKEN = 70  # the exit code of a worker whose CUDA context is broken
+_CUDA_BROKEN = (
+    "illegal memory access", "device-side assert", "unspecified launch failure", "illegal instruction",
+    "misaligned address", "CUDA error: an illegal", "cudaErrorLaunchFailure", "CUBLAS_STATUS_EXECUTION_FAILED",
+)  # fmt: skip
+"""Errors after which a process's CUDA context is unusable: every later kernel fails too, so the worker exits
+and is replaced (Ray's rule for such actors), instead of failing every segment it is given."""
 
 
 class _Channel:
@@ -167,10 +175,20 @@ class Worker:
         failure = self._pipe(task, proc, meter, ff_tail)
         failure = self._publish(task, ff_tail) if failure is None else self._discard(task, failure)
         if failure is not None:
-            self.channel.send(failure)
+            self._report(failure)
             return
         seconds = time.perf_counter() - start
         self.channel.send(Finished(self.worker_id, task.index, seconds, meter.first_frame or seconds))
+
+    def _report(self, failure: Failed) -> None:
+        """Send a failure; a broken CUDA context then ends this process, so the pool replaces the worker."""
+        broken = any(text in failure.message or text in failure.stderr_tail for text in _CUDA_BROKEN)
+        if broken:
+            failure = replace(failure, message=failure.message + "; its CUDA context is broken, so the worker exits")
+        self.channel.send(failure)
+        if broken:
+            sys.stderr.flush()
+            os._exit(EXIT_CUDA_BROKEN)
 
     def _pipe(self, task: RenderTask, proc: subprocess.Popen, meter: _FrameMeter, ff_tail: StderrTail) -> Failed | None:
         """The frames as y4m into ffmpeg; what went wrong, if anything (the script or ffmpeg)."""
@@ -228,12 +246,12 @@ class Worker:
             try:
                 frame = self.clip.get_frame(n)
             except Exception as exc:  # a bad frame number or the script raising on that frame
-                self.channel.send(Failed(self.worker_id, None, f"probing frame {n}: {_one_line(exc)}", _tail(str(exc))))
+                self._report(Failed(self.worker_id, None, f"probing frame {n}: {_one_line(exc)}", _tail(str(exc))))
                 return
             values = {key: _jsonable(value) for key, value in frame.props.items()}
             props[n] = {key: value for key, value in values.items() if value is not None}
             del frame
-        self.channel.send(Probed(self.worker_id, props))
+        self.channel.send(Probed(self.worker_id, props, tuple(open_files())))
 
 
 def clip_summary(clip: vs.VideoNode) -> ClipSummary:
