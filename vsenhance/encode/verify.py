@@ -23,9 +23,10 @@ from typing import Literal
 from ..files import sha256_file
 from .programs import child_env
 
-__all__ = ["CHECK_SECONDS_PER_FRAME", "Record", "Verdict", "check_segment", "decode_segment"]
+__all__ = ["CHECK_MIN_SECONDS", "CHECK_SECONDS_PER_FRAME", "Record", "Verdict", "check_segment", "decode_segment"]
 
-CHECK_SECONDS_PER_FRAME = 1.0  # a decode that takes longer than this per frame (at least a minute) has stalled
+CHECK_SECONDS_PER_FRAME = 1.0  # a decode slower than this per frame (and than CHECK_MIN_SECONDS) has stalled
+CHECK_MIN_SECONDS = 60.0
 _IO_ERRORS = (
     "Input/output error", "Permission denied", "Stale file handle", "Resource temporarily unavailable",
     "Connection timed out", "Transport endpoint is not connected", "Host is down", "No such file or directory",
@@ -82,7 +83,7 @@ def decode_segment(ffmpeg: Path, path: Path, expected: int) -> Verdict:
         os.fspath(ffmpeg), "-v", "error", "-nostdin", "-err_detect", "crccheck+bitstream+buffer",
         "-i", os.fspath(path), "-map", "0:v:0", "-f", "framecrc", "-",
     ]  # fmt: skip
-    timeout = max(60.0, expected * CHECK_SECONDS_PER_FRAME)
+    timeout = max(CHECK_MIN_SECONDS, expected * CHECK_SECONDS_PER_FRAME)
     try:
         done = subprocess.run(argv, capture_output=True, env=child_env(), stdin=subprocess.DEVNULL, timeout=timeout)
     except subprocess.TimeoutExpired:

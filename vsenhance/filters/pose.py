@@ -263,7 +263,10 @@ def export_pose(
     _check_prefix(func, prefix)
     check_path(func, "path", path, "a file path such as 'poses.json'")
     check_bool(func, "include_wholebody", include_wholebody)
-    target = Path(os.path.realpath(path))  # a symlink's target: the link itself is never replaced
+    target = Path(path)
+    stream = target.exists() and not target.is_file()  # a FIFO or a device: written through, as it is
+    if not stream:
+        target = Path(os.path.realpath(target))  # a symlink's target: the link itself is never replaced
     if target.is_dir():
         raise ClipError(func, f"the output {target} is a directory.", "Pass a file path such as 'poses.json'.")
     if not target.parent.is_dir():
@@ -282,7 +285,6 @@ def export_pose(
         "keypoints": "body: OpenPose 18 + LToe, RToe (20); hands: 21 each; face: 68 + 2 eyes (70); x, y, score",
     }
     count = 0
-    stream = target.exists() and not target.is_file()  # a FIFO or a device: written through, as it is
     try:
         with open(target, "w", encoding="utf-8") if stream else atomic_open(target, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(header)[:-1] + ', "frames": [\n')
