@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,9 @@ def test_sigkill_then_resume_is_frame_identical(script, tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its vspipe/ffmpeg children
         proc.communicate()
+    deadline = time.monotonic() + 30
+    while _workers_of(script) and time.monotonic() < deadline:  # each ends itself once its driver is gone
+        time.sleep(0.05)
     assert not out.exists()
     done_before = _state_is_valid(state, 48, 8)
     assert 1 <= len(done_before) < 6

@@ -40,6 +40,7 @@ import time
 import vapoursynth as vs
 core = vs.core
 control = json.load(open("control.json"))  # beside the script: what the world looks like in this run
+HUNG = os.path.abspath("hung.once")  # frames are made after the script ran, in the worker's own folder
 width, height = control.get("size", [64, 48])
 if "source" in control:  # a source video the script reads (bestsource keeps it open while frames are made)
     clip = core.bs.VideoSource(control["source"], cachemode=0)
@@ -54,8 +55,8 @@ if control.get("bits", 8) == 10:
 def per_frame(n, f):
     if n == control.get("failat"):
         raise RuntimeError(f"planned failure at frame {n}")
-    if n == control.get("hang") and not os.path.exists("hung.once"):
-        open("hung.once", "w").close()
+    if n == control.get("hang") and not os.path.exists(HUNG):
+        open(HUNG, "w").close()
         time.sleep(3600)  # a frame that never comes: a GPU hang, a deadlocked plugin, a stuck mount
     time.sleep(control.get("delay", 0))
     return f

@@ -187,6 +187,11 @@ class ProgressDisplay:
         self.segment_discarded(worker_id)
         self.update(force=True)
 
+    def segment_rejected(self, frames: int) -> None:
+        """A finished segment failed the driver's check: its frames no longer count as done."""
+        self.frames_this_run -= frames
+        self.update(force=True)
+
     def segment_discarded(self, worker_id: str) -> None:
         w = self.workers.get(worker_id)
         if w is not None:

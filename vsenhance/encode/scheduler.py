@@ -14,6 +14,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn, Protocol
@@ -37,7 +38,7 @@ from .farm.protocol import (
 from .plan import Plan, Segment
 from .progress import format_duration
 from .state import DISK_FULL_TEXT, EncodeState, disk_full_error, low_on_space, unreadable_error
-from .verify import Record
+from .verify import Record, Verdict
 
 __all__ = ["DEFAULT_MAX_RETRIES", "DEFAULT_STALL_SECONDS", "FarmDisplay", "Scheduler", "describe_clip"]
 
@@ -57,6 +58,7 @@ class FarmDisplay(Protocol):
     def worker_frames(self, worker_id: str, frames: int) -> None: ...
     def segment_done(self, worker_id: str, frames: int) -> None: ...
     def segment_discarded(self, worker_id: str) -> None: ...
+    def segment_rejected(self, frames: int) -> None: ...
     def message(self, text: str) -> None: ...
     def update(self, force: bool = False) -> None: ...
 
@@ -78,6 +80,10 @@ class _Run:
     queue: list[Segment]
     attempts: Counter[int] = field(default_factory=Counter)
     failures: Counter[int] = field(default_factory=Counter)
+    # the driver's checks of finished segments, one at a time in the order they finished, beside the rendering:
+    # a worker is given its next segment at once, not after its last one was decoded
+    checker: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="check"))
+    checking: dict[Future[Verdict], tuple[str, Segment, RenderTask]] = field(default_factory=dict)
 
 
 class Scheduler:
@@ -177,14 +183,21 @@ class Scheduler:
             display.worker_ready(worker)
         missing = [s for s in plan.segments if s.index not in done]
         run = self._run = _Run(plan, state, done, make_task, ffmpeg, display, missing)
-        while run.queue or self.busy:
-            self._hand_out(run)
-            if not self.idle and not self.busy and self.starting <= 0:
-                self._no_worker_left()
-            display.update()
-            for event in self.pool.poll(self.poll_seconds):
-                self._dispatch(event)
-            self._watch()
+        try:
+            while run.queue or self.busy or run.checking:
+                self._hand_out(run)
+                if run.queue and not self.idle and not self.busy and self.starting <= 0:
+                    self._no_worker_left()
+                display.update()
+                for event in self.pool.poll(self.poll_seconds):
+                    self._dispatch(event)
+                self._watch()
+                self._collect_checks(run)
+        except Exception:
+            self._record_checked(run)  # the encode stops: what was already verified is kept on record
+            raise
+        finally:
+            run.checker.shutdown(wait=False, cancel_futures=True)
 
     def _watch(self) -> None:
         """End workers that stalled (no frame for ``stall_seconds``); say which are still executing the script."""
@@ -280,43 +293,65 @@ class Scheduler:
             log.info("%s", text)
 
     def _finished(self, event: Finished) -> None:
-        """The driver's own check of a finished segment (every frame decoded) before it is recorded as done."""
+        """A worker finished a segment: it gets its next one at once, and the segment's file is checked (every
+        frame decoded) beside the rendering before it is recorded as done."""
         run, worker_id = self._run, event.worker_id
         assert run is not None
         seg, task = self.busy.pop(worker_id)
         self.idle.append(worker_id)
-        final = Path(task.final)
-        verdict = run.state.check(run.ffmpeg, final, seg.frames)
-        if verdict.kind == "ok":
-            assert verdict.record is not None
-            log.debug(
-                "segment %d (frames %d-%d) done by %s in %.2f s, first frame after %.2f s",
-                seg.index, seg.first, seg.last, worker_id, event.seconds, event.first_frame_seconds,
-            )  # fmt: skip
-            run.done[seg.index] = verdict.record
+        log.debug(
+            "segment %d (frames %d-%d) rendered by %s in %.2f s, first frame after %.2f s",
+            seg.index, seg.first, seg.last, worker_id, event.seconds, event.first_frame_seconds,
+        )  # fmt: skip
+        run.display.segment_done(worker_id, seg.frames)
+        future = run.checker.submit(run.state.check, run.ffmpeg, Path(task.final), seg.frames)
+        run.checking[future] = (worker_id, seg, task)
+
+    def _record_checked(self, run: _Run) -> None:
+        """Wait for the checks under way and record the segments they verified (the rest are checked on resume)."""
+        for future, (_worker_id, seg, _task) in list(run.checking.items()):
+            with contextlib.suppress(Exception):
+                verdict = future.result()
+                if verdict.kind == "ok" and verdict.record is not None:
+                    run.done[seg.index] = verdict.record
+        with contextlib.suppress(Exception):
             run.state.write_done(run.plan, run.done)
-            run.display.segment_done(worker_id, seg.frames)
-            return
-        if verdict.kind == "unreadable":
-            raise unreadable_error(final, verdict.reason)
-        full = low_on_space(run.state.dir)  # a full disk makes short files: say that, not "wrong"
-        moved = run.state.reject(final, verdict.reason)
-        if full:
-            raise disk_full_error("encode", run.state.dir, f"segment {seg.index} came out short")
-        self._fail(worker_id, seg, task, f"the encoded file is wrong ({verdict.reason}; moved to {moved})", "")
+
+    def _collect_checks(self, run: _Run) -> None:
+        for future in [f for f in run.checking if f.done()]:
+            worker_id, seg, task = run.checking.pop(future)
+            verdict, final = future.result(), Path(task.final)
+            if verdict.kind == "ok":
+                assert verdict.record is not None
+                run.done[seg.index] = verdict.record
+                run.state.write_done(run.plan, run.done)
+                continue
+            if verdict.kind == "unreadable":
+                raise unreadable_error(final, verdict.reason)
+            full = low_on_space(run.state.dir)  # a full disk makes short files: say that, not "wrong"
+            moved = run.state.reject(final, verdict.reason)
+            if full:
+                raise disk_full_error("encode", run.state.dir, f"segment {seg.index} came out short")
+            run.display.segment_rejected(seg.frames)
+            message = f"the encoded file is wrong ({verdict.reason}; moved to {moved})"
+            self._fail(worker_id, seg, task, message, "", rendering=False)
 
     def _segment_failed(self, worker_id: str, message: str, tail: str) -> None:
         seg, task = self.busy.pop(worker_id)
         self.idle.append(worker_id)
         self._fail(worker_id, seg, task, message, tail)
 
-    def _fail(self, worker_id: str, seg: Segment, task: RenderTask, message: str, tail: str) -> None:
-        """A failed attempt: its files go, the segment is queued again unless it has failed too often."""
+    def _fail(
+        self, worker_id: str, seg: Segment, task: RenderTask, message: str, tail: str, *, rendering: bool = True
+    ) -> None:
+        """A failed attempt: its files go, the segment is queued again unless it has failed too often.
+        ``rendering``: the worker was still on it (else it failed its check, and the worker is on another)."""
         run = self._run
         assert run is not None
         with contextlib.suppress(FileNotFoundError):
             Path(task.partial).unlink()
-        run.display.segment_discarded(worker_id)
+        if rendering:
+            run.display.segment_discarded(worker_id)
         if DISK_FULL_TEXT in tail or DISK_FULL_TEXT in message:
             raise disk_full_error("encode", run.state.dir, f"segment {seg.index} could not be written")
         run.failures[seg.index] += 1
