@@ -47,7 +47,9 @@ src = core.text.FrameNum(src, alignment=5)
 out = vse.upscale(src, {model!r}, tile=0, device="cpu", output_format="same")
 out.set_output()
 """
-SEGMENT_LINE = re.compile(r"segment (\d+) \(frames \d+-\d+\) rendered by \S+ in ([\d.]+) s, first frame after ([\d.]+) s")
+SEGMENT_LINE = re.compile(
+    r"segment (\d+) \(frames \d+-\d+\) rendered by \S+ in ([\d.]+) s, first frame after ([\d.]+) s"
+)
 
 
 def machine() -> dict:

@@ -279,10 +279,11 @@ def step_precision(check: Check) -> dict:
     import torch
 
     from tests.tiny_models import make_compact
-    from vsenhance.models.sr import resolve_device, resolve_dtype
+    from vsenhance.models.sr import cpu_bf16_units, resolve_device, resolve_dtype
 
     device = resolve_device(check.sizes.device, "gpu_check")
-    return {"device": str(device), "auto": str(resolve_dtype("auto", device, make_compact(), "gpu_check"))} | (
+    auto = str(resolve_dtype("auto", device, make_compact(), "gpu_check"))
+    return {"device": str(device), "auto": auto, "cpu_bf16_units": cpu_bf16_units()} | (
         {"bf16_matmul": torch.cuda.is_bf16_supported()} if device.type == "cuda" else {}
     )
 

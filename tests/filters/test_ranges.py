@@ -64,7 +64,7 @@ def test_bad_ranges_name_the_range_and_length(spec, match) -> None:
 
 def test_only_ranges_reach_the_model(tiny_model_path, model_frames) -> None:
     clip = numbered_clip(fmt=vs.RGBS)
-    out = vse.upscale_ranges(clip, [(5, 7), (30, 31)], tiny_model_path, device="cpu", tile=0)
+    out = vse.upscale_ranges(clip, [(5, 7), (30, 31)], tiny_model_path, device="cpu", precision="fp32", tile=0)
     paths = [out.get_frame(n).props[PATH_PROP] for n in range(out.num_frames)]
     ai = [n for n, p in enumerate(paths) if p in (b"ai", "ai")]
     assert ai == [5, 6, 7, 30, 31]
@@ -73,7 +73,7 @@ def test_only_ranges_reach_the_model(tiny_model_path, model_frames) -> None:
 
 
 def test_random_access_into_a_range(tiny_model_path, model_frames) -> None:
-    out = vse.upscale_ranges(numbered_clip(fmt=vs.RGBS), "10-20", tiny_model_path, device="cpu")
+    out = vse.upscale_ranges(numbered_clip(fmt=vs.RGBS), "10-20", tiny_model_path, device="cpu", precision="fp32")
     out.get_frame(15)
     out.get_frame(3)
     assert model_frames == [15]
@@ -82,7 +82,9 @@ def test_random_access_into_a_range(tiny_model_path, model_frames) -> None:
 @pytest.mark.parametrize("output_format", [None, "same"])
 def test_both_paths_have_one_size_format_and_props(nearest_model_path, output_format) -> None:
     clip = core.std.SetFrameProps(numbered_clip(fmt=vs.YUV420P8), Title="film")
-    out = vse.upscale_ranges(clip, [(2, 3)], nearest_model_path, device="cpu", width=48, output_format=output_format)
+    out = vse.upscale_ranges(
+        clip, [(2, 3)], nearest_model_path, device="cpu", precision="fp32", width=48, output_format=output_format
+    )
     expected_fmt = vs.YUV420P8 if output_format == "same" else vs.RGBS
     assert (out.width, out.height, out.format.id, out.num_frames) == (48, 36, expected_fmt, 40)
     ai, classic = out.get_frame(2), out.get_frame(10)
@@ -96,13 +98,15 @@ def test_both_paths_have_one_size_format_and_props(nearest_model_path, output_fo
 
 def test_scale_and_fallback_options(tiny_model_path) -> None:
     clip = numbered_clip(fmt=vs.RGBS, length=6)
-    out = vse.upscale_ranges(clip, [(0, 1)], tiny_model_path, device="cpu", scale=3, fallback="spline36")
+    out = vse.upscale_ranges(
+        clip, [(0, 1)], tiny_model_path, device="cpu", precision="fp32", scale=3, fallback="spline36"
+    )
     assert (out.width, out.height) == (96, 72)
     assert out.get_frame(4).props[PATH_PROP] in (b"spline36", "spline36")
     with pytest.raises(vs.Error, match="fallback"):
         vse.upscale_ranges(clip, [(0, 1)], tiny_model_path, fallback="nnedi3")
     with pytest.raises(vs.Error, match="either width/height or scale"):
-        vse.upscale_ranges(clip, [(0, 1)], tiny_model_path, device="cpu", width=64, scale=2)
+        vse.upscale_ranges(clip, [(0, 1)], tiny_model_path, device="cpu", precision="fp32", width=64, scale=2)
 
 
 @pytest.mark.parametrize(
@@ -119,7 +123,7 @@ def test_booleans_are_not_numbers(tiny_model_path, kwargs, message) -> None:
     clip = numbered_clip(fmt=vs.RGBS, length=6)
     args = {"ranges": [(0, 1)]} | kwargs
     with pytest.raises(ClipError) as info:
-        vse.upscale_ranges(clip, args.pop("ranges"), tiny_model_path, device="cpu", **args)
+        vse.upscale_ranges(clip, args.pop("ranges"), tiny_model_path, device="cpu", precision="fp32", **args)
     assert message in str(info.value)
 
 
@@ -195,12 +199,16 @@ def test_a_bare_pair_is_one_range_a_list_holds_items():
 
 
 def test_a_bare_pair_sends_the_whole_range_to_the_model(tiny_model_path, model_frames):
-    out = vse.upscale_ranges(numbered_clip(fmt=vs.RGBS, length=12), (3, 7), tiny_model_path, device="cpu", tile=0)
+    out = vse.upscale_ranges(
+        numbered_clip(fmt=vs.RGBS, length=12), (3, 7), tiny_model_path, device="cpu", precision="fp32", tile=0
+    )
     for n in range(out.num_frames):
         out.get_frame(n)
     assert sorted(model_frames) == [3, 4, 5, 6, 7]
     model_frames.clear()
-    out = vse.upscale_ranges(numbered_clip(fmt=vs.RGBS, length=12), [3, 7], tiny_model_path, device="cpu", tile=0)
+    out = vse.upscale_ranges(
+        numbered_clip(fmt=vs.RGBS, length=12), [3, 7], tiny_model_path, device="cpu", precision="fp32", tile=0
+    )
     for n in range(out.num_frames):
         out.get_frame(n)
     assert sorted(model_frames) == [3, 7]
@@ -210,7 +218,7 @@ def test_time_range_sends_its_frames_to_the_model(tiny_model_path, model_frames,
     clip = numbered_clip(fmt=vs.RGBS, length=40)  # 24 fps
     keys = tmp_path / "keys.txt"
     keys.write_text("0.5-0:00.75  # frames 12..17\n(30,31),\n", encoding="utf-8")
-    out = vse.upscale_ranges(clip, keys, tiny_model_path, device="cpu", tile=0)
+    out = vse.upscale_ranges(clip, keys, tiny_model_path, device="cpu", precision="fp32", tile=0)
     for n in range(out.num_frames):
         out.get_frame(n)
     assert sorted(model_frames) == [12, 13, 14, 15, 16, 17, 30, 31]
@@ -218,7 +226,7 @@ def test_time_range_sends_its_frames_to_the_model(tiny_model_path, model_frames,
 
 def test_default_model_is_upscales_default_and_needs_no_download():
     """The tests' model cache is empty and nothing is downloaded: the default is upscale()'s built-in model."""
-    out = vse.upscale_ranges(numbered_clip(fmt=vs.RGBS, length=4), "1-2", device="cpu", tile=0)
+    out = vse.upscale_ranges(numbered_clip(fmt=vs.RGBS, length=4), "1-2", device="cpu", precision="fp32", tile=0)
     frame = out.get_frame(1)
     assert (frame.width, frame.height) == (128, 96)  # realesr-animevideov3 is x4
     assert frame.props[PATH_PROP] in (b"ai", "ai")

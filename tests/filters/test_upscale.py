@@ -46,7 +46,7 @@ def calls(monkeypatch) -> list[int]:
 
 def test_rgbs_output_matches_runtime(photo, tiny_model_path) -> None:
     clip = rgbs_clip(photo)
-    out = vse.upscale(clip, tiny_model_path, tile=16, tile_pad=4, device="cpu")
+    out = vse.upscale(clip, tiny_model_path, tile=16, tile_pad=4, device="cpu", precision="fp32")
     assert (out.format.id, out.width, out.height, out.num_frames) == (vs.RGBS, 128, 96, 4)
     frame = out.get_frame(1)
     got = np.stack(read_planes(frame))
@@ -75,10 +75,10 @@ def test_every_format_family(photo, nearest_model_path, fmt) -> None:
     matrix = {} if family == vs.RGB else {"matrix_s": "709"}
     clip = core.resize.Bicubic(rgb, format=fmt, range_s="limited" if limited else "full", **matrix)
     clip = core.std.SetFrameProps(clip, Title="keep me")
-    out = vse.upscale(clip, nearest_model_path, tile=0, device="cpu")
+    out = vse.upscale(clip, nearest_model_path, tile=0, device="cpu", precision="fp32")
     half = core.get_video_format(fmt).sample_type == vs.FLOAT and core.get_video_format(fmt).bits_per_sample == 16
     assert out.format.id == (vs.RGBH if half else vs.RGBS)
-    same = vse.upscale(clip, nearest_model_path, tile=0, device="cpu", output_format="same")
+    same = vse.upscale(clip, nearest_model_path, tile=0, device="cpu", precision="fp32", output_format="same")
     assert same.format.id == fmt and (same.width, same.height) == (128, 96)
     f = same.get_frame(1)
     assert f.props["Title"] == b"keep me" or f.props["Title"] == "keep me"
@@ -114,7 +114,7 @@ def test_conversions_on_the_inference_device_match_vapoursynth(
         rgbs_clip(photo, length=2), format=fmt, **({} if family == vs.RGB else {"matrix_s": "709"})
     )
     clip = clip.std.SetFrameProps(_ChromaLocation=1) if family == vs.YUV else clip
-    kwargs = {"tile": 32, "tile_pad": 8, "device": "cpu", "output_format": output_format}
+    kwargs = {"tile": 32, "tile_pad": 8, "device": "cpu", "precision": "fp32", "output_format": output_format}
     by_zimg = vse.upscale(clip, tiny_model_path, **kwargs).get_frame(1)
     monkeypatch.setattr("vsenhance.filters.upscale._converts_on_device", lambda runtime: True)
     on_device = vse.upscale(clip, tiny_model_path, **kwargs)
@@ -136,14 +136,14 @@ def test_conversions_on_the_inference_device_match_vapoursynth(
 
 def test_random_access_runs_only_the_requested_frame(photo, tiny_model_path, calls) -> None:
     clip = rgbs_clip(photo, length=200)
-    out = vse.upscale(clip, tiny_model_path, tile=0, device="cpu")
+    out = vse.upscale(clip, tiny_model_path, tile=0, device="cpu", precision="fp32")
     out.get_frame(150)
     assert len(calls) == 1
 
 
 def test_scale_differs_from_model(photo, tiny_model_path) -> None:
     clip = rgbs_clip(photo, length=1)
-    out = vse.upscale(clip, tiny_model_path, scale=1.5, device="cpu")
+    out = vse.upscale(clip, tiny_model_path, scale=1.5, device="cpu", precision="fp32")
     assert (out.width, out.height) == (96, 72)
     out.get_frame(0)
 
@@ -159,7 +159,7 @@ def test_scale_differs_from_model(photo, tiny_model_path) -> None:
 )
 def test_bad_arguments(photo, tiny_model_path, kwargs, match) -> None:
     with pytest.raises(vs.Error, match=match):
-        vse.upscale(rgbs_clip(photo, 1), tiny_model_path, device="cpu", **kwargs)
+        vse.upscale(rgbs_clip(photo, 1), tiny_model_path, device="cpu", precision="fp32", **kwargs)
 
 
 def test_variable_format_and_size_are_refused(photo, tiny_model_path) -> None:
@@ -181,7 +181,7 @@ def test_cuda_without_cuda_is_an_error(photo, tiny_model_path) -> None:
 
 def test_odd_and_tiny_frames(tiny_model_path) -> None:
     clip = core.std.BlankClip(format=vs.RGBS, width=3, height=5, length=1, color=[0.2, 0.5, 0.8])
-    out = vse.upscale(clip, tiny_model_path, tile=2, tile_pad=1, pre_pad=1, device="cpu")
+    out = vse.upscale(clip, tiny_model_path, tile=2, tile_pad=1, pre_pad=1, device="cpu", precision="fp32")
     assert (out.width, out.height) == (6, 10)
     assert np.isfinite(np.stack(read_planes(out.get_frame(0)))).all()
 
@@ -198,7 +198,7 @@ def test_same_output_keeps_hdr_props(photo, nearest_model_path) -> None:
     }  # fmt: skip
     clip = core.resize.Bicubic(rgbs_clip(photo, 2), format=vs.YUV420P10, matrix_s="2020ncl", range_s="limited")
     clip = core.std.SetFrameProps(clip, **hdr)
-    out = vse.upscale(clip, nearest_model_path, tile=0, device="cpu", output_format="same")
+    out = vse.upscale(clip, nearest_model_path, tile=0, device="cpu", precision="fp32", output_format="same")
     props = out.get_frame(1).props
     assert out.format.id == vs.YUV420P10
     for key, value in hdr.items():
@@ -223,6 +223,6 @@ def test_filters_share_the_loaded_model_but_not_the_tile(photo, tiny_model_path,
     monkeypatch.setattr(SRRuntime, "process", recording)
     clip = rgbs_clip(photo, length=1)
     for _ in range(2):
-        vse.upscale(clip, tiny_model_path, tile=16, tile_pad=4, device="cpu").get_frame(0)
+        vse.upscale(clip, tiny_model_path, tile=16, tile_pad=4, device="cpu", precision="fp32").get_frame(0)
     view_a, view_b = seen
     assert view_a is not view_b and view_a.model is view_b.model

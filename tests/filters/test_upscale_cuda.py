@@ -37,7 +37,7 @@ def planes(frame: vs.VideoFrame) -> list[np.ndarray]:
 @pytest.mark.parametrize("output_format", [None, "same"])
 def test_cuda_fp32_matches_cpu(tiny_model_path, output_format) -> None:
     clip = source()
-    cpu = vse.upscale(clip, tiny_model_path, device="cpu", tile=32, output_format=output_format)
+    cpu = vse.upscale(clip, tiny_model_path, device="cpu", precision="fp32", tile=32, output_format=output_format)
     gpu = vse.upscale(
         clip, tiny_model_path, device="cuda", precision="fp32", tile=32, streams=4, output_format=output_format
     )

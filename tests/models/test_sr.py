@@ -169,10 +169,55 @@ def test_cuda_requested_without_cuda_raises() -> None:
     assert resolve_device("auto", "f").type == "cpu"
 
 
+@pytest.fixture
+def bf16_units(monkeypatch):
+    """Pretend the CPU has these bf16 units (precision="auto" is decided once per process: reset around)."""
+
+    def pretend(units):
+        monkeypatch.setattr(sr, "cpu_bf16_units", lambda: units)
+        sr._cpu_auto_dtype.cache_clear()
+
+    yield pretend
+    sr._cpu_auto_dtype.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("units", "expected", "why"),
+    [("amx", torch.bfloat16, "amx bf16 matrix units"), ("avx512_bf16", torch.bfloat16, "avx512_bf16 bf16"),
+     (None, torch.float32, "no bf16 matrix units")],
+)  # fmt: skip
+def test_auto_precision_on_the_cpu_follows_its_bf16_units(bf16_units, caplog, units, expected, why) -> None:
+    bf16_units(units)
+    cpu = torch.device("cpu")
+    with caplog.at_level(logging.INFO, logger="vsenhance.models.sr"):
+        assert resolve_dtype("auto", cpu, make_compact(), "f") is expected
+        assert resolve_dtype("auto", cpu, make_compact(), "f") is expected
+    said = [r.getMessage() for r in caplog.records if "precision" in r.getMessage()]
+    assert len(said) == 1 and why in said[0]  # logged once, naming the choice and why
+    assert resolve_dtype("fp32", cpu, make_compact(), "f") is torch.float32  # fp32 stays exact
+
+
+def test_auto_without_bf16_units_is_bit_identical_to_fp32(bf16_units, photo) -> None:
+    bf16_units(None)
+    desc = make_compact()
+    outs = []
+    for precision in ("auto", "fp32"):
+        dtype = resolve_dtype(precision, torch.device("cpu"), desc, "f")
+        rt = SRRuntime(desc, device=torch.device("cpu"), dtype=dtype, tiles=TileSettings(tile=32, tile_pad=4))
+        with torch.inference_mode():
+            outs.append(rt.upscale_tensor(as_tensor(photo)))
+    assert torch.equal(outs[0], outs[1])
+
+
+def test_this_cpus_units_are_what_torch_reports() -> None:
+    units = sr.cpu_bf16_units()
+    assert units == ("amx" if torch.cpu._is_amx_tile_supported() else
+                     "avx512_bf16" if torch.cpu._is_avx512_bf16_supported() else None)  # fmt: skip
+
+
 def test_precision_rules() -> None:
     desc = make_compact()
     cpu = torch.device("cpu")
-    assert resolve_dtype("auto", cpu, desc, "f") is torch.float32
     assert resolve_dtype("bf16", cpu, desc, "f") is torch.bfloat16
     with pytest.raises(DeviceError, match="fp16"):
         resolve_dtype("fp16", cpu, desc, "f")

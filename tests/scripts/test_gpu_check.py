@@ -34,5 +34,6 @@ def test_dry_run_passes_every_step(tmp_path) -> None:
     assert figures["farm_gpus"]["worker_lines"] >= 1  # its stderr was a terminal: one line per worker
     if ray:
         assert figures["farm_ray"]["frame_exact"]
-    assert figures["precision"] == {"device": "cpu", "auto": "torch.float32"}
+    units = figures["precision"]["cpu_bf16_units"]  # precision="auto" on a CPU follows its bf16 units
+    assert figures["precision"]["auto"] == ("torch.bfloat16" if units else "torch.float32")
     assert (tmp_path / "gpu_check.log").stat().st_size > 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import gc
 import logging
 import os
@@ -15,6 +16,7 @@ import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -28,10 +30,20 @@ from .compile_cache import CompileCache
 from .cores import usable_cores
 from .tiling import Tile, padding, tile_grid
 
-__all__ = ["SRRuntime", "TileSettings", "configure_process", "cpu_threads", "resolve_device", "resolve_dtype"]
+__all__ = [
+    "AUTO_BF16_UNITS",
+    "SRRuntime",
+    "TileSettings",
+    "configure_process",
+    "cpu_bf16_units",
+    "cpu_threads",
+    "resolve_device",
+    "resolve_dtype",
+]
 
 log = logging.getLogger(__name__)
 
+AUTO_BF16_UNITS = ("amx", "avx512_bf16")  # precision="auto" picks bf16 on these CPU units (measured: README)
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 _NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16,
                 np.dtype(np.uint8): torch.uint8, np.dtype(np.uint16): torch.uint16}  # fmt: skip
@@ -74,11 +86,41 @@ def resolve_device(device: str, func: str) -> torch.device:
     return torch.device("cuda", index)
 
 
+def cpu_bf16_units() -> Literal["amx", "avx512_bf16"] | None:
+    """The CPU's native bf16 matrix units, asked the way PyTorch's oneDNN backend asks (``torch.cpu``'s checks):
+    AMX tiles (Intel Sapphire Rapids and later), else AVX512-BF16 dot products (AMD Zen 4 and later, Intel
+    Cooper Lake), else None."""
+    with contextlib.suppress(AttributeError, RuntimeError):  # a torch without these checks: no bf16 units known
+        if torch.cpu._is_amx_tile_supported():
+            return "amx"
+        if torch.cpu._is_avx512_bf16_supported():
+            return "avx512_bf16"
+    return None
+
+
+@functools.cache
+def _cpu_auto_dtype() -> torch.dtype:
+    """``precision="auto"`` on this CPU, decided (and logged) once per process."""
+    units = cpu_bf16_units()
+    if units in AUTO_BF16_UNITS:
+        log.info('precision="auto" on the CPU: bf16 (this CPU has %s bf16 matrix units)', units)
+        return torch.bfloat16
+    why = {
+        "avx512_bf16": "AVX512-BF16 without AMX, where bf16 measured slower than fp32",
+        None: "this CPU has no bf16 matrix units",
+    }[units]
+    log.info('precision="auto" on the CPU: fp32 (%s)', why)
+    return torch.float32
+
+
 def resolve_dtype(precision: str, device: torch.device, descriptor: ImageModelDescriptor, func: str) -> torch.dtype:
-    """``"auto"`` is fp16 on CUDA (when the architecture supports it) and fp32 on the CPU."""
+    """``"auto"``: fp16 on CUDA (when the architecture supports it); on the CPU bf16 where it has AMX bf16 units
+    (and the architecture supports bf16), else fp32 (see the README's CPU section for the measurements)."""
     if precision == "auto":
         if device.type == "cuda" and descriptor.supports_half:
             return torch.float16
+        if device.type == "cpu" and descriptor.supports_bfloat16:
+            return _cpu_auto_dtype()
         return torch.float32
     if precision not in _DTYPES:
         raise ModelError(func, f"precision={precision!r} is not known.", 'Use "auto", "fp32", "fp16" or "bf16".')
