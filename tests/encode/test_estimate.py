@@ -19,32 +19,41 @@ def test_sample_indices_spread_over_whole_clip():
     assert len(idx) == 7 and idx[0] < 100_000 / 7 and idx[-1] > 100_000 * 6 / 7
 
 
-def _probe(samples):
+def _probe(samples, ranges=None, timing=None):
     return {"frames": 1000, "fps": [24, 1], "width": 64, "height": 48, "format": "YUV420P8",
-            "load_seconds": 0.5, "samples": samples}  # fmt: skip
+            "load_seconds": 0.5, "samples": samples, "ranges": ranges or {}, "timing": timing or {}}  # fmt: skip
 
 
 def test_build_estimate_plain():
-    est = build_estimate(_probe([{"frame": i, "seconds": 0.1, "path": None} for i in range(4)]))
-    assert not est["hybrid"]
+    samples = [{"frame": i, "seconds": 0.1, "path": None} for i in (0, 500, 999)]
+    est = build_estimate(_probe(samples, timing={"all": {"seconds_per_frame": 0.1, "frames": [1, 2, 3, 4]}}))
+    assert not est["hybrid"] and est["counted"]
     assert est["projected_seconds"] == pytest.approx(100.0)
     assert est["render_fps"] == pytest.approx(10.0)
     assert "1m 40s" in format_estimate(est)
 
 
-def test_build_estimate_hybrid_split_and_warmup():
-    samples = [{"frame": 0, "seconds": 9.0, "path": "ai"}]  # first AI frame pays the model load
-    samples += [{"frame": i, "seconds": 1.0, "path": "ai"} for i in range(1, 5)]
-    samples += [{"frame": i, "seconds": 0.01, "path": "lanczos"} for i in range(5, 20)]
-    est = build_estimate(_probe(samples))
-    assert est["hybrid"]
+def test_build_estimate_counts_the_ai_frames_from_the_map():
+    """Samples at 0, 500 and 999 of one hybrid clip (offset 0) whose AI ranges no sample falls in: counted."""
+    samples = [{"frame": n, "seconds": 0.01, "path": "lanczos", "clip": "c1", "hybrid_frame": n} for n in (0, 500, 999)]
+    timing = {"ai": {"seconds_per_frame": 1.0}, "lanczos": {"seconds_per_frame": 0.01}}
+    est = build_estimate(_probe(samples, {"c1": [[13, 30], [40, 55]]}, timing))
+    assert est["counted"] and est["hybrid"]
     ai, lz = est["paths"]["ai"], est["paths"]["lanczos"]
-    assert ai["share"] == pytest.approx(0.25) and lz["share"] == pytest.approx(0.75)
-    assert ai["seconds_per_frame"] == pytest.approx(1.0)  # warm-up sample left out
-    assert ai["projected_seconds"] == pytest.approx(250.0) and lz["projected_seconds"] == pytest.approx(7.5)
-    assert est["projected_seconds"] == pytest.approx(257.5)
+    assert (ai["frames"], lz["frames"]) == (34, 966)
+    assert ai["projected_seconds"] == pytest.approx(34.0) and lz["projected_seconds"] == pytest.approx(9.66)
+    assert est["projected_seconds"] == pytest.approx(43.66)
     text = format_estimate(est, "zh")
-    assert "ai: 25%" in text and "lanczos: 75%" in text and "4分18秒" in text
+    assert "ai: 34 frames (counted)" in text and "lanczos: 966 frames (counted)" in text
+
+
+def test_build_estimate_without_maps_says_it_sampled():
+    samples = [{"frame": i, "seconds": 1.0, "path": "ai" if i < 250 else "lanczos"} for i in range(0, 1000, 50)]
+    samples.append({"frame": 999, "seconds": 0.01, "path": "lanczos"})
+    est = build_estimate(_probe(samples, timing={"ai": {"seconds_per_frame": 1.0}}))
+    assert not est["counted"] and "samples" in est["mapping"]
+    assert est["paths"]["ai"]["frames"] == round(1000 * 5 / 21)
+    assert "(estimated from the samples)" in format_estimate(est)
 
 
 @pytest.mark.slow
@@ -56,7 +65,8 @@ def test_estimate_hybrid_script_json(script, capsys):
     assert len(est["sampled_frames"]) == 12
     assert est["sampled_frames"][0] < 10 and est["sampled_frames"][-1] > 85  # across the clip, not the start
     assert set(est["paths"]) == {"ai", "lanczos"}
-    assert est["paths"]["ai"]["samples"] == est["paths"]["lanczos"]["samples"] == 6
+    # the helper script tags paths itself (no upscale_ranges map): the split is the samples'
+    assert not est["counted"] and not est["paths"]["ai"]["counted"]
     assert est["projected_seconds"] > 0 and est["render_fps"] > 0
 
 
@@ -95,3 +105,38 @@ def test_estimate_runs_the_script_from_its_folder_like_vspipe(tmp_path):
     done = run_cli("estimate", str(script), "--frames", "3")  # started from another working directory
     assert done.returncode == 0, done.stderr.decode()
     assert "30 frames" in done.stdout.decode()
+
+
+HYBRID = """\
+import vapoursynth as vs
+import vsenhance as vse
+core = vs.core
+src = core.std.BlankClip(format=vs.YUV420P8, width=32, height=24, length=int(length), color=[60, 110, 150])
+kw = dict(device="cpu", precision="fp32", output_format="same")
+a = vse.upscale_ranges(src, ranges, model, **kw)
+if shape == "trim":
+    a = a[100:]
+elif shape == "splice":
+    a = a + vse.upscale_ranges(src[:50], "0-3", model, **kw)
+a.set_output()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("shape", "frames", "ai"),
+    [("plain", 480, 34), ("trim", 380, 0), ("splice", 530, 38)],
+)
+def test_the_ai_frames_of_a_hybrid_script_are_counted(tmp_path, capsys, tiny_model_path, shape, frames, ai):
+    """AI ranges placed between the 20 evenly spaced samples (the old estimate saw none of them), and the same
+    clip trimmed or spliced with another hybrid clip: the AI frame count is exact."""
+    script = tmp_path / "hybrid.vpy"
+    script.write_text(HYBRID)
+    args = ["-a", "length=480", "-a", "ranges=13-30,40-55", "-a", f"model={tiny_model_path}", "-a", f"shape={shape}"]
+    assert main(["estimate", str(script), "--frames", "20", *args, "--json"]) == 0
+    est = json.loads(capsys.readouterr().out)
+    assert est["frames"] == frames and est["counted"]
+    assert est["paths"].get("ai", {}).get("frames", 0) == ai
+    assert est["paths"]["lanczos"]["frames"] == frames - ai
+    if ai:
+        assert len(est["paths"]["ai"]["timed_frames"]) == 4 and est["paths"]["ai"]["seconds_per_frame"] > 0

@@ -8,7 +8,7 @@ import pytest
 import vapoursynth as vs
 
 import vsenhance as vse
-from vsenhance.constants import PATH_PROP
+from vsenhance.constants import HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
 from vsenhance.errors import ClipError
 from vsenhance.filters.ranges import parse_ranges
 from vsenhance.models.sr import SRRuntime
@@ -92,8 +92,21 @@ def test_both_paths_have_one_size_format_and_props(nearest_model_path, output_fo
         assert (f.width, f.height, f.format.id) == (48, 36, expected_fmt)
     assert set(ai.props) == set(classic.props)
     for key in ai.props:
-        if key != PATH_PROP:
+        if key not in (PATH_PROP, HYBRID_FRAME_PROP):
             assert ai.props[key] == classic.props[key], key
+    assert (ai.props[HYBRID_FRAME_PROP], classic.props[HYBRID_FRAME_PROP]) == (2, 10)
+    assert list(ai.props[RANGES_PROP]) == [2, 3]
+
+
+def test_every_frame_carries_the_clips_map_through_trims_and_splices(nearest_model_path) -> None:
+    kw = {"device": "cpu", "precision": "fp32", "width": 48}
+    one = vse.upscale_ranges(numbered_clip(fmt=vs.YUV420P8), "5-7, 30", nearest_model_path, **kw)
+    two = vse.upscale_ranges(numbered_clip(fmt=vs.YUV420P8), [(0, 1)], nearest_model_path, **kw)
+    final = one[10:] + two[:5]
+    seen = [(f.props[HYBRID_ID_PROP], f.props[HYBRID_FRAME_PROP]) for f in (final.get_frame(0), final.get_frame(30))]
+    assert seen[0][1] == 10 and seen[1][1] == 0 and seen[0][0] != seen[1][0]  # which clip, which frame of it
+    assert list(final.get_frame(0).props[RANGES_PROP]) == [5, 7, 30, 30]
+    assert list(final.get_frame(30).props[RANGES_PROP]) == [0, 1]
 
 
 def test_scale_and_fallback_options(tiny_model_path) -> None:

@@ -1,14 +1,13 @@
-"""``vsenhance estimate``: render frames spread across the script and project the total render time.
+"""``vsenhance estimate``: how many frames take each path, how fast each path is, and the projected render time.
 
 How it works: a sampler subprocess (:mod:`vsenhance.encode.sampler`, same interpreter, so torch never loads into
-the CLI) loads the script and renders N frames at evenly spaced positions over the whole clip, timing each
-one. Counting the hybrid filter's paths over the whole clip from frame props would mean rendering it, so the
-split is sampled too: each sampled frame's ``VSEnhancePath`` prop (``"ai"`` or ``"lanczos"``) says which path
-made it; a path's share of the clip is its share of the samples, its speed the mean time of its samples
-(leaving out its first sample when it has three or more, since that one pays warm-up such as model loading).
-Projected time = sum over paths of (share × total frames × seconds per frame). Frames are timed one at a time,
-so filters that gain from parallel requests may run faster under vspipe; the encoder's own time is not
-included.
+the CLI) loads the script and renders N frames spread over the whole clip (and its first and last). Frames of
+``upscale_ranges`` clips carry their clip's map (its AI ranges, the frame's number in it, the clip's id), so the
+AI frames of the final clip are counted exactly through trims and splices (:mod:`.pathmap`, which bisects to
+each boundary between pieces); where frames carry no map the split is the samples' and the output says so.
+Each path is then timed on its own frames: one warm-up frame (model loading, allocations), then several frames
+requested at once, as vspipe requests them. Projected time = sum over paths of frames × seconds per frame; the
+encoder's own time is not included.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from ..errors import ClipError, EncodeError
 from ..script import ScriptArgs, script_args_argv
+from .pathmap import Sample, map_paths
 from .programs import child_env, stderr_tail
 from .progress import format_duration
 
@@ -36,32 +36,29 @@ def sample_indices(total: int, count: int) -> list[int]:
     return sorted({min(total - 1, int((i + 0.5) * total / count)) for i in range(count)})
 
 
-def _path_seconds(times: list[float]) -> float:
-    kept = times[1:] if len(times) >= 3 else times
-    return sum(kept) / len(kept)
-
-
 def build_estimate(probe: dict) -> dict:
-    """Turn the probe's samples into per-path shares, speeds and the projected total time."""
+    """The sampler's measurements as frame counts per path (counted from the clips' maps where they allow it),
+    seconds per frame per path (timed after a warm-up, several frames at once) and the projected total."""
     total = int(probe["frames"])
-    samples = probe["samples"]
+    samples = [Sample(s["frame"], s["path"], s.get("clip"), s.get("hybrid_frame")) for s in probe["samples"]]
     if not samples:
         raise EncodeError("estimate", "no frames were sampled.", "pass --frames 1 or more.")
-    groups: dict[str, list[float]] = {}
-    for s in samples:
-        groups.setdefault(s["path"] or "all", []).append(float(s["seconds"]))
+    ranges = {clip: [tuple(r) for r in spans] for clip, spans in probe.get("ranges", {}).items()}
+    mapped = map_paths(samples, ranges, total)
     paths = {}
     projected = 0.0
-    for name, times in sorted(groups.items()):
-        share = len(times) / len(samples)
-        spf = _path_seconds(times)
-        frames = share * total
+    for name in sorted(mapped.frames):
+        frames = mapped.frames[name]
+        timing = probe["timing"].get(name, {})
+        spf = timing.get("seconds_per_frame") or 0.0
         paths[name] = {
-            "samples": len(times),
-            "share": share,
+            "frames": frames,
+            "counted": mapped.counted,
+            "share": frames / total if total else 0.0,
             "seconds_per_frame": spf,
             "fps": 1 / spf if spf > 0 else None,
-            "projected_frames": round(frames),
+            "timed_frames": timing.get("frames", []),
+            "warmup_frames": timing.get("warmup", []),
             "projected_seconds": frames * spf,
         }
         projected += frames * spf
@@ -74,8 +71,11 @@ def build_estimate(probe: dict) -> dict:
         "format": probe.get("format"),
         "duration_seconds": total * fps_den / fps_num if fps_num else None,
         "load_seconds": probe.get("load_seconds"),
-        "sampled_frames": [s["frame"] for s in samples],
-        "hybrid": set(groups) != {"all"},
+        "sampled_frames": probe.get("sampled_frames", [s.frame for s in samples]),
+        "rendered_frames": len(probe["samples"]),
+        "hybrid": set(mapped.frames) != {"all"},
+        "counted": mapped.counted,
+        "mapping": mapped.note,
         "paths": paths,
         "render_fps": total / projected if projected > 0 else None,
         "projected_seconds": projected,
@@ -93,17 +93,16 @@ def format_estimate(est: dict, lang: str = "en") -> str:
         f"{fn}/{fd} fps ({dur(est['duration_seconds'])} of video); script loaded in {est['load_seconds']:.2f}s",
         f"sampled {len(sampled)} frames spread over {sampled[0]}..{sampled[-1]}",
     ]
-    if est["hybrid"]:
-        for name, p in est["paths"].items():
-            lines.append(
-                f"  {name}: {p['share'] * 100:.0f}% of samples ({p['samples']}) -> ~{p['projected_frames']} frames "
-                f"at {p['fps']:.2f} fps = {dur(p['projected_seconds'])}"
-            )
+    lines.append(f"paths: {est['mapping']}")
+    for name, p in est["paths"].items():
+        how = "counted" if p["counted"] else "estimated from the samples"
+        speed = f"{p['fps']:.2f} fps" if p["fps"] else "? fps"
+        lines.append(f"  {name}: {p['frames']} frames ({how}) at {speed} = {dur(p['projected_seconds'])}")
     fps = est["render_fps"]
     lines.append(f"render speed: {fps:.2f} fps" if fps else "render speed: ?")
     lines.append(
         f"projected render time for {est['frames']} frames: {dur(est['projected_seconds'])} "
-        "(frames timed one by one; encoder time not included)"
+        "(each path timed after a warm-up frame, several frames at once; encoder time not included)"
     )
     return "\n".join(lines)
 

@@ -15,43 +15,94 @@ import sys
 import time
 from pathlib import Path
 
-from ..constants import PATH_PROP
+from ..constants import HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
 from ..script import parse_script_args, run_script
 from .estimate import sample_indices
+from .pathmap import Sample, boundaries_to_render, map_paths
 
 __all__ = ["main", "probe"]
 
 
-def _path_of(frame) -> str | None:
-    value = frame.props.get(PATH_PROP)
+MAX_BISECT_FRAMES = 48  # frames rendered to find piece boundaries before the mapping gives up (sampled)
+WARMUP_FRAMES = 1  # per path: rendered first and not timed (model load, allocations, autotuning)
+TIMED_FRAMES = 4  # per path: rendered at once, as vspipe requests frames, and timed together
+
+
+def _text(value: object) -> str | None:
     if value is None:
         return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return str(value)
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def probe(script: Path, script_args: dict[str, str], frames: int, output_index: int = 0) -> dict:
+    """Render ``frames`` frames spread over the clip (plus its first and last) and find where its pieces of
+    hybrid clips begin and end; then time each path after a warm-up, a few frames at once."""
     start = time.perf_counter()
     clip = run_script(script, script_args, output_index, func="estimate")
     load_seconds = time.perf_counter() - start
-    samples = []
-    for n in sample_indices(clip.num_frames, frames):
+    total = clip.num_frames
+    seen: dict[int, dict] = {}
+    ranges: dict[str, list[list[int]]] = {}
+
+    def render(n: int) -> Sample:
         t0 = time.perf_counter()
         frame = clip.get_frame(n)
         seconds = time.perf_counter() - t0
-        samples.append({"frame": n, "seconds": seconds, "path": _path_of(frame)})
+        props = frame.props
+        sample = Sample(n, _text(props.get(PATH_PROP)), _text(props.get(HYBRID_ID_PROP)), props.get(HYBRID_FRAME_PROP))
+        if sample.clip is not None and sample.clip not in ranges:
+            flat = list(props.get(RANGES_PROP, []))
+            ranges[sample.clip] = [flat[i : i + 2] for i in range(0, len(flat), 2)]
+        seen[n] = {"frame": n, "seconds": seconds, "path": sample.path, "clip": sample.clip,
+                   "hybrid_frame": sample.hybrid_frame}  # fmt: skip
         del frame
+        return sample
+
+    spread = sample_indices(total, frames)
+    samples = [render(n) for n in sorted({*spread, 0, total - 1})]  # the ends too: the map must cover them
+    budget = MAX_BISECT_FRAMES
+    while budget > 0 and (todo := [n for n in boundaries_to_render(samples) if n not in seen][:budget]):
+        samples += [render(n) for n in todo]
+        budget -= len(todo)
+    mapped = map_paths(samples, {k: [tuple(r) for r in v] for k, v in ranges.items()}, total)
+    timing = {path: _time_path(clip, path, mapped, samples, seen) for path in sorted(mapped.frames)}
     fmt = clip.format
     return {
-        "frames": clip.num_frames,
+        "frames": total,
         "fps": [clip.fps.numerator, clip.fps.denominator],
         "width": clip.width,
         "height": clip.height,
         "format": fmt.name if fmt is not None else None,
         "load_seconds": load_seconds,
-        "samples": samples,
+        "sampled_frames": spread,
+        "samples": sorted(seen.values(), key=lambda s: s["frame"]),
+        "ranges": ranges,
+        "timing": timing,
     }
+
+
+def _time_path(clip, path: str, mapped, samples: list[Sample], seen: dict[int, dict]) -> dict:
+    """One warm-up frame of ``path``, then ``TIMED_FRAMES`` more requested at once: seconds per frame."""
+    frames = _frames_of(path, mapped, samples, clip.num_frames)
+    warm, batch = frames[:WARMUP_FRAMES], frames[WARMUP_FRAMES : WARMUP_FRAMES + TIMED_FRAMES]
+    for n in warm:
+        clip.get_frame(n)
+    t0 = time.perf_counter()
+    for future in [clip.get_frame_async(n) for n in batch]:
+        future.result()
+    seconds = time.perf_counter() - t0
+    return {"warmup": warm, "frames": batch, "seconds": seconds,
+            "seconds_per_frame": seconds / len(batch) if batch else None}  # fmt: skip
+
+
+def _frames_of(path: str, mapped, samples: list[Sample], total: int) -> list[int]:
+    """Frames of ``path`` to time: from its longest counted interval, else after a sample of that path."""
+    wanted = WARMUP_FRAMES + TIMED_FRAMES
+    if mapped.counted:
+        first, last = max(mapped.intervals[path], key=lambda span: span[1] - span[0])
+        return list(range(first, min(last, first + wanted - 1) + 1))
+    start = next(s.frame for s in samples if (s.path or "all") == path)
+    return list(range(start, min(total, start + wanted)))
 
 
 def main(argv: list[str] | None = None) -> int:

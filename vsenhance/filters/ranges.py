@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import uuid
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -14,7 +15,7 @@ import vapoursynth as vs
 
 from ..bridge.checks import check_number
 from ..bridge.formats import check_constant, color_params, resolve_output_format
-from ..constants import PATH_PROP
+from ..constants import HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
 from ..errors import ClipError
 from ..timecode import parse_time_exact
 from .upscale import upscale
@@ -198,7 +199,9 @@ def upscale_ranges(
     """Upscale the frames in ``ranges`` with ``model`` and all others with a classic resizer.
 
     Both paths give the same size, format and props; frames outside the ranges never reach the model.
-    Each frame carries ``VSEnhancePath`` = ``"ai"`` or the fallback's name.
+    Each frame carries ``VSEnhancePath`` = ``"ai"`` or the fallback's name, and the clip's map: its AI ranges
+    (``VSEnhanceRanges``), the frame's own number in it (``VSEnhanceFrame``) and an id (``VSEnhanceClip``), from
+    which ``vsenhance estimate`` counts the AI frames of the final clip exactly.
 
     :param ranges:        frames and times to upscale with the model, see :func:`parse_ranges`: inclusive
                           ``(first, last)`` pairs (as ReplaceFramesSimple), ``"1200-1850,11:56-12:26"``, or a
@@ -248,7 +251,23 @@ def upscale_ranges(
         pos = last + 1
     if pos < clip.num_frames:
         pieces.append(classic[pos:])
-    return pieces[0] if len(pieces) == 1 else core.std.Splice(pieces)
+    out = pieces[0] if len(pieces) == 1 else core.std.Splice(pieces)
+    return _with_map(out, merged)
+
+
+def _with_map(clip: vs.VideoNode, merged: list[tuple[int, int]]) -> vs.VideoNode:
+    """Every frame says which AI ranges its clip has and which frame of it it is (:data:`RANGES_PROP`,
+    :data:`HYBRID_FRAME_PROP`, :data:`HYBRID_ID_PROP`): the estimate and the encoder count the AI frames of the
+    final clip from a few sampled frames, through any trims and splices, instead of guessing from samples."""
+    flat = [n for pair in merged for n in pair]
+    clip = core.std.SetFrameProps(clip, **{RANGES_PROP: flat, HYBRID_ID_PROP: uuid.uuid4().hex[:12]})
+
+    def number(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        out.props[HYBRID_FRAME_PROP] = n
+        return out
+
+    return core.std.ModifyFrame(clip, clip, number)
 
 
 def _target_size(
