@@ -199,3 +199,21 @@ def test_ffmpeg_failure_names_segment_and_shows_stderr(script, tmp_path, capsys)
     assert rc == 2
     assert "segment 0 (frames 0-47)" in err and "ffmpeg exited with code" in err and "bogus_opt" in err
     assert not out.exists()
+
+
+def test_a_hybrid_encode_counts_its_ai_frames_and_is_frame_exact(tmp_path, capsys, tiny_model_path):
+    script = tmp_path / "hybrid.vpy"
+    script.write_text(
+        "import vapoursynth as vs\nimport vsenhance as vse\ncore = vs.core\n"
+        "src = core.std.BlankClip(format=vs.YUV420P8, width=64, height=48, length=60, color=[60, 110, 150])\n"
+        "src = core.text.FrameNum(src)\n"
+        f"out = vse.upscale_ranges(src, '13-30', {str(tiny_model_path)!r}, device='cpu', precision='fp32', "
+        "output_format='same')\n"
+        "(out[5:] + out[:10]).set_output()\n"  # a trim and a splice: the map follows both
+    )
+    out = tmp_path / "out.mkv"
+    rc = main(["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "10"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "AI frames: 18 of 65" in err and "segments with the most AI frames go first" in err
+    assert framemd5(out) == direct_framemd5(script)

@@ -189,3 +189,25 @@ def test_terminal_shows_one_line_per_worker_with_its_gpu(monkeypatch):
     p.worker_frames("w0", 6)  # redraw: up two lines, erase, three lines again
     assert out.getvalue().count("\x1b[2A\x1b[J") == 1
     p.finish()
+
+
+def test_the_eta_sums_each_remaining_segments_own_cost():
+    """Two AI segments and three Lanczos ones of 8 frames; an AI frame costs 10 s, a Lanczos frame 0.1 s."""
+    clock = iter(range(0, 10_000, 1)).__next__
+    p = ProgressDisplay(40, stream=io.StringIO(), lang="en", clock=lambda: float(clock()), interval=0)
+    _worker(p)
+    segments = [Segment(i, 8 * i, 8 * i + 7) for i in range(5)]
+    p.plan_paths(segments, {0: 8, 1: 8, 2: 0, 3: 0, 4: 0})
+    assert p.path_seconds() is None  # nothing rendered yet: the overall speed decides
+    for seg, seconds in ((segments[0], 80.0), (segments[2], 0.8)):
+        p.segment_started("w0", seg)
+        p.segment_done("w0", 8)
+        p.segment_rendered(seg, seconds)
+    t_ai, t_other = p.path_seconds()
+    assert t_ai == pytest.approx(10.0) and t_other == pytest.approx(0.1)
+    assert p.eta == pytest.approx(8 * 10.0 + 2 * 8 * 0.1)  # segment 1 (AI), then 3 and 4 (Lanczos)
+    p.segment_started("w0", segments[1])
+    p.worker_frames("w0", 4)  # half of the AI segment is done
+    assert p.eta == pytest.approx(4 * 10.0 + 2 * 8 * 0.1)
+    p.segment_rejected(segments[0])  # its file failed the check: to do again
+    assert p.eta == pytest.approx(4 * 10.0 + 80.0 + 2 * 8 * 0.1)

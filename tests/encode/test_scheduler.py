@@ -145,7 +145,9 @@ def finish(worker_id: str, task: RenderTask) -> list[Event]:
     ]
 
 
-def _run(tmp_path, pool: FakePool, workers: int, max_retries: int = 2, done: dict | None = None, **options):
+def _run(
+    tmp_path, pool: FakePool, workers: int, max_retries: int = 2, done: dict | None = None, ai_frames=None, **options
+):
     plan = Plan("/a.vpy", "00" * 32, {}, EncoderSettings.create("ffv1", None, None, None), 8, CLIP.frames)
     state = RecordingState(tmp_path / "out.mkv.vsenhance")
     state.write_plan(plan)
@@ -158,7 +160,7 @@ def _run(tmp_path, pool: FakePool, workers: int, max_retries: int = 2, done: dic
     )
     make = partial(render_task, Path("/usr/bin/ffmpeg"), plan.encoder, state)
     try:
-        scheduler.run(plan, state, done, make, display, FFMPEG)
+        scheduler.run(plan, state, done, make, display, FFMPEG, ai_frames)
     finally:
         display.finish()
     return state, done, display
@@ -447,3 +449,9 @@ def test_a_worker_still_executing_the_script_is_reported(tmp_path, ffv1_files):
     assert scheduler.first_ready() == CLIP
     assert len(said) >= 3 and all(re.fullmatch(r"w0 executing film.vpy: \d+s", line) for line in said)
     assert int(said[-1].split()[-1][:-1]) > int(said[0].split()[-1][:-1])  # every 10 s until it is ready
+
+
+def test_segments_with_the_most_ai_frames_go_first(tmp_path, ffv1_files):
+    pool = FakePool(1, finish, ffv1_files)
+    _, done, _ = _run(tmp_path, pool, 1, ai_frames={0: 0, 1: 3, 2: 4})
+    assert [t.index for _, t in pool.submitted] == [2, 1, 0] and frames_of(done) == {0: 8, 1: 8, 2: 4}

@@ -31,6 +31,7 @@ from .encoder import EncoderSettings, hdr_warnings, segment_argv
 from .estimate import sample_indices
 from .farm.protocol import ClipSummary, Pool, RenderTask
 from .lock import OutputLock
+from .pathmap import map_clip, segment_ai_frames
 from .plan import DEFAULT_SEGMENT_FRAMES, Plan, Segment
 from .programs import find_ffmpeg, find_ffprobe
 from .progress import GpuMonitor, ProgressDisplay
@@ -142,6 +143,7 @@ class _Job:
     done: dict[int, Record] = field(default_factory=dict)
     progress: ProgressDisplay | None = None
     clip: ClipSummary | None = None  # what the first ready worker sees
+    props: dict[int, dict] = field(default_factory=dict)  # the frames probed so far, by frame number
     segments: int | None = None  # known once planned
 
     def run(self, draft: Plan) -> int:
@@ -157,7 +159,8 @@ class _Job:
             plan, cut, colour_warnings = self.plan_from_clip(scheduler, draft)
             resuming = self.adopt_plan(plan)
             self.announce(plan, cut, colour_warnings, resuming)
-            self.encode_segments(scheduler, plan)
+            ai_frames = self.count_ai_frames(scheduler, plan)
+            self.encode_segments(scheduler, plan, ai_frames)
             pool.shutdown()
             segments = [self.state.segment_path(s) for s in plan.segments]
             concat_segments(self.ffmpeg, self.state.dir / "concat.txt", segments, self.output, plan.total_frames, cut)
@@ -203,7 +206,7 @@ class _Job:
         _check_clip(clip, self.script)
         first = scheduler.probe((0,))  # the tags and _AbsoluteTime: a script failing here fails the encode
         _refuse_sources(self.output, first.open_files)
-        props = dict(first.props)
+        props = self.props = dict(first.props)
         samples = tuple(n for n in sample_indices(clip.frames, COLOUR_SAMPLES) if n)
         unchecked = None
         try:  # best effort: a frame that fails here fails (and is retried) with its segment
@@ -252,12 +255,32 @@ class _Job:
                 f"segments ({sum(r.frames for r in self.done.values())} frames) already done"
             )
 
-    def encode_segments(self, scheduler: Scheduler, plan: Plan) -> None:
+    def count_ai_frames(self, scheduler: Scheduler, plan: Plan) -> dict[int, int] | None:
+        """Each missing segment's AI frames, counted from the clip's map (a few more frames probed where pieces of
+        hybrid clips meet), for the ETA and the order: None where the map does not allow counting."""
+        missing = [s for s in plan.segments if s.index not in self.done]
+        if not missing:
+            return None
+        try:
+            mapped, self.props = map_clip(lambda frames: scheduler.probe(tuple(frames)).props, plan.total_frames,
+                                          (), known=self.props)  # fmt: skip
+        except EncodeError as exc:  # best effort: a frame failing here fails with its segment
+            self.tell(f"the AI frames were not counted ({exc.problem}); the ETA follows the overall speed")
+            return None
+        counts = segment_ai_frames(mapped, [(s.index, s.first, s.last) for s in missing])
+        if counts is not None and "ai" in mapped.frames:
+            self.tell(f"AI frames: {mapped.frames['ai']} of {plan.total_frames} ({mapped.note}); segments with "
+                      "the most AI frames go first")  # fmt: skip
+        return counts if counts and any(counts.values()) else None
+
+    def encode_segments(self, scheduler: Scheduler, plan: Plan, ai_frames: dict[int, int] | None) -> None:
         self.progress = ProgressDisplay(
             plan.total_frames, resumed=sum(r.frames for r in self.done.values()), stream=self.err, gpu=GpuMonitor()
         )
+        if ai_frames is not None:
+            self.progress.plan_paths([s for s in plan.segments if s.index not in self.done], ai_frames)
         make_task = functools.partial(render_task, self.ffmpeg, plan.encoder, self.state, colour=plan.colour)
-        scheduler.run(plan, self.state, self.done, make_task, self.progress, self.ffmpeg)
+        scheduler.run(plan, self.state, self.done, make_task, self.progress, self.ffmpeg, ai_frames)
         self.progress.update(force=True)
         self.progress.finish()
 

@@ -12,11 +12,24 @@ renders, this module does the arithmetic.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["PathMap", "Piece", "Sample", "boundaries_to_render", "map_paths"]
+from ..constants import HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
 
+__all__ = [
+    "MAX_BISECT_FRAMES",
+    "PathMap",
+    "Piece",
+    "Sample",
+    "boundaries_to_render",
+    "map_clip",
+    "map_paths",
+    "segment_ai_frames",
+]
+
+MAX_BISECT_FRAMES = 48  # frames rendered to find piece boundaries before the mapping gives up (then: sampled)
 Key = tuple[str, int] | None  # (hybrid clip id, its frame number - the final frame number), None without a map
 
 
@@ -57,9 +70,7 @@ def boundaries_to_render(samples: Iterable[Sample]) -> list[int]:
     not yet adjacent (bisection toward each boundary)."""
     ordered = sorted(samples, key=lambda s: s.frame)
     return [
-        (a.frame + b.frame) // 2
-        for a, b in itertools.pairwise(ordered)
-        if a.key != b.key and b.frame - a.frame > 1
+        (a.frame + b.frame) // 2 for a, b in itertools.pairwise(ordered) if a.key != b.key and b.frame - a.frame > 1
     ]
 
 
@@ -115,3 +126,53 @@ def _sampled(ordered: list[Sample], total: int, note: str) -> PathMap:
         counts[s.path or "all"] = counts.get(s.path or "all", 0) + 1
     frames = {path: round(total * n / len(ordered)) for path, n in counts.items()}
     return PathMap(False, frames, {}, note)
+
+
+def prop_text(value: object) -> str | None:
+    """A string prop as VapourSynth returns it (bytes before R62, str after), or None."""
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def map_clip(
+    render: Callable[[list[int]], Mapping[int, Mapping[str, Any]]], total: int, spread: Iterable[int],
+    known: Mapping[int, Mapping[str, Any]] | None = None,
+) -> tuple[PathMap, dict[int, Mapping[str, Any]]]:  # fmt: skip
+    """Map a clip's paths from frame props: ``render(frames)`` gives the props of those frames (the sampler
+    renders them itself, the encoder asks a worker); ``spread`` and both ends are rendered, then midpoints
+    toward every boundary, at most :data:`MAX_BISECT_FRAMES` more. Returns the map and every frame's props."""
+    seen: dict[int, Mapping[str, Any]] = dict(known or {})
+    first = sorted({*spread, 0, total - 1} - set(seen))
+    seen.update(render(first) if first else {})
+    budget = MAX_BISECT_FRAMES
+    while True:
+        samples = [
+            Sample(n, prop_text(p.get(PATH_PROP)), prop_text(p.get(HYBRID_ID_PROP)), p.get(HYBRID_FRAME_PROP))
+            for n, p in seen.items()
+        ]
+        todo = [n for n in boundaries_to_render(samples) if n not in seen][:budget]
+        if not todo:
+            break
+        seen.update(render(todo))
+        budget -= len(todo)
+    return map_paths(samples, ranges_of(seen), total), seen
+
+
+def ranges_of(seen: Mapping[int, Mapping[str, Any]]) -> dict[str, list[tuple[int, int]]]:
+    """Each hybrid clip's AI ranges, from the props of any of its frames."""
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for props in seen.values():
+        clip = prop_text(props.get(HYBRID_ID_PROP))
+        if clip is not None and clip not in ranges:
+            flat = [int(v) for v in props.get(RANGES_PROP) or []]
+            ranges[clip] = [(flat[i], flat[i + 1]) for i in range(0, len(flat) - 1, 2)]
+    return ranges
+
+
+def segment_ai_frames(mapped: PathMap, segments: Iterable[tuple[int, int, int]]) -> dict[int, int] | None:
+    """AI frames of each ``(index, first, last)`` segment, or None when the map was not counted."""
+    if not mapped.counted:
+        return None
+    spans = mapped.intervals.get("ai", [])
+    return {index: sum(max(0, min(b, last) - max(a, first) + 1) for a, b in spans) for index, first, last in segments}

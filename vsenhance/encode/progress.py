@@ -137,6 +137,9 @@ class ProgressDisplay:
         self.interval = interval if interval is not None else (0.5 if self.tty else 10.0)
         self._last_draw = -math.inf
         self._lines = 0  # lines of the block drawn last (terminal only)
+        self._ai: dict[int, int] = {}  # segment -> its AI frames, when counted (plan_paths)
+        self._remaining: dict[int, Segment] = {}  # segments not yet rendered in this run
+        self._rendered: list[tuple[int, int, float]] = []  # (AI frames, other frames, seconds) per segment
 
     # --- numbers -------------------------------------------------------------------------------------
     @property
@@ -159,10 +162,44 @@ class ProgressDisplay:
 
     @property
     def eta(self) -> float | None:
-        fps = self.fps
         if self.done >= self.total:
             return 0.0
+        by_path = self._path_eta()
+        if by_path is not None:
+            return by_path
+        fps = self.fps
         return (self.total - self.done) / fps if fps else None
+
+    def plan_paths(self, remaining: list[Segment], ai_frames: dict[int, int]) -> None:
+        """Each remaining segment's AI frames: the ETA then sums each segment's own cost (an AI segment can take
+        a hundred times a Lanczos one) instead of dividing the frames left by one overall speed."""
+        self._ai = dict(ai_frames)
+        self._remaining = {seg.index: seg for seg in remaining}
+
+    def path_seconds(self) -> tuple[float, float] | None:
+        """Seconds per AI frame and per other frame, fitted (least squares) to the segments rendered in this run;
+        None until segments of different mixes have been rendered."""
+        saa = sum(a * a for a, _, _ in self._rendered)
+        soo = sum(o * o for _, o, _ in self._rendered)
+        sao = sum(a * o for a, o, _ in self._rendered)
+        det = saa * soo - sao * sao
+        if det <= 0:
+            return None
+        sas = sum(a * s for a, _, s in self._rendered)
+        sos = sum(o * s for _, o, s in self._rendered)
+        return max(0.0, (sas * soo - sao * sos) / det), max(0.0, (saa * sos - sao * sas) / det)
+
+    def _path_eta(self) -> float | None:
+        speeds = self.path_seconds() if self._ai else None
+        if speeds is None:
+            return None
+        t_ai, t_other = speeds
+        in_flight = {w.seg.index: w.frames / w.seg.frames for w in self.workers.values() if w.seg is not None}
+        cost = 0.0
+        for index, seg in self._remaining.items():
+            ai = self._ai.get(index, 0)
+            cost += (ai * t_ai + (seg.frames - ai) * t_other) * (1 - in_flight.get(index, 0.0))
+        return cost / max(1, len(self.workers))
 
     # --- events (the scheduler's FarmDisplay) ----------------------------------------------------------
     def worker_ready(self, worker: WorkerInfo) -> None:
@@ -187,9 +224,17 @@ class ProgressDisplay:
         self.segment_discarded(worker_id)
         self.update(force=True)
 
-    def segment_rejected(self, frames: int) -> None:
-        """A finished segment failed the driver's check: its frames no longer count as done."""
-        self.frames_this_run -= frames
+    def segment_rendered(self, seg: Segment, seconds: float) -> None:
+        """A worker finished ``seg`` in ``seconds``: it leaves the ETA's remaining work, and times its paths."""
+        self._remaining.pop(seg.index, None)
+        ai = self._ai.get(seg.index, 0)
+        self._rendered.append((ai, seg.frames - ai, seconds))
+
+    def segment_rejected(self, seg: Segment) -> None:
+        """A finished segment failed the driver's check: its frames no longer count as done, it is to do again."""
+        self.frames_this_run -= seg.frames
+        if self._ai:
+            self._remaining[seg.index] = seg
         self.update(force=True)
 
     def segment_discarded(self, worker_id: str) -> None:

@@ -18,20 +18,14 @@ from pathlib import Path
 from ..constants import HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
 from ..script import parse_script_args, run_script
 from .estimate import sample_indices
-from .pathmap import Sample, boundaries_to_render, map_paths
+from .pathmap import PathMap, map_clip, prop_text, ranges_of
 
 __all__ = ["main", "probe"]
 
 
-MAX_BISECT_FRAMES = 48  # frames rendered to find piece boundaries before the mapping gives up (sampled)
+MAP_PROPS = (PATH_PROP, HYBRID_ID_PROP, HYBRID_FRAME_PROP, RANGES_PROP)
 WARMUP_FRAMES = 1  # per path: rendered first and not timed (model load, allocations, autotuning)
 TIMED_FRAMES = 4  # per path: rendered at once, as vspipe requests frames, and timed together
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def probe(script: Path, script_args: dict[str, str], frames: int, output_index: int = 0) -> dict:
@@ -41,31 +35,27 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
     clip = run_script(script, script_args, output_index, func="estimate")
     load_seconds = time.perf_counter() - start
     total = clip.num_frames
-    seen: dict[int, dict] = {}
-    ranges: dict[str, list[list[int]]] = {}
+    timed: dict[int, float] = {}
 
-    def render(n: int) -> Sample:
-        t0 = time.perf_counter()
-        frame = clip.get_frame(n)
-        seconds = time.perf_counter() - t0
-        props = frame.props
-        sample = Sample(n, _text(props.get(PATH_PROP)), _text(props.get(HYBRID_ID_PROP)), props.get(HYBRID_FRAME_PROP))
-        if sample.clip is not None and sample.clip not in ranges:
-            flat = list(props.get(RANGES_PROP, []))
-            ranges[sample.clip] = [flat[i : i + 2] for i in range(0, len(flat), 2)]
-        seen[n] = {"frame": n, "seconds": seconds, "path": sample.path, "clip": sample.clip,
-                   "hybrid_frame": sample.hybrid_frame}  # fmt: skip
-        del frame
-        return sample
+    def render(frames: list[int]) -> dict[int, dict]:
+        out = {}
+        for n in frames:
+            t0 = time.perf_counter()
+            frame = clip.get_frame(n)
+            timed[n] = time.perf_counter() - t0
+            out[n] = {key: frame.props.get(key) for key in MAP_PROPS}
+            del frame
+        return out
 
     spread = sample_indices(total, frames)
-    samples = [render(n) for n in sorted({*spread, 0, total - 1})]  # the ends too: the map must cover them
-    budget = MAX_BISECT_FRAMES
-    while budget > 0 and (todo := [n for n in boundaries_to_render(samples) if n not in seen][:budget]):
-        samples += [render(n) for n in todo]
-        budget -= len(todo)
-    mapped = map_paths(samples, {k: [tuple(r) for r in v] for k, v in ranges.items()}, total)
-    timing = {path: _time_path(clip, path, mapped, samples, seen) for path in sorted(mapped.frames)}
+    mapped, seen = map_clip(render, total, spread)
+    samples = [
+        {"frame": n, "seconds": timed[n], "path": prop_text(p[PATH_PROP]), "clip": prop_text(p[HYBRID_ID_PROP]),
+         "hybrid_frame": p[HYBRID_FRAME_PROP]}
+        for n, p in sorted(seen.items())
+    ]  # fmt: skip
+    ranges = {clip: [list(span) for span in spans] for clip, spans in ranges_of(seen).items()}
+    timing = {path: _time_path(clip, path, mapped, samples) for path in sorted(mapped.frames)}
     fmt = clip.format
     return {
         "frames": total,
@@ -75,13 +65,13 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
         "format": fmt.name if fmt is not None else None,
         "load_seconds": load_seconds,
         "sampled_frames": spread,
-        "samples": sorted(seen.values(), key=lambda s: s["frame"]),
+        "samples": samples,
         "ranges": ranges,
         "timing": timing,
     }
 
 
-def _time_path(clip, path: str, mapped, samples: list[Sample], seen: dict[int, dict]) -> dict:
+def _time_path(clip, path: str, mapped: PathMap, samples: list[dict]) -> dict:
     """One warm-up frame of ``path``, then ``TIMED_FRAMES`` more requested at once: seconds per frame."""
     frames = _frames_of(path, mapped, samples, clip.num_frames)
     warm, batch = frames[:WARMUP_FRAMES], frames[WARMUP_FRAMES : WARMUP_FRAMES + TIMED_FRAMES]
@@ -95,13 +85,13 @@ def _time_path(clip, path: str, mapped, samples: list[Sample], seen: dict[int, d
             "seconds_per_frame": seconds / len(batch) if batch else None}  # fmt: skip
 
 
-def _frames_of(path: str, mapped, samples: list[Sample], total: int) -> list[int]:
+def _frames_of(path: str, mapped: PathMap, samples: list[dict], total: int) -> list[int]:
     """Frames of ``path`` to time: from its longest counted interval, else after a sample of that path."""
     wanted = WARMUP_FRAMES + TIMED_FRAMES
     if mapped.counted:
         first, last = max(mapped.intervals[path], key=lambda span: span[1] - span[0])
         return list(range(first, min(last, first + wanted - 1) + 1))
-    start = next(s.frame for s in samples if (s.path or "all") == path)
+    start = next(s["frame"] for s in samples if (s["path"] or "all") == path)
     return list(range(start, min(total, start + wanted)))
 
 

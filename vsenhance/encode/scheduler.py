@@ -58,7 +58,8 @@ class FarmDisplay(Protocol):
     def worker_frames(self, worker_id: str, frames: int) -> None: ...
     def segment_done(self, worker_id: str, frames: int) -> None: ...
     def segment_discarded(self, worker_id: str) -> None: ...
-    def segment_rejected(self, frames: int) -> None: ...
+    def segment_rejected(self, seg: Segment) -> None: ...
+    def segment_rendered(self, seg: Segment, seconds: float) -> None: ...
     def message(self, text: str) -> None: ...
     def update(self, force: bool = False) -> None: ...
 
@@ -78,6 +79,7 @@ class _Run:
     ffmpeg: Path  # the driver's decoder for its check of each finished segment
     display: FarmDisplay
     queue: list[Segment]
+    order: Callable[[Segment], tuple[int, int]]  # the queue's order, kept when a segment is queued again
     attempts: Counter[int] = field(default_factory=Counter)
     failures: Counter[int] = field(default_factory=Counter)
     # the driver's checks of finished segments, one at a time in the order they finished, beside the rendering:
@@ -175,14 +177,23 @@ class Scheduler:
     # --- running -------------------------------------------------------------------------------------
     def run(
         self, plan: Plan, state: EncodeState, done: dict[int, Record], make_task: MakeTask, display: FarmDisplay,
-        ffmpeg: Path,
+        ffmpeg: Path, ai_frames: dict[int, int] | None = None,
     ) -> None:  # fmt: skip
-        """Encode every segment of ``plan`` not in ``done`` (updated in place, and on disk after each one)."""
+        """Encode every segment of ``plan`` not in ``done`` (updated in place, and on disk after each one).
+
+        ``ai_frames`` (segment -> its AI frames): the segments with the most go first (longest first, as Av1an
+        orders them), so the last minutes of a multi-worker encode are not one worker alone on a long AI segment.
+        """
         self.display = display
         for worker in self.workers.values():
             display.worker_ready(worker)
-        missing = [s for s in plan.segments if s.index not in done]
-        run = self._run = _Run(plan, state, done, make_task, ffmpeg, display, missing)
+        ai = ai_frames or {}
+
+        def order(seg: Segment) -> tuple[int, int]:
+            return -ai.get(seg.index, 0), seg.index
+
+        missing = sorted((s for s in plan.segments if s.index not in done), key=order)
+        run = self._run = _Run(plan, state, done, make_task, ffmpeg, display, missing, order)
         try:
             while run.queue or self.busy or run.checking:
                 self._hand_out(run)
@@ -304,6 +315,7 @@ class Scheduler:
             seg.index, seg.first, seg.last, worker_id, event.seconds, event.first_frame_seconds,
         )  # fmt: skip
         run.display.segment_done(worker_id, seg.frames)
+        run.display.segment_rendered(seg, event.seconds)
         future = run.checker.submit(run.state.check, run.ffmpeg, Path(task.final), seg.frames)
         run.checking[future] = (worker_id, seg, task)
 
@@ -332,7 +344,7 @@ class Scheduler:
             moved = run.state.reject(final, verdict.reason)
             if full:
                 raise disk_full_error("encode", run.state.dir, f"segment {seg.index} came out short")
-            run.display.segment_rejected(seg.frames)
+            run.display.segment_rejected(seg)
             message = f"the encoded file is wrong ({verdict.reason}; moved to {moved})"
             self._fail(worker_id, seg, task, message, "", rendering=False)
 
@@ -364,7 +376,7 @@ class Scheduler:
                 "fix the cause above and run the same command again; finished segments are kept.",
             )
         run.display.message(f"{where} failed ({message}); trying it again")
-        bisect.insort(run.queue, seg, key=lambda s: s.index)
+        bisect.insort(run.queue, seg, key=run.order)
 
     def _died(self, event: Died) -> None:
         worker_id = event.worker_id
