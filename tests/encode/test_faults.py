@@ -55,6 +55,9 @@ if control.get("bits", 8) == 10:
 def per_frame(n, f):
     if n == control.get("failat"):
         raise RuntimeError(f"planned failure at frame {n}")
+    if n == control.get("cuda_breaks") and not os.path.exists(HUNG):
+        open(HUNG, "w").close()
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")  # what a broken context says
     if n == control.get("hang") and not os.path.exists(HUNG):
         open(HUNG, "w").close()
         time.sleep(3600)  # a frame that never comes: a GPU hang, a deadlocked plugin, a stuck mount
@@ -209,6 +212,13 @@ def frame_never_returns(job: Job) -> None:
     job.frame_exact(err)
 
 
+def cuda_context_breaks(job: Job) -> None:
+    job.world(cuda_breaks=12)
+    rc, err = job.encode()
+    assert rc == 0 and "its CUDA context is broken, so the worker exits" in err and "exited with code 70" in err, err
+    job.frame_exact(err)
+
+
 def worker_stopped(job: Job) -> None:
     job.world(delay=0.05)
     argv = ["encode", str(job.script), "-o", str(job.out), "--encoder", "ffv1", "--segment-frames", "8"]
@@ -350,6 +360,7 @@ FAULTS: list[Callable[[Job], None]] = [
     checker_fails_for_one_file,
     checker_hangs_for_one_file,
     frame_never_returns,
+    cuda_context_breaks,
     worker_stopped,
     closed_ray_port,
     token_cluster_with_its_token,
