@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from bench_upscale import cpu_name  # a sibling: scripts/ is sys.path[0] when run as a script
 
 MODELS = ["realesr-animevideov3", "RealESRGAN_x4plus", "RealESRGAN_x4plus_anime_6B"]
 IMAGES = ["astronaut", "coffee", "chelsea"]
@@ -32,13 +32,6 @@ def _image(name: str, crop: int) -> np.ndarray:
     h, w = img.shape[:2]
     top, left = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
     return np.ascontiguousarray(img[top : top + crop, left : left + crop].transpose(2, 0, 1))
-
-
-def _cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def main() -> int:
@@ -79,7 +72,7 @@ def main() -> int:
                 "codes_differing": float(codes.float().mean()), "fp32_seconds": t1 - t0, "bf16_seconds": t2 - t1,
             })  # fmt: skip
             print(f"{name} {image}: {rows[-1]['psnr_db']:.1f} dB", file=sys.stderr)
-    print(f"CPU: {_cpu_name()} (bf16 units: {cpu_bf16_units() or 'none'}), torch {torch.__version__}, "
+    print(f"CPU: {cpu_name()} (bf16 units: {cpu_bf16_units() or 'none'}), torch {torch.__version__}, "
           f"crop {args.crop}x{args.crop}")  # fmt: skip
     print("| model | image | PSNR bf16 vs fp32 (dB) | max diff (/255) | 8-bit codes differing |")
     print("| --- | --- | ---: | ---: | ---: |")
@@ -88,7 +81,7 @@ def main() -> int:
               f"{row['codes_differing'] * 100:.1f} % |")  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        machine = {"cpu": _cpu_name(), "bf16_units": cpu_bf16_units(), "torch": torch.__version__}
+        machine = {"cpu": cpu_name(), "bf16_units": cpu_bf16_units(), "torch": torch.__version__}
         args.json.write_text(json.dumps({"machine": machine, "crop": args.crop, "rows": rows}, indent=1))
     return 0
 

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_upscale import save_synthetic  # a sibling: scripts/ is sys.path[0] when run as a script
+from bench_upscale import cpu_name, save_synthetic  # a sibling: scripts/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,13 +53,7 @@ SEGMENT_LINE = re.compile(
 
 
 def machine() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version()}
 
 
 def framemd5(path: Path) -> list[str]:

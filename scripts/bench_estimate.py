@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from bench_upscale import cpu_name  # a sibling: scripts/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """\
@@ -66,11 +67,7 @@ def main() -> int:
                 "ratio": est["projected_seconds"] / measured,
             })  # fmt: skip
             print(f"{ranges} {shape}: {rows[-1]['ratio']:.2f}", file=sys.stderr)
-    cpu = platform.processor() or "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
+    cpu = cpu_name()
     print(f"CPU: {cpu}")
     print("| `-a ranges=` | shape | frames | AI frames (true) | estimate counts | projected | vspipe | ratio |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -377,13 +377,17 @@ def run_child(args: argparse.Namespace, mode: str) -> dict:
     return result
 
 
+def cpu_name() -> str:
+    """The CPU's model name (every benchmark names the CPU with its figures)."""
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
+        return next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    return platform.processor() or "?"
+
+
 def machine(args: argparse.Namespace) -> dict:
     import torch
 
-    cpu = platform.processor() or ""
-    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "cuda": torch.version.cuda,
+    info = {"cpu": cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__, "cuda": torch.version.cuda,
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}  # fmt: skip
     return info
 
