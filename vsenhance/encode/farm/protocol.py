@@ -8,7 +8,7 @@ unit-tested with a fake pool.
 A worker executes the script once (like vspipe), then for every :class:`RenderTask` pipes frames
 ``first..last`` (absolute, inclusive) as y4m into its own ``ffmpeg`` child whose argv the driver built, whose
 output is ``partial``; when ffmpeg exits 0 it renames ``partial`` to ``final`` and reports :class:`Finished`.
-The driver counts the segment as done only after its own ffprobe check of ``final``.
+The driver counts the segment as done only after it has decoded every frame of ``final`` itself.
 """
 
 from __future__ import annotations
