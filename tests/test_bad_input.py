@@ -76,6 +76,16 @@ def _yuv(**props):
     return lambda e: e.yuv.std.SetFrameProps(**props)
 
 
+def _file(e, name: str, data: bytes):
+    path = e.dir / name
+    path.write_bytes(data)
+    return path
+
+
+def _ranges(ranges):
+    return lambda e: vse.upscale_ranges(e.rgb, ranges(e) if callable(ranges) else ranges, e.model, device="cpu")
+
+
 FILTER_CASES = [
     # the list
     pytest.param(_up(model=None), ClipError, "model=None is not", id="upscale-model-None"),
@@ -138,6 +148,29 @@ FILTER_CASES = [
         "tile=True is not an integer",
         id="upscale_ranges-tile-True",
     ),
+    # range lists as people write them (bad input, round 2)
+    pytest.param(_ranges(""), ClipError, "holds no range: no frame would be upscaled", id="ranges-empty-string"),
+    pytest.param(
+        _ranges(lambda e: _file(e, "comments.txt", b"# only a comment\n")),
+        ClipError,
+        "holds no range",
+        id="ranges-file-only-comments",
+    ),
+    pytest.param(
+        _ranges(lambda e: _file(e, "latin1.txt", b"1-2 # caf\xe9\n")),
+        ClipError,
+        "is not UTF-8 text",
+        id="ranges-file-not-utf8",
+    ),
+    pytest.param(
+        _ranges("0:01,5-0:02"), ClipError, "'5-0:02' mixes a frame number and a time", id="ranges-decimal-comma"
+    ),
+    pytest.param(
+        _ranges(lambda e: str(_file(e, "keys.txt", b"1-2\n"))), ClipError, "Pass Path(", id="ranges-file-name-as-str"
+    ),
+    pytest.param(_ranges(None), ClipError, "ranges=None (NoneType) is not a range list", id="ranges-None"),
+    pytest.param(_ranges(5), ClipError, "ranges=5 (int) is not a range list", id="ranges-int"),
+    pytest.param(_ranges({"a": 1}), ClipError, "(dict) is not a range list", id="ranges-dict"),
     pytest.param(_pose(batch=True), ClipError, "batch=True is not an integer", id="pose-batch-True"),
     pytest.param(_pose(det_interval=True), ClipError, "det_interval=True", id="pose-det_interval-True"),
     pytest.param(_pose(max_persons=2.5), ClipError, "max_persons=2.5 is not an integer", id="pose-max_persons"),

@@ -145,8 +145,11 @@ def test_times_and_frames_mixed():
     assert parse_ranges("11:56-12:26, 10-20", 20000, fps=Fraction(24)) == [(10, 20), (17184, 746 * 24 - 1)]
     # 1:02:03.5 = 3723.5 s -> 89364; 1:02:10 = 3730 s -> 89520 - 1
     assert parse_ranges("1:02:03.5-1:02:10", 100000, fps=Fraction(24)) == [(89364, 89519)]
-    # endpoints mix too, and a single time is the frame on screen then
-    assert parse_ranges("100-0:10, 1.5", 1000, fps=Fraction(24)) == [(36, 36), (100, 239)]
+    # items mix; the two ends of one range share a unit (a decimal comma would otherwise pass unnoticed);
+    # a single time is the frame on screen then
+    assert parse_ranges("0:04.5-0:10, 1.5", 1000, fps=Fraction(24)) == [(36, 36), (108, 239)]
+    with pytest.raises(vs.Error, match="'100-0:10' mixes a frame number and a time"):
+        parse_ranges("100-0:10", 1000, fps=Fraction(24))
 
 
 def test_time_ranges_at_ntsc_rates_are_exact():
@@ -155,7 +158,7 @@ def test_time_ranges_at_ntsc_rates_are_exact():
     assert parse_ranges("0:10-0:20", 1000, fps=fps) == [(239, 479)]
     # a time exactly on a frame boundary: 1001/24000*240 = 10.01 s starts frame 240, ends the range before it
     assert parse_ranges("10.01-20.02", 1000, fps=fps) == [(240, 479)]
-    assert parse_ranges("0-10.01", 1000, fps=fps) == [(0, 239)]
+    assert parse_ranges("0.0-10.01", 1000, fps=fps) == [(0, 239)]
     # floats would get this wrong: 0.1 s at 30 fps is exactly frame 3's start
     assert parse_ranges("0.1-0.2", 100, fps=Fraction(30)) == [(3, 5)]
 

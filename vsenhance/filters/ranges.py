@@ -69,10 +69,15 @@ def parse_ranges(
     if isinstance(ranges, os.PathLike):
         items = _items_from_file(Path(ranges), func)
     elif isinstance(ranges, str):
+        if ranges.strip() and Path(ranges).is_file():
+            raise ClipError(
+                func, f"ranges={ranges!r} is a string, and a file of that name exists.",
+                f"Pass Path({ranges!r}) to read the file, or frame ranges such as \"1200-1850\".",
+            )  # fmt: skip
         items = _items_from_text(ranges, func)
     elif isinstance(ranges, tuple) and len(ranges) == 2 and all(_is_endpoint(v) for v in ranges):
         items = [(ranges[0], ranges[1])]  # a bare (first, last) pair is one range, as ReplaceFramesSimple's
-    else:
+    elif isinstance(ranges, Iterable) and not isinstance(ranges, dict | bytes):
         for item in ranges:
             if isinstance(item, str):
                 items += _items_from_text(item, func)
@@ -84,6 +89,16 @@ def parse_ranges(
                 raise ClipError(
                     func, f"range {item!r} is not (first, last).", "Pass inclusive (first, last) integer pairs."
                 )
+    else:
+        raise ClipError(
+            func, f"ranges={ranges!r} ({type(ranges).__name__}) is not a range list.",
+            'Pass "1200-1850,11:56-12:26", [(1200, 1850)] or Path("keys.txt").',
+        )  # fmt: skip
+    if not items:
+        raise ClipError(
+            func, f"ranges={ranges!r} holds no range: no frame would be upscaled.",
+            "Pass at least one range, or use a plain resize for the whole clip.",
+        )  # fmt: skip
     frames = []
     for a, b in items:  # b None: a single frame, or the frame on screen at a time
         first = _frame(a, fps, func, last=False)
@@ -124,15 +139,25 @@ def _items_from_text(text: str, func: str) -> list[tuple[Endpoint, Endpoint | No
                 f"range {part!r} is not FIRST-LAST, a frame number or a time range.",
                 'Write e.g. "1200-1850,11:56-12:26".',
             )
-        items.append((_endpoint(m[1], func), _endpoint(m[2], func) if m[2] is not None else None))
+        first, last = _endpoint(m[1], func), _endpoint(m[2], func) if m[2] is not None else None
+        if last is not None and isinstance(first, str) != isinstance(last, str):
+            raise ClipError(
+                func, f"range {part!r} mixes a frame number and a time.",
+                'Write both ends in one unit ("120-240" or "0:05-0:10"); a decimal comma splits a time in two.',
+            )  # fmt: skip
+        items.append((first, last))
     return items
 
 
 def _items_from_file(path: Path, func: str) -> list[tuple[Endpoint, Endpoint | None]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a UTF-8 BOM (Windows editors write one) is not a range
     except OSError as exc:
         raise ClipError(func, f"the ranges file {path} cannot be read ({exc.strerror}).", "Check the path.") from exc
+    except UnicodeDecodeError as exc:
+        raise ClipError(
+            func, f"the ranges file {path} is not UTF-8 text (byte {exc.start}).", "Save it as UTF-8 text."
+        ) from exc
     items: list[tuple[Endpoint, Endpoint | None]] = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
