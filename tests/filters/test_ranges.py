@@ -246,3 +246,9 @@ def test_default_model_is_upscales_default_and_needs_no_download():
     frame = out.get_frame(1)
     assert (frame.width, frame.height) == (128, 96)  # realesr-animevideov3 is x4
     assert frame.props[PATH_PROP] in (b"ai", "ai")
+
+
+def test_a_ranges_file_with_a_utf8_bom_is_read(tmp_path):
+    keys = tmp_path / "keys.txt"
+    keys.write_text("10-20\n(30,35),\n", encoding="utf-8-sig")  # as Windows editors save it
+    assert parse_ranges(keys, 100) == [(10, 20), (30, 35)]
