@@ -376,6 +376,36 @@ CLI_CASES = [
         "is one of the inputs",
         id="encode-output-is-audio",
     ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "plain.vpy", "-y", "-o", lambda m: m.dir / "folder"),
+        "is a folder",
+        id="encode-output-is-a-folder",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.xyz"),
+        "the extension .xyz, which names no container",
+        id="encode-output-unknown-extension",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o"),
+        "has no extension",
+        id="encode-output-no-extension",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.webm", "--encoder", "x264"),
+        "a .webm file cannot hold x264 video",
+        id="encode-webm-x264",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.mp4", "--encoder", "ffv1"),
+        "a .mp4 file cannot hold ffv1 video",
+        id="encode-mp4-ffv1",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.mkv", "--resume", "--restart"),
+        "--resume and --restart were both given",
+        id="encode-resume-and-restart",
+    ),
     pytest.param(_cmd("models", "path", "nope"), "unknown model name 'nope'", id="path-unknown"),
     pytest.param(
         _cmd("models", "download", "http://127.0.0.1:9/x.pth", "--timeout", "-1", "-o", lambda m: m.dir / "x.pth"),

@@ -25,6 +25,7 @@ __all__ = [
     "ENCODERS",
     "Encoder",
     "EncoderSettings",
+    "check_container",
     "hdr_warnings",
     "merge_encoder_params",
     "segment_argv",
@@ -92,6 +93,26 @@ class EncoderSettings:
         else:
             text = f"{self.encoder} crf {self.crf} preset {self.preset}"
         return text + (f" + {shlex.join(self.ffmpeg_args)}" if self.ffmpeg_args else "")
+
+
+CONTAINERS: dict[str, tuple[Encoder, ...]] = {
+    ".mkv": ("x264", "x265", "ffv1"), ".mka": (), ".mov": ("x264", "x265", "ffv1"), ".nut": ("x264", "x265", "ffv1"),
+    ".mp4": ("x264", "x265"), ".m4v": ("x264", "x265"), ".ts": ("x264", "x265"), ".m2ts": ("x264", "x265"),
+    ".avi": ("x264", "ffv1"), ".webm": (),
+}  # fmt: skip
+"""The joined file's containers (by extension) and the encoders' streams each can hold."""
+
+
+def check_container(output: Path, encoder: Encoder) -> str | None:
+    """Why ``output``'s extension cannot hold what ``encoder`` writes (checked before any segment), or None."""
+    ext = output.suffix.lower()
+    if ext not in CONTAINERS:
+        known = ", ".join(e for e, held in CONTAINERS.items() if encoder in held)
+        return f"the output {output.name} has {'no extension' if not ext else f'the extension {ext}'}, which names no container this encoder writes ({known})"
+    if encoder not in CONTAINERS[ext]:
+        fits = ", ".join(e for e, held in CONTAINERS.items() if encoder in held)
+        return f"a {ext} file cannot hold {encoder} video (it can go into {fits})"
+    return None
 
 
 def segment_argv(ffmpeg: Path, settings: EncoderSettings, output: Path, colour: ColourTags | None = None) -> list[str]:

@@ -27,7 +27,7 @@ from ..script import ScriptArgs
 from .audio import AudioCut, AudioSource, plan_audio, probe_audio
 from .colour import ColourTags, clip_colour, format_bits
 from .concat import concat_segments
-from .encoder import EncoderSettings, hdr_warnings, segment_argv
+from .encoder import EncoderSettings, check_container, hdr_warnings, segment_argv
 from .estimate import sample_indices
 from .farm.protocol import ClipSummary, Pool, RenderTask
 from .lock import OutputLock
@@ -78,6 +78,20 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
         raise ClipError("encode", f"the audio source {opts.audio} does not exist.", "check the path.")
     if opts.audio_start is not None and opts.audio is None:
         raise ClipError("encode", "--audio-start was given without --audio.", "pass --audio SOURCE too.")
+    if output.is_dir():
+        raise ClipError("encode", f"the output {output} is a folder.", "pass a file name for -o, e.g. film_x4.mkv.")
+    if not os.access(output.parent, os.W_OK):
+        raise ClipError(
+            "encode", f"the output folder {output.parent} is not writable.", "pass -o in a folder you can write to."
+        )
+    container = check_container(output, opts.encoder.encoder)
+    if container is not None:
+        raise ClipError("encode", f"{container}.", "name the output .mkv (any encoder), or pick a matching --encoder.")
+    if opts.resume and opts.restart:
+        raise ClipError(
+            "encode", "--resume and --restart were both given: one keeps the finished segments, one discards them.",
+            "pass one of them.",
+        )  # fmt: skip
     if opts.segment_frames <= 0:
         raise ClipError("encode", f"--segment-frames {opts.segment_frames} is not positive.", "pass N > 0.")
     if opts.workers is not None and opts.workers < 1:
@@ -104,8 +118,8 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     err = stream if stream is not None else sys.stderr
     script, output = opts.script.resolve(), Path(os.path.abspath(opts.output))
     _validate(opts, script, output)
-    ffmpeg = find_ffmpeg()
-    audio = probe_audio(find_ffprobe(), opts.audio) if opts.audio is not None else None
+    ffmpeg, ffprobe = find_ffmpeg(), find_ffprobe()  # both before any worker: the join is checked with ffprobe
+    audio = probe_audio(ffprobe, opts.audio) if opts.audio is not None else None
     state = EncodeState(state_dir_for(output))
     # every field but the frame count is known now: a refused rerun costs no worker start
     draft = Plan(
