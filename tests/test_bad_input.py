@@ -286,6 +286,14 @@ def media(tmp_path_factory) -> SimpleNamespace:
         "import vapoursynth as vs\nc = vs.core.std.BlankClip(length=2)\n"
         "def f(n, f):\n    raise ValueError('frame fails')\nvs.core.std.ModifyFrame(c, c, f).set_output()\n"
     )
+    (d / "matrix0.vpy").write_text(
+        "import vapoursynth as vs\n"
+        "vs.core.std.BlankClip(format=vs.YUV420P8, length=2).std.SetFrameProps(_Matrix=0).set_output()\n"
+    )
+    (d / "float.vpy").write_text(
+        "import vapoursynth as vs\nvs.core.std.BlankClip(format=vs.YUV444PS, length=2).set_output()\n"
+    )
+    (d / "exits.vpy").write_text("import sys\nsys.exit(3)\n")
     (d / "ncnn").mkdir()
     param, _ = _write_srvgg(d / "ncnn")
     link = d / "link.mkv"  # an output name that is the script under another name
@@ -406,6 +414,11 @@ CLI_CASES = [
         "--resume and --restart were both given",
         id="encode-resume-and-restart",
     ),
+    pytest.param(
+        _cmd("cut", lambda m: m.dir / "folder", "--start", "0", "-o", lambda m: m.dir / "c.mp4"),
+        "is a folder",
+        id="cut-a-folder",
+    ),
     pytest.param(_cmd("models", "path", "nope"), "unknown model name 'nope'", id="path-unknown"),
     pytest.param(
         _cmd("models", "download", "http://127.0.0.1:9/x.pth", "--timeout", "-1", "-o", lambda m: m.dir / "x.pth"),
@@ -428,6 +441,34 @@ CLI_CASES = [
         id="import-ncnn-output-not-safetensors",
     ),
 ]
+
+
+WORKER_CASES = [  # refused once the first worker has executed the script, before any segment
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "matrix0.vpy", "-o", lambda m: m.dir / "o.mkv"),
+        "is YUV but its _Matrix is 0",
+        id="encode-yuv-matrix-0",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "float.vpy", "-o", lambda m: m.dir / "o.mkv"),
+        "YUV444PS, a float format",
+        id="encode-float-yuv",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "exits.vpy", "-o", lambda m: m.dir / "o.mkv"),
+        "the script called sys.exit(3)",
+        id="encode-script-sys-exit",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), WORKER_CASES)
+def test_encode_refuses_before_any_segment(media, argv, fragment, capsys) -> None:
+    assert main(argv(media)) == 2
+    err = capsys.readouterr().err
+    error = err[err.index("error: ") :]  # after the worker's status line; a script's own error may add lines
+    assert fragment in error and "Traceback" not in err, err
+    assert not list(media.dir.glob("o.mkv.vsenhance/seg_*")) and not (media.dir / "o.mkv").exists()
 
 
 @pytest.mark.parametrize(("argv", "fragment"), CLI_CASES)

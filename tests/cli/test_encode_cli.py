@@ -65,3 +65,9 @@ def test_encoder_modules_do_not_import_torch():
         "import vsenhance.cli; assert 'torch' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_closed_pipe_ends_the_listing_quietly():
+    done = subprocess.run(f"{sys.executable} -m vsenhance models list | head -1", shell=True, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() and "BrokenPipe" not in done.stderr, done.stderr

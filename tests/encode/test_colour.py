@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.encode.encode_helpers import find_vspipe
-from vsenhance.encode.colour import ColourTags, colour_changes
+from vsenhance.encode.colour import ColourTags, clip_colour, colour_changes
 from vsenhance.encode.encoder import EncoderSettings, vui_params
 from vsenhance.encode.programs import child_env
 
@@ -196,6 +196,18 @@ def test_partial_hdr_props_write_no_mastering_display():
     del props["MasteringDisplayMinLuminance"]
     tags = ColourTags.from_props(props)
     assert tags.master_display is None and tags.max_cll == (1000, 400)
+
+
+@pytest.mark.parametrize(
+    ("props", "fragment"),
+    [({"_Range": 5}, "_Range=5 is not one of [0, 1]"), ({"_ChromaLocation": -1}, "_ChromaLocation=-1"),
+     ({"ContentLightLevelMax": -5, "ContentLightLevelAverage": 100}, "ContentLightLevelMax=-5"),
+     ({"_Transfer": "pq"}, "_Transfer='pq' is not an H.273 code")],
+)  # fmt: skip
+def test_odd_props_are_warned_about_and_left_unspecified(props, fragment):
+    tags, warnings = clip_colour({0: props}, "YUV420P10")
+    assert any(fragment in w for w in warnings), warnings
+    assert tags == ColourTags()  # nothing invented, nothing silently changed
 
 
 def test_old_colorrange_prop_and_chroma_of_444():

@@ -57,6 +57,11 @@ def test_encoder_settings():
         EncoderSettings.create("x264", 18, "slow", "-tune 'unclosed")
 
 
+def test_a_16_bit_clip_through_x264_is_warned_about():
+    assert any("x264 encodes at most 10 bits: this 16-bit clip" in w for w in hdr_warnings(ColourTags(), "x264", 16))
+    assert hdr_warnings(ColourTags(), "x265", 16) == [] and hdr_warnings(ColourTags(), "x264", 10) == []
+
+
 def test_segment_argv_reads_y4m_and_writes_matroska():
     argv = segment_argv(Path("/usr/bin/ffmpeg"), EncoderSettings.create("ffv1", None, None, None), Path("/s/p.mkv"))
     assert argv[0] == "/usr/bin/ffmpeg" and argv[argv.index("-i") - 1] == "yuv4mpegpipe"

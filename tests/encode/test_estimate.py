@@ -140,3 +140,15 @@ def test_the_ai_frames_of_a_hybrid_script_are_counted(tmp_path, capsys, tiny_mod
     assert est["paths"]["lanczos"]["frames"] == frames - ai
     if ai:
         assert len(est["paths"]["ai"]["timed_frames"]) == 4 and est["paths"]["ai"]["seconds_per_frame"] > 0
+
+
+@pytest.mark.slow
+def test_a_script_writing_to_fd_1_cannot_break_the_estimate(tmp_path):
+    script = tmp_path / "noisy.vpy"
+    script.write_text(
+        "import os\nimport vapoursynth as vs\nos.write(1, b'{not json from the script}\\n')\n"
+        "vs.core.std.BlankClip(format=vs.YUV420P8, width=64, height=48, length=10).set_output()\n"
+    )
+    done = run_cli("estimate", str(script), "--frames", "3", "--json")
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout)["frames"] == 10  # the script's bytes went to stderr, not into the result

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["HLG", "PQ", "ColourTags", "clip_colour", "colour_changes", "format_bits", "vui_names"]
+__all__ = ["HLG", "PQ", "ColourTags", "clip_colour", "colour_changes", "format_bits", "prop_warnings", "vui_names"]
 
 _UNSPECIFIED = 2
 
@@ -74,21 +74,24 @@ _CHROMA_LOCATION = {0: "left", 1: "center", 2: "topleft", 3: "top", 4: "bottomle
 PQ, HLG = 16, 18  # H.273 transfer codes of the HDR signals
 
 
-def _code(props: Mapping[str, Any], key: str, table: Mapping[int, object]) -> int | None:
+def _int(props: Mapping[str, Any], key: str) -> int | None:
+    """An integer prop; anything else (a string "pq", a float) counts as absent: see :func:`prop_warnings`."""
     value = props.get(key)
-    if value is None:
-        return None
-    code = int(value)
-    return code if code != _UNSPECIFIED and code in table else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _code(props: Mapping[str, Any], key: str, table: Mapping[int, object]) -> int | None:
+    code = _int(props, key)
+    return code if code is not None and code != _UNSPECIFIED and code in table else None
 
 
 def _range(props: Mapping[str, Any]) -> Literal["limited", "full"] | None:
     # VapourSynth R74+ names it _Range (1 = full, as H.273's full_range_flag); older sources set
     # _ColorRange with the opposite numbers (0 = full), which R74+ translates but a saved prop dump may not.
     if "_Range" in props:
-        return "full" if int(props["_Range"]) == 1 else "limited"
+        return {1: "full", 0: "limited"}.get(_int(props, "_Range"))  # type: ignore[return-value]
     if "_ColorRange" in props:
-        return "full" if int(props["_ColorRange"]) == 0 else "limited"
+        return {0: "full", 1: "limited"}.get(_int(props, "_ColorRange"))  # type: ignore[return-value]
     return None
 
 
@@ -143,10 +146,11 @@ class ColourTags:
 
         ``subsampled``: whether the format has subsampled chroma; chroma siting means nothing otherwise.
         """
-        loc = props.get("_ChromaLocation")
+        loc = _int(props, "_ChromaLocation")
         cll = None
-        if props.get("ContentLightLevelMax") is not None and props.get("ContentLightLevelAverage") is not None:
-            cll = (int(props["ContentLightLevelMax"]), int(props["ContentLightLevelAverage"]))
+        light = (_int(props, "ContentLightLevelMax"), _int(props, "ContentLightLevelAverage"))
+        if light[0] is not None and light[1] is not None and light[0] >= 0 and light[1] >= 0:
+            cll = (light[0], light[1])
         return cls(
             matrix=_code(props, "_Matrix", _MATRIX),
             transfer=_code(props, "_Transfer", _TRANSFER),
@@ -213,6 +217,22 @@ class ColourTags:
         )
 
 
+def prop_warnings(props: Mapping[str, Any]) -> list[str]:
+    """Props that are present but mean nothing valid, each left unspecified (never silently changed)."""
+    out = []
+    for key, table in (("_Matrix", _MATRIX), ("_Transfer", _TRANSFER), ("_Primaries", _PRIMARIES)):
+        if key in props and _code(props, key, table) is None and _int(props, key) != _UNSPECIFIED:
+            out.append(f"frame 0's {key}={props[key]!r} is not an H.273 code this encoder knows: left unspecified")
+    for key, valid in (("_Range", (0, 1)), ("_ChromaLocation", tuple(_CHROMA_LOCATION))):
+        if key in props and _int(props, key) not in valid:
+            out.append(f"frame 0's {key}={props[key]!r} is not one of {list(valid)}: left unspecified")
+    for key in ("ContentLightLevelMax", "ContentLightLevelAverage"):
+        value = props.get(key)
+        if value is not None and (_int(props, key) is None or value < 0):
+            out.append(f"frame 0's {key}={value!r} is not a light level in cd/m²: no max-cll is written")
+    return out
+
+
 def vui_names(tags: ColourTags) -> dict[str, str]:
     """x264's and x265's spelling of the primaries, transfer and matrix that have one (keys as ColourTags)."""
     names: dict[str, str] = {}
@@ -260,7 +280,7 @@ def clip_colour(props: Mapping[int, Mapping[str, Any]], format_name: str | None)
     """
     subsampled = bool(format_name) and format_name.startswith("YUV") and not format_name.startswith("YUV444")
     tags = ColourTags.from_props(props.get(0, {}), subsampled)
-    warnings = []
+    warnings = prop_warnings(props.get(0, {}))
     for n in sorted(props):
         if n == 0:
             continue

@@ -43,6 +43,8 @@ def cut(
     has video frames. The output appears only when complete (written beside it, then renamed).
     """
     func = "cut"
+    if source.is_dir():
+        raise EncodeError(func, f"the input {source} is a folder.", "pass a video file.")
     if not source.is_file():
         raise EncodeError(func, f"the input {source} does not exist.", "check the path.")
     if not math.isfinite(start) or start < 0:

@@ -157,6 +157,8 @@ def hdr_warnings(colour: ColourTags, encoder: Encoder, bits: int | None) -> list
             "ffv1 has no place for the HDR10 mastering/light-level metadata (the colour tags are kept); "
             "pass it on when encoding the delivery file from this master (x265 master-display/max-cll)"
         )
+    if encoder == "x264" and bits is not None and bits > 10:
+        out.append(f"x264 encodes at most 10 bits: this {bits}-bit clip is reduced to 10 (x265 and ffv1 keep it)")
     if not colour.hdr:
         return out
     kind = "PQ" if colour.transfer == PQ else "HLG"

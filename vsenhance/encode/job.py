@@ -227,6 +227,12 @@ class _Job:
             props |= scheduler.probe(samples).props if samples else {}
         except EncodeError as exc:
             unchecked = f"frames {list(samples)} could not be compared with frame 0's colour: {exc.problem}"
+        if clip.color_family == "YUV" and props.get(0, {}).get("_Matrix") == 0:
+            raise ClipError(
+                "encode",
+                f"frame 0 of {self.script.name} is YUV but its _Matrix is 0 (RGB's): players would show wrong colours.",
+                "set the real matrix in the script (e.g. core.std.SetFrameProps(clip, _Matrix=1) for BT.709).",
+            )
         colour, warnings = clip_colour(props, clip.format)
         warnings += [unchecked] if unchecked else []
         warnings += hdr_warnings(colour, draft.encoder.encoder, format_bits(clip.format))
@@ -372,6 +378,12 @@ def _check_clip(clip: ClipSummary, script: Path) -> None:
             f"the output clip of {script.name} is {clip.format} ({clip.color_family}); y4m carries only YUV or GRAY.",
             'use output_format="same" (the source\'s YUV format) in vse.upscale, or a resize line such as '
             'clip = core.resize.Bicubic(clip, format=vs.YUV420P10, matrix_s="709").',
+        )
+    if clip.format.endswith(("S", "H")):  # VapourSynth names float formats ...PS / ...PH (Gray: S, H)
+        raise ClipError(
+            "encode",
+            f"the output clip of {script.name} is {clip.format}, a float format; y4m carries integer samples only.",
+            "convert to an integer format in the script, e.g. core.resize.Point(clip, format=vs.YUV420P10).",
         )
 
 

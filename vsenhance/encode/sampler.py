@@ -9,8 +9,8 @@ the JSON result.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -103,11 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-index", type=int, default=0)
     args = parser.parse_args(argv)
     script_args = parse_script_args(args.script_args, func="estimate")
-    real_stdout = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
-        result = probe(args.script, script_args, args.frames, args.output_index)
-    real_stdout.write(json.dumps(result) + "\n")
-    real_stdout.flush()
+    # the result goes through a private copy of stdout; fd 1 and sys.stdout become stderr, so nothing the script
+    # or a plugin prints (even with os.write(1, ...)) can corrupt it, as in the farm's workers
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    result = probe(args.script, script_args, args.frames, args.output_index)
+    channel.write(json.dumps(result) + "\n")
+    channel.flush()
     return 0
 
 

@@ -121,6 +121,7 @@ class Scheduler:
         self.display: FarmDisplay | None = None
         self._probing: str | None = None  # the worker holding a ProbeTask
         self._probe_answer: Probed | Failed | Died | None = None
+        self._probe_deaths = 0
         self._run: _Run | None = None
 
     # --- waiting ----------------------------------------------------------------------------------------
@@ -141,7 +142,6 @@ class Scheduler:
         A worker that dies meanwhile is replaced and the probe given to the next one, up to ``max_retries``
         times, as a segment would be; the script raising on one of the frames is an EncodeError.
         """
-        deaths = 0
         while True:
             self._wait(lambda: bool(self.idle))
             self._probing, self._probe_answer = self.idle[0], None
@@ -157,11 +157,12 @@ class Scheduler:
                     f"reading the props of frames {list(frames)} failed: {_join(answer.message, answer.stderr_tail)}",
                     "fix the script (try it with `vspipe SCRIPT -s 0 -e 0 -`) and run the same command again.",
                 )
-            deaths += 1
-            if deaths > self.max_retries:
+            self._probe_deaths += 1  # counted over every probe of the job, as a segment's attempts are
+            if self._probe_deaths > self.max_retries:
                 raise EncodeError(
                     "encode",
-                    f"{deaths} workers died reading the props of frames {list(frames)}; the last: {answer.message}",
+                    f"{self._probe_deaths} workers died reading the props of frames {list(frames)}; "
+                    f"the last: {answer.message}",
                     "check the machine (memory, GPU) and the script, then run the same command again.",
                 )
 
@@ -373,7 +374,9 @@ class Scheduler:
                 "encode",
                 f"{where} failed {run.failures[seg.index]} times; the last time: {message}"
                 + (f"\n{_indent(tail)}" if tail else ""),
-                "fix the cause above and run the same command again; finished segments are kept.",
+                "fix the cause above and run the same command again; finished segments are kept, unless the fix "
+                "edits the script itself (it is hashed: a changed script starts over; a fixed source or plugin "
+                "does not).",
             )
         run.display.message(f"{where} failed ({message}); trying it again")
         bisect.insort(run.queue, seg, key=run.order)

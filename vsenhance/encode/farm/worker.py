@@ -315,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
         channel.send(Failed(args.worker_id, None, f"executing {args.script}: {exc.problem}{hint}", ""))
         sys.stderr.flush()
         os._exit(1)
+    except SystemExit as exc:  # sys.exit() in the script: said as such, not as the interpreter's shutdown noise
+        channel.send(
+            Failed(args.worker_id, None, f"executing {args.script}: the script called sys.exit({exc.code!r})", "")
+        )
+        sys.stderr.flush()
+        os._exit(1)
     except Exception as exc:
         channel.send(
             Failed(args.worker_id, None, f"executing {args.script}: {_one_line(exc)}", _tail(traceback.format_exc()))
