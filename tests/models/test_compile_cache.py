@@ -46,3 +46,33 @@ def test_a_fresh_process_starts_from_the_saved_compilation(tmp_path) -> None:
     warm = _fresh_process(tmp_path, "warm")
     assert warm["hits"] >= 1 and warm["misses"] == 0  # inductor's work came from the saved artifacts
     assert warm["sum"] == pytest.approx(cold["sum"], rel=1e-6)
+
+
+def _cache(tmp_path, monkeypatch, folder):
+    import torch
+
+    from tests.tiny_models import make_compact
+    from vsenhance.models.compile_cache import CompileCache
+
+    monkeypatch.setenv("VSENHANCE_MODEL_DIR", str(folder))
+    return CompileCache(make_compact().model, torch.device("cpu"), torch.float32)
+
+
+def test_a_damaged_cache_file_costs_a_cold_compile_and_says_so(tmp_path, monkeypatch, caplog) -> None:
+    cache = _cache(tmp_path, monkeypatch, tmp_path / "models")
+    path = cache.path((1, 3, 24, 32))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\0" * 32 + b"half an artifact")  # a write cut short, or another version's file
+    with caplog.at_level("WARNING"):
+        assert cache.load((1, 3, 24, 32)) is False
+    assert any("is damaged" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
+
+
+def test_a_cache_folder_that_is_a_file_costs_a_cold_compile(tmp_path, monkeypatch, caplog) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "compiled").write_text("not a folder")
+    cache = _cache(tmp_path, monkeypatch, models)
+    with caplog.at_level("WARNING"):
+        assert cache.load((1, 3, 24, 32)) is False  # a warning, never a failed frame
+    assert any("cannot read the compile cache" in r.getMessage() for r in caplog.records)

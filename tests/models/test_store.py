@@ -176,3 +176,26 @@ def test_availability(model_dir: Path, wheel_dir: Path) -> None:
     model_dir.mkdir()
     (model_dir / "realesr-general-x4v3.pth").write_bytes(b"x")
     assert {a.info.name: a.where for a in store.availability()}["realesr-general-x4v3"] == "cached"
+
+
+def test_a_damaged_converted_model_is_converted_again(tmp_path, monkeypatch, caplog) -> None:
+    if store.ncnn_files(store.get_model_info("realesr-animevideov3", func="t")) is None:
+        pytest.skip("the ncnn wheel is not installed")
+    monkeypatch.setenv("VSENHANCE_MODEL_DIR", str(tmp_path))
+    good = store.resolve("realesr-animevideov3")
+    whole = good.read_bytes()
+    good.write_bytes(whole[: len(whole) // 2])  # a copy or a conversion that stopped half-way
+    with caplog.at_level("WARNING"):
+        again = store.resolve("realesr-animevideov3")
+    assert again == good and len(again.read_bytes()) == len(whole) and store._whole_safetensors(again)
+    assert any("is damaged" in r.getMessage() for r in caplog.records)
+
+
+def test_a_model_cache_that_is_a_file_is_one_line(tmp_path, monkeypatch) -> None:
+    if store.ncnn_files(store.get_model_info("realesr-animevideov3", func="t")) is None:
+        pytest.skip("the ncnn wheel is not installed")
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("x")
+    monkeypatch.setenv("VSENHANCE_MODEL_DIR", str(not_a_folder))
+    with pytest.raises(ModelError, match="is a file, not a folder"):
+        store.resolve("realesr-animevideov3", func="t")

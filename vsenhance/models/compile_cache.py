@@ -3,7 +3,7 @@
 Inductor caches its compiled graphs and kernels under ``/tmp/torchinductor_<user>``: gone after a reboot, and
 local to one machine. For each network input shape, the first compilation's artifacts
 (``torch.compiler.save_cache_artifacts``: FX graphs, kernels, autotuning results) are written to
-``<model cache>/compiled/<key>.bin``, keyed by the network's weights, the input shape, the dtype, the device
+``<model cache>/compiled/<key>.bin`` (after the SHA-256 of its contents), keyed by the network's weights, the input shape, the dtype, the device
 (the GPU's name) and the torch version, so any of them changing misses instead of loading something stale. A
 later process loads that file before it compiles the same shape (``load_cache_artifacts``): dynamo still traces
 the model, but inductor's code generation and autotuning are cache hits. With the model cache on the shared
@@ -49,11 +49,20 @@ class CompileCache:
         return self.folder / f"{hashlib.sha256(blob).hexdigest()[:24]}.bin"
 
     def load(self, shape: tuple[int, ...]) -> bool:
-        """Hot-load the artifacts saved for ``shape``, if any; an unreadable file only costs a cold compile."""
+        """Hot-load the artifacts saved for ``shape``, if any. A cache problem only costs a cold compile, never a
+        frame: a missing, unreadable or damaged file (its SHA-256 prefix does not match) is warned about and the
+        next compilation replaces it."""
         path = self.path(shape)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
+            return False
+        except OSError as exc:  # the cache folder is a file, unreadable, on a stalled mount
+            log.warning("cannot read the compile cache %s (%s): compiling cold", path, exc.strerror or exc)
+            return False
+        digest, data = data[:32], data[32:]
+        if hashlib.sha256(data).digest() != digest:
+            log.warning("the compile cache %s is damaged: compiling cold, and the result replaces it", path)
             return False
         try:
             torch.compiler.load_cache_artifacts(data)
@@ -72,6 +81,7 @@ class CompileCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_open(path, "wb") as fh:
+                fh.write(hashlib.sha256(artifacts[0]).digest())  # lets load() tell a damaged file
                 fh.write(artifacts[0])
         except OSError as exc:  # a read-only or full cache: the encode goes on, later processes compile again
             log.warning("could not save the compile cache to %s (%s)", path, exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import urllib.error
@@ -196,14 +197,20 @@ def resolve(name: str, *, func: str = "resolve", names_only: bool = False) -> Pa
     cache as ``<name>.safetensors``); never downloads. ``names_only``: the caller takes no path instead."""
     info = get_model_info(name, func=func, otherwise="" if names_only else OR_A_PATH)
     hit = cached_path(info.name)
-    if hit is not None:
+    files = ncnn_files(info)
+    if hit is not None and hit == _converted_path(info) and files is not None and not _whole_safetensors(hit):
+        log.warning(
+            "model %s: the cached file %s is damaged (truncated or empty); converting it again from the %s wheel",
+            info.name, hit, NCNN_WHEEL,
+        )  # fmt: skip
+    elif hit is not None:
         log.debug("model %s: cached %s", info.name, hit)
         return hit
-    files = ncnn_files(info)
     if files is not None:
         from .ncnn import import_ncnn
 
         out = _converted_path(info)
+        _check_cache_dir(func)
         log.info("model %s: converting %s from the %s wheel to %s", info.name, files[0].name, NCNN_WHEEL, out)
         import_ncnn(files[0], out, files[1], func=func)
         return out
@@ -221,6 +228,33 @@ def resolve(name: str, *, func: str = "resolve", names_only: bool = False) -> Pa
         + ").",
         "; or ".join(ways) + ".",
     )
+
+
+def _whole_safetensors(path: Path) -> bool:
+    """Whether a safetensors file is complete: its header parses and its tensors end where the file ends."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            size = int.from_bytes(head, "little") if len(head) == 8 else -1
+            header = json.loads(fh.read(size)) if 0 < size < 100_000_000 else None
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        return path.stat().st_size == 8 + size + end
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return False
+
+
+def _check_cache_dir(func: str) -> None:
+    """The model cache can take a converted model: a folder (or none yet) that this user can write."""
+    folder = cache_dir()
+    if folder.exists() and not folder.is_dir():
+        raise ModelError(
+            func, f"the model cache {folder} is a file, not a folder.", "set VSENHANCE_MODEL_DIR to a folder."
+        )
+    probe = folder if folder.exists() else next((p for p in folder.parents if p.exists()), folder)
+    if not os.access(probe, os.W_OK):
+        raise ModelError(
+            func, f"the model cache {folder} is not writable.", "set VSENHANCE_MODEL_DIR to a folder you can write."
+        )
 
 
 @dataclass(frozen=True)
