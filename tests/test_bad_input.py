@@ -419,6 +419,35 @@ CLI_CASES = [
         "is a folder",
         id="cut-a-folder",
     ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.mkv", "--crf", "nan"),
+        "--crf nan is not a number of 0 or more",
+        id="encode-crf-nan",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.mkv", "--preset", "superslowest"),
+        "ffmpeg refuses the encoder options (x264 crf 18 preset superslowest)",
+        id="encode-preset-unknown",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-bogusopt 1"),
+        "ffmpeg refuses the encoder options",
+        id="encode-ffmpeg-args-unknown",
+    ),
+    pytest.param(
+        _cmd(
+            "encode",
+            lambda m: m.dir / "plain.vpy",
+            "-o",
+            lambda m: m.dir / "o.mkv",
+            "--audio",
+            lambda m: m.audio,
+            "--audio-start",
+            "0:05",
+        ),
+        "at or past the end of tone.m4a",
+        id="encode-audio-start-past-end",
+    ),
     pytest.param(_cmd("models", "path", "nope"), "unknown model name 'nope'", id="path-unknown"),
     pytest.param(
         _cmd("models", "download", "http://127.0.0.1:9/x.pth", "--timeout", "-1", "-o", lambda m: m.dir / "x.pth"),

@@ -187,3 +187,15 @@ def test_a_source_without_audio_is_an_error_before_any_rendering(tmp_path):
     src = make_source(tmp_path / "src.mkv")
     done = run_cli("encode", str(script), "-o", str(tmp_path / "out.mkv"), "--audio", str(src), "--audio-start", "1:75")
     assert done.returncode == 2 and "neither a frame number nor a time" in done.stderr.decode()
+
+
+def test_audio_shorter_than_the_video_is_warned_about_and_a_start_past_its_end_refused(caplog):
+    source = AudioSource(Path("src.mkv"), 1, Fraction(0), Fraction(24), Fraction(5))  # 5 s of audio
+    with caplog.at_level("WARNING"):
+        plan_audio(source, Fraction(2), None, 96, 24, 1)  # 4 s of video from 2 s: 1 s short
+    assert any("ends 1.000 s before the video" in r.getMessage() for r in caplog.records)
+    source.check_start(Fraction(4))
+    source.check_start(96)  # frame 96 at the source's 24 fps: 4 s
+    for start in (Fraction(5), 120):
+        with pytest.raises(EncodeError, match=r"at or past the end of src\.mkv"):
+            source.check_start(start)

@@ -3,6 +3,7 @@ and farm tests)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,12 @@ def test_options_defaults_are_the_declared_ones():
         (),
     )
     assert opts.encoder == EncoderSettings.create("x264", None, None, None)
+
+
+def test_more_workers_than_cores_is_warned_about_with_the_numbers():
+    cores = len(os.sched_getaffinity(0))
+    opts = job.EncodeOptions(Path("s.vpy"), Path("o.mkv"), workers=cores + 3)
+    assert job._placement_warnings(opts) == [
+        f"--workers {cores + 3} is more than this machine's {cores} cores: workers will share cores"
+    ]
+    assert job._placement_warnings(job.EncodeOptions(Path("s.vpy"), Path("o.mkv"), workers=1)) == []

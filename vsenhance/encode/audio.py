@@ -44,6 +44,24 @@ class AudioSource:
     audio_streams: int
     start_time: Fraction  # the file's first timestamp (format.start_time), seconds
     video_fps: Fraction | None  # its first video stream's average frame rate, if it has one
+    duration: Fraction | None = None  # seconds, as the container says (None when it does not)
+
+    def start_seconds(self, start: int | Fraction) -> Fraction | None:
+        """``--audio-start`` in seconds: a time as it is, a frame number at the source's video rate."""
+        if isinstance(start, int):
+            return start / self.video_fps if self.video_fps else None
+        return start
+
+    def check_start(self, start: int | Fraction | None) -> None:
+        """An ``--audio-start`` at or past the source's end is refused before any worker starts."""
+        seconds = self.start_seconds(start) if start is not None else None
+        if seconds is not None and self.duration is not None and seconds >= self.duration:
+            raise EncodeError(
+                "encode",
+                f"--audio-start is {float(seconds):.3f} s, at or past the end of {self.path.name} "
+                f"({float(self.duration):.3f} s long).",
+                "pass a position inside the audio source, or leave --audio-start out.",
+            )
 
 
 @dataclass(frozen=True)
@@ -72,7 +90,7 @@ def _fraction(text: object) -> Fraction | None:
 
 def probe_audio(ffprobe: Path, source: Path) -> AudioSource:
     """ffprobe SOURCE; EncodeError when it cannot be read or holds no audio stream."""
-    argv = [os.fspath(ffprobe), "-v", "error", "-show_entries", "stream=codec_type,avg_frame_rate:format=start_time",
+    argv = [os.fspath(ffprobe), "-v", "error", "-show_entries", "stream=codec_type,avg_frame_rate:format=start_time,duration",
             "-of", "json", os.fspath(source)]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, env=child_env(), stdin=subprocess.DEVNULL)
     if done.returncode != 0:
@@ -92,7 +110,8 @@ def probe_audio(ffprobe: Path, source: Path) -> AudioSource:
         )
     video_fps = next((_fraction(s.get("avg_frame_rate")) for s in streams if s.get("codec_type") == "video"), None)
     start = _fraction(data.get("format", {}).get("start_time", "0")) or Fraction(0)
-    return AudioSource(source, audio, start, video_fps or None)
+    duration = _fraction(data.get("format", {}).get("duration"))
+    return AudioSource(source, audio, start, video_fps or None, duration)
 
 
 def parse_audio_start(text: str) -> int | Fraction:
@@ -145,6 +164,12 @@ def plan_audio(
         cut = AudioCut(source.path, Fraction(0), duration, "default")
     if duration is None:
         log.warning("the clip has a variable frame rate: the audio is not cut to the video's length")
+    elif source.duration is not None and source.duration - cut.start < duration:
+        short = duration - (source.duration - cut.start)
+        log.warning(
+            "the audio of %s ends %.3f s before the video (from %.3f s it holds %.3f s, the video lasts %.3f s)",
+            source.path.name, float(short), float(cut.start), float(source.duration - cut.start), float(duration),
+        )  # fmt: skip
     return cut
 
 

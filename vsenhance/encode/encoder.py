@@ -8,8 +8,11 @@ FFV1 alike. Torch-free: the driver and the CLI import this.
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
+import subprocess
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,7 @@ __all__ = [
     "Encoder",
     "EncoderSettings",
     "check_container",
+    "dry_run",
     "hdr_warnings",
     "merge_encoder_params",
     "segment_argv",
@@ -61,8 +65,8 @@ class EncoderSettings:
             crf, preset = None, None
         else:
             crf = DEFAULT_CRF if crf is None else crf
-            if crf < 0:
-                raise ClipError("EncoderSettings", f"crf {crf} is negative.", "pass --crf 0 or more.")
+            if not math.isfinite(crf) or crf < 0:
+                raise ClipError("EncoderSettings", f"--crf {crf} is not a number of 0 or more.", "pass e.g. --crf 18.")
             preset = preset or DEFAULT_PRESET
         if crf is not None and float(crf).is_integer():
             crf = int(crf)
@@ -122,6 +126,25 @@ def segment_argv(ffmpeg: Path, settings: EncoderSettings, output: Path, colour: 
         "-f", "yuv4mpegpipe", "-i", "pipe:0", "-map", "0:v:0", *settings.codec_argv(colour),
         "-f", "matroska", "-y", os.fspath(output),
     ]  # fmt: skip
+
+
+def dry_run(ffmpeg: Path, settings: EncoderSettings, colour: ColourTags | None = None) -> None:
+    """Encode one synthetic frame with the exact options a segment gets, before any worker starts: a bad
+    ``--preset``, a codec option ffmpeg refuses or a broken ``--ffmpeg-args`` is one line now, not a failed
+    segment after the script has run (ClipError with ffmpeg's own last line)."""
+    with tempfile.TemporaryDirectory(prefix="vsenhance-dry-run-") as tmp:
+        argv = segment_argv(ffmpeg, settings, Path(tmp) / "frame.mkv", colour)
+        at = argv.index("-i")  # the y4m pipe becomes one generated 8-bit 4:2:0 frame
+        argv[at - 2 : at + 2] = ["-f", "lavfi", "-i", "color=size=64x64:rate=24:duration=0.05,format=yuv420p"]
+        argv[1:1] = ["-nostdin"]
+        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    if done.returncode != 0:
+        said = [ln for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        raise ClipError(
+            "encode",
+            f"ffmpeg refuses the encoder options ({settings.describe()}): {said[-1].strip() if said else 'no message'}",
+            "check --encoder, --crf, --preset and --ffmpeg-args.",
+        )
 
 
 def vui_params(colour: ColourTags, encoder: Encoder) -> dict[str, str]:

@@ -27,7 +27,7 @@ from ..script import ScriptArgs
 from .audio import AudioCut, AudioSource, plan_audio, probe_audio
 from .colour import ColourTags, clip_colour, format_bits
 from .concat import concat_segments
-from .encoder import EncoderSettings, check_container, hdr_warnings, segment_argv
+from .encoder import EncoderSettings, check_container, dry_run, hdr_warnings, segment_argv
 from .estimate import sample_indices
 from .farm.protocol import ClipSummary, Pool, RenderTask
 from .lock import OutputLock
@@ -119,7 +119,12 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     script, output = opts.script.resolve(), Path(os.path.abspath(opts.output))
     _validate(opts, script, output)
     ffmpeg, ffprobe = find_ffmpeg(), find_ffprobe()  # both before any worker: the join is checked with ffprobe
+    dry_run(ffmpeg, opts.encoder)  # the encoder's options, on one synthetic frame
+    for warning in _placement_warnings(opts):
+        _tell(err, f"warning: {warning}")
     audio = probe_audio(ffprobe, opts.audio) if opts.audio is not None else None
+    if audio is not None:
+        audio.check_start(opts.audio_start)
     state = EncodeState(state_dir_for(output))
     # every field but the frame count is known now: a refused rerun costs no worker start
     draft = Plan(
@@ -385,6 +390,26 @@ def _check_clip(clip: ClipSummary, script: Path) -> None:
             f"the output clip of {script.name} is {clip.format}, a float format; y4m carries integer samples only.",
             "convert to an integer format in the script, e.g. core.resize.Point(clip, format=vs.YUV420P10).",
         )
+
+
+def _placement_warnings(opts: EncodeOptions) -> list[str]:
+    """More workers than this machine has cores, or a --gpus index this machine does not show."""
+    out = []
+    cores = len(os.sched_getaffinity(0))
+    if opts.ray is None and not opts.gpus and opts.workers and opts.workers > cores:
+        out.append(f"--workers {opts.workers} is more than this machine's {cores} cores: workers will share cores")
+    visible = Path("/proc/driver/nvidia/gpus")
+    if opts.gpus and visible.is_dir():
+        count = len(list(visible.iterdir()))
+        missing = [g for g in opts.gpus if g >= count]
+        if missing:
+            out.append(f"--gpus lists {missing}, but this machine shows {count} NVIDIA GPU(s) (0-{count - 1})")
+    return out
+
+
+def _tell(stream: TextIO, message: str) -> None:
+    stream.write(message + "\n")
+    stream.flush()
 
 
 def _refuse_sources(output: Path, open_files: tuple[str, ...]) -> None:
