@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -192,9 +193,17 @@ def test_vspipe_failure_names_segment_and_shows_stderr(script, tmp_path, capsys)
     assert sorted(p.name for p in state.glob("seg_*")) == ["seg_00000.mkv", "seg_00001.mkv"]
 
 
-def test_ffmpeg_failure_names_segment_and_shows_stderr(script, tmp_path, capsys):
+def test_ffmpeg_failure_names_segment_and_shows_stderr(script, tmp_path, capsys, monkeypatch):
+    """An ffmpeg that fails on the segments' y4m (bad options never get this far: the dry run refuses them)."""
+    real = shutil.which("ffmpeg")
+    fake = tmp_path / "bin" / "ffmpeg"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\ncase "$*" in *yuv4mpegpipe*) echo "Unrecognized option bogus_opt" >&2; exit 1;; esac\n'
+                    f'exec {real} "$@"\n')  # fmt: skip
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     out = tmp_path / "out.mkv"
-    rc = main(["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--ffmpeg-args", "-bogus_opt 1"])
+    rc = main(["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--max-retries", "0"])
     err = capsys.readouterr().err
     assert rc == 2
     assert "segment 0 (frames 0-47)" in err and "ffmpeg exited with code" in err and "bogus_opt" in err
