@@ -164,9 +164,24 @@ def test_an_out_of_memory_shrink_stays_with_its_filter(photo) -> None:
 def test_cuda_requested_without_cuda_raises() -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    with pytest.raises(DeviceError, match="CUDA is not available"):
+    with pytest.raises(DeviceError, match=r"sees no GPU|built without CUDA"):
         resolve_device("cuda", "vsenhance.upscale")
     assert resolve_device("auto", "f").type == "cpu"
+
+
+@pytest.mark.parametrize(
+    ("version", "problem", "fix"),
+    [
+        ("13.0", "is a CUDA 13.0 build, but it sees no GPU", "nvidia-smi"),
+        (None, "is built without CUDA", "pip install"),
+    ],
+)
+def test_no_cuda_tells_a_cpu_torch_from_a_missing_gpu(monkeypatch, version, problem, fix) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.version, "cuda", version)
+    with pytest.raises(DeviceError) as info:
+        resolve_device("cuda", "f")
+    assert problem in info.value.problem and fix in info.value.fix
 
 
 @pytest.fixture

@@ -70,12 +70,7 @@ def resolve_device(device: str, func: str) -> torch.device:
     if dev.type != "cuda":
         raise DeviceError(func, f"device {device!r} is not supported.", 'Use "auto", "cpu", "cuda" or "cuda:N".')
     if not torch.cuda.is_available():
-        raise DeviceError(
-            func,
-            f"device={device!r} was requested but CUDA is not available to PyTorch "
-            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}).",
-            'Install a CUDA build of torch and an NVIDIA driver, or pass device="cpu".',
-        )
+        raise _no_cuda(device, func)
     index = dev.index or 0
     if index >= torch.cuda.device_count():
         raise DeviceError(
@@ -111,6 +106,21 @@ def _cpu_auto_dtype() -> torch.dtype:
     }[units]
     log.info('precision="auto" on the CPU: fp32 (%s)', why)
     return torch.float32
+
+
+def _no_cuda(device: str, func: str) -> DeviceError:
+    """Why CUDA is not there, told apart: a torch built without CUDA, or no GPU/driver that torch can see."""
+    if torch.version.cuda is None:
+        return DeviceError(
+            func,
+            f"device={device!r}: this torch ({torch.__version__}) is built without CUDA.",
+            'Install a CUDA build of torch (pip install torch), or pass device="cpu".',
+        )
+    return DeviceError(
+        func,
+        f"device={device!r}: torch {torch.__version__} is a CUDA {torch.version.cuda} build, but it sees no GPU.",
+        'Check the NVIDIA driver (nvidia-smi) and CUDA_VISIBLE_DEVICES, or pass device="cpu".',
+    )
 
 
 def resolve_dtype(precision: str, device: torch.device, descriptor: ImageModelDescriptor, func: str) -> torch.dtype:
