@@ -91,3 +91,16 @@ def test_pose_example_through_vspipe(tmp_path) -> None:
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     params, frames = read_y4m(done.stdout)
     assert (params["W"], params["H"], frames) == ("256", "144", 48)
+
+
+def test_the_examples_take_arguments_typed_as_vs_preview_passes_them(monkeypatch):
+    """vspipe passes -a values as strings, vs-preview as typed values (the integer 1): the examples take both."""
+    from vsenhance.constants import PATH_PROP
+    from vsenhance.script import run_script
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    clip = run_script(examples / "hybrid.vpy", {"ranges": 10, "device": "cpu"})
+    assert clip.get_frame(10).props[PATH_PROP] in ("ai", b"ai")
+    assert clip.get_frame(11).props[PATH_PROP] in ("lanczos", b"lanczos")
+    clip = run_script(examples / "upscale.vpy", {"tile": 256, "streams": 1, "compile": 0, "device": "cpu"})
+    assert clip.get_frame(0).width == clip.width
