@@ -205,12 +205,30 @@ FILTER_CASES = [
 ]
 
 
+FIRST_LINE_LIMIT = 250  # characters: a previewer's error dialog (vs-preview's grows to fit) stays on a screen
+
+
 @pytest.mark.parametrize(("call", "error", "fragment"), FILTER_CASES)
 def test_filter_refuses_when_created(env, call, error, fragment) -> None:
     with pytest.raises(error) as info:
         call(env)
     assert fragment in str(info.value)
     assert " Fix: " in str(info.value)
+    first = str(info.value).splitlines()[0]
+    assert len(first) <= FIRST_LINE_LIMIT, f"{len(first)} characters: {first}"  # details go on later lines
+
+
+def test_every_error_class_keeps_its_first_line_short(env) -> None:
+    """The longest first line of each error class among the filter cases (the ones a previewer shows)."""
+    longest: dict[str, int] = {}
+    for case in FILTER_CASES:
+        call, error, _ = case.values
+        with pytest.raises(error) as info:
+            call(env)
+        name = type(info.value).__name__
+        longest[name] = max(longest.get(name, 0), len(str(info.value).splitlines()[0]))
+    assert {"ClipError", "ModelError", "DeviceError"} <= set(longest)
+    assert max(longest.values()) <= FIRST_LINE_LIMIT, longest
 
 
 def test_device_names_are_case_insensitive(env) -> None:

@@ -18,14 +18,15 @@ __all__ = [
 class VSEnhanceError(vs.Error):
     """Base of all vsenhance errors; a ``vs.Error`` so vspipe and previewers report it as one."""
 
-    def __init__(self, func: str, problem: str, fix: str | None = None) -> None:
+    def __init__(self, func: str, problem: str, fix: str | None = None, details: str | None = None) -> None:
         self.func = func
         self.problem = problem
         self.fix = fix
-        super().__init__(f"{func}: {problem}" + (f" Fix: {fix}" if fix else ""))
+        self.details = details  # on the lines below: a previewer's dialog shows the short first line whole
+        super().__init__(f"{func}: {problem}" + (f" Fix: {fix}" if fix else "") + (f"\n{details}" if details else ""))
 
-    def __reduce__(self):  # keep the three-part constructor picklable
-        return type(self), (self.func, self.problem, self.fix)
+    def __reduce__(self):  # keep the constructor's parts picklable
+        return type(self), (self.func, self.problem, self.fix, self.details)
 
 
 class ClipError(VSEnhanceError, ValueError):

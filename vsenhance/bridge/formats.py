@@ -115,9 +115,9 @@ def _check_props(props: vs.FrameProps, fmt: vs.VideoFormat, func: str) -> None:
             why = f"0 means RGB, which a {fmt.color_family.name} clip is not" if rgb else "not a value resize knows"
             raise ClipError(
                 func,
-                f"the clip's first frame has {key}={value!r} ({why}), so it cannot be converted.",
-                f"Set the right value in the script, e.g. clip = clip.std.SetFrameProps({key}=...), or drop it "
-                f"with clip.std.RemoveFrameProps({key!r}) to use the default.",
+                f"frame 0 has {key}={value!r} ({why}).",
+                f"set {key} in the script, or remove it to use the default.",
+                f"e.g. clip = clip.std.SetFrameProps({key}=...) or clip = clip.std.RemoveFrameProps({key!r})",
             )
 
 

@@ -102,7 +102,9 @@ def _load_safetensors(path: Path, func: str) -> tuple[dict, dict[str, str]]:
             meta = f.metadata() or {}
             sd = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a Mapping)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelError(func, f"{path} is corrupt or not a safetensors file ({exc}).", _fix_for(path)) from None
+        raise ModelError(
+            func, f"{path.name} is corrupt or not a safetensors file.", _fix_for(path), f"{path}: {exc}"
+        ) from None
     return sd, meta
 
 

