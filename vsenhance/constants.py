@@ -18,5 +18,9 @@ splices tells where it came from."""
 HYBRID_ID_PROP = "VSEnhanceClip"
 """On every frame of an ``upscale_ranges`` clip: an id telling one such clip from another in the same script."""
 
+CHOICE_PROPS = ("VSEnhanceModel", "VSEnhanceDevice", "VSEnhancePrecision", "VSEnhanceTile")
+"""On every frame ``upscale`` makes: the model (its name or file name), the device, the precision and the tile size
+actually used (smaller after an out-of-memory retry), so a previewer, which shows props but not logs, shows them."""
+
 NUM_KEYPOINTS = 133
 """COCO-WholeBody keypoints per person: body 17, feet 6, face 68, hands 2 x 21."""

@@ -9,6 +9,7 @@ import vapoursynth as vs
 
 import vsenhance as vse
 from vsenhance.bridge.frames import read_planes
+from vsenhance.constants import CHOICE_PROPS
 from vsenhance.models.sr import SRRuntime
 
 core = vs.core
@@ -226,3 +227,12 @@ def test_filters_share_the_loaded_model_but_not_the_tile(photo, tiny_model_path,
         vse.upscale(clip, tiny_model_path, tile=16, tile_pad=4, device="cpu", precision="fp32").get_frame(0)
     view_a, view_b = seen
     assert view_a is not view_b and view_a.model is view_b.model
+
+
+def test_every_frame_says_what_made_it(photo, tiny_model_path) -> None:
+    """vs-preview shows frame props but no logs: the model, device, precision and tile used are props."""
+    frame = vse.upscale(rgbs_clip(photo, 1), tiny_model_path, tile=16, device="cpu", precision="fp32").get_frame(0)
+    got = {key: frame.props[key] for key in CHOICE_PROPS}
+    got = {k: v.decode() if isinstance(v, bytes) else v for k, v in got.items()}
+    assert got == {"VSEnhanceModel": tiny_model_path.name, "VSEnhanceDevice": "cpu",
+                   "VSEnhancePrecision": "float32", "VSEnhanceTile": 16}  # fmt: skip

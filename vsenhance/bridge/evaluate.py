@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import vapoursynth as vs
@@ -37,8 +38,11 @@ def ensure_threads(streams: int, func: str) -> None:
         core.num_threads = wanted
 
 
-def map_planes(clip: vs.VideoNode, template: vs.VideoNode, fn: PlaneFunction) -> vs.VideoNode:
-    """A clip shaped like ``template`` whose frame n is ``fn(planes of clip[n])``, with clip[n]'s props.
+def map_planes(
+    clip: vs.VideoNode, template: vs.VideoNode, fn: PlaneFunction, props: Callable[[], Mapping[str, Any]] | None = None
+) -> vs.VideoNode:
+    """A clip shaped like ``template`` whose frame n is ``fn(planes of clip[n])``, with clip[n]'s props (and
+    ``props()``, read after ``fn`` ran, so it can tell what ``fn`` did, e.g. the tile size it ended up using).
 
     Each frame is computed independently (random access: frame n needs only clip[n]). ``std.ModifyFrame``
     runs its callback for one frame at a time, so each request gets its own ModifyFrame node through
@@ -54,6 +58,8 @@ def map_planes(clip: vs.VideoNode, template: vs.VideoNode, fn: PlaneFunction) ->
         dst = vs.core.create_video_frame(fmt, width, height)
         fn(read_planes(f), read_planes(dst))
         dst.props.update(f.props)
+        if props is not None:
+            dst.props.update(props())
         return dst
 
     return template.std.FrameEval(lambda n: template.std.ModifyFrame(clip, modify), clip_src=[clip, template])

@@ -15,7 +15,7 @@ import vapoursynth as vs
 
 from ..bridge.checks import check_number
 from ..bridge.formats import check_constant, color_params, resolve_output_format
-from ..constants import HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
+from ..constants import CHOICE_PROPS, HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
 from ..errors import ClipError
 from ..timecode import parse_time_exact
 from .upscale import upscale
@@ -264,7 +264,9 @@ def upscale_ranges(
     if out_fmt.color_family == vs.RGB:
         kwargs["range"] = vs.RANGE_FULL
     classic = resizer(clip, *size, **kwargs)
-    classic = core.std.SetFrameProps(classic, **{PATH_PROP: fallback})
+    # the classic path says what made its frames too, so both paths carry one prop set (see CHOICE_PROPS)
+    made_by = dict(zip(CHOICE_PROPS, [fallback, "cpu", "", 0], strict=True))
+    classic = core.std.SetFrameProps(classic, **{PATH_PROP: fallback}, **made_by)
     ai = core.std.SetFrameProps(ai, **{PATH_PROP: "ai"})
 
     pieces: list[vs.VideoNode] = []

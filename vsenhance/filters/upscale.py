@@ -23,6 +23,7 @@ from ..bridge.formats import (
     resolve_output_format,
     to_rgb,
 )
+from ..constants import CHOICE_PROPS
 from ..errors import ClipError
 from ..models.colorspec import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
 
@@ -112,7 +113,7 @@ def upscale(
 
     plan = _plan(clip, params, out_fmt, on_device=_converts_on_device(runtime), model_scale=runtime.scale, scale=scale)
     src = _prepare_input(clip, plan)
-    out = _infer(src, runtime, plan)
+    out = _infer(src, runtime, plan, os.path.basename(os.fspath(model)))
     return _finish_output(out, plan)
 
 
@@ -216,12 +217,18 @@ def _prepare_input(clip: vs.VideoNode, plan: _Conversion) -> vs.VideoNode:
     return to_rgb(clip, plan.params) if plan.rgb_input else clip
 
 
-def _infer(src: vs.VideoNode, runtime: SRRuntime, plan: _Conversion) -> vs.VideoNode:
-    """Inference: the model's output, ``runtime.scale`` times ``src``'s size, in ``plan.written``."""
+def _infer(src: vs.VideoNode, runtime: SRRuntime, plan: _Conversion, model: str) -> vs.VideoNode:
+    """Inference: the model's output, ``runtime.scale`` times ``src``'s size, in ``plan.written``, each frame
+    saying what made it (:data:`~vsenhance.constants.CHOICE_PROPS`)."""
     s = runtime.scale
     template = src.std.BlankClip(width=src.width * s, height=src.height * s, format=plan.written.id, keep=True)
     process = partial(runtime.process, source=plan.source, chroma=plan.chroma, output=plan.output)
-    return map_planes(src, template, process)
+    fixed = [model, str(runtime.device), str(runtime.dtype).removeprefix("torch.")]
+
+    def choice() -> dict[str, object]:
+        return dict(zip(CHOICE_PROPS, [*fixed, runtime.tile], strict=True))
+
+    return map_planes(src, template, process, choice)
 
 
 def _finish_output(out: vs.VideoNode, plan: _Conversion) -> vs.VideoNode:
