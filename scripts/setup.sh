@@ -35,15 +35,28 @@ stamp=.venv/.vsenhance-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     log "installing vsenhance and its dependencies (torch is large: a few minutes the first time)"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[dev,gpu-monitor,cluster]'
+    .venv/bin/python -m pip install --quiet -e '.[dev,gpu-monitor,cluster,preview]'
     touch "$stamp"
 fi
 
-if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
-    log "ffmpeg not found: installing it with apt-get"
-    sudo_cmd=()
+apt_install() {
+    local sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq ffmpeg >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+    log "ffmpeg not found: installing it with apt-get"
+    apt_install ffmpeg
+fi
+
+# vs-preview's plugin test runs Qt under Xvfb; Qt 6.5+'s xcb platform needs libraries that slim images lack
+qxcb=$(.venv/bin/python -c 'import pathlib, PyQt6; print(pathlib.Path(PyQt6.__file__).parent / "Qt6/plugins/platforms/libqxcb.so")')
+if ! command -v xvfb-run >/dev/null 2>&1 || ldd "$qxcb" | grep -q "not found"; then
+    log "installing Xvfb and Qt's xcb libraries with apt-get (for vs-preview's test)"
+    apt_install xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
+        libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 \
+        libdbus-1-3 || log "apt-get failed: the vs-preview test will be skipped, saying why"
 fi
 log "ready: $(.venv/bin/python --version), $(ffmpeg -version | head -n 1)"

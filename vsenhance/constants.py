@@ -15,6 +15,10 @@ HYBRID_FRAME_PROP = "VSEnhanceFrame"
 """On every frame of an ``upscale_ranges`` clip: the frame's number in that clip, so a frame seen after trims and
 splices tells where it came from."""
 
+RANGES_FILE_PROP = "VSEnhanceRangesFile"
+"""On every frame of an ``upscale_ranges`` clip whose ranges came from a file: that file's absolute path, where the
+vs-preview plugin appends the ranges a user marks."""
+
 HYBRID_ID_PROP = "VSEnhanceClip"
 """On every frame of an ``upscale_ranges`` clip: an id telling one such clip from another in the same script."""
 

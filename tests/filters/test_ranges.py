@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 import vapoursynth as vs
 
 import vsenhance as vse
-from vsenhance.constants import CHOICE_PROPS, HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
+from vsenhance.constants import (
+    CHOICE_PROPS,
+    HYBRID_FRAME_PROP,
+    HYBRID_ID_PROP,
+    PATH_PROP,
+    RANGES_FILE_PROP,
+    RANGES_PROP,
+)
 from vsenhance.errors import ClipError
 from vsenhance.filters.ranges import parse_ranges
 from vsenhance.models.sr import SRRuntime
@@ -107,6 +115,20 @@ def test_every_frame_carries_the_clips_map_through_trims_and_splices(nearest_mod
     assert seen[0][1] == 10 and seen[1][1] == 0 and seen[0][0] != seen[1][0]  # which clip, which frame of it
     assert list(final.get_frame(0).props[RANGES_PROP]) == [5, 7, 30, 30]
     assert list(final.get_frame(30).props[RANGES_PROP]) == [0, 1]
+
+
+def test_a_range_file_is_named_on_every_frame(nearest_model_path, tmp_path, monkeypatch) -> None:
+    """The vs-preview plugin adds ranges to the file the clip came from: its absolute path, whatever the cwd."""
+    (tmp_path / "keys.txt").write_text("2-3\n")
+    monkeypatch.chdir(tmp_path)
+    kw = {"device": "cpu", "precision": "fp32", "width": 48}
+    from_file = vse.upscale_ranges(numbered_clip(), Path("keys.txt"), nearest_model_path, **kw)
+    assert from_file.get_frame(0).props[RANGES_FILE_PROP] in (
+        str(tmp_path / "keys.txt"),
+        str(tmp_path / "keys.txt").encode(),
+    )
+    from_text = vse.upscale_ranges(numbered_clip(), "2-3", nearest_model_path, **kw)
+    assert RANGES_FILE_PROP not in from_text.get_frame(0).props
 
 
 def test_scale_and_fallback_options(tiny_model_path) -> None:

@@ -16,14 +16,14 @@ from collections.abc import Sequence
 import vapoursynth as vs
 
 from ..errors import VSEnhanceError
-from . import encode, models, pose
+from . import encode, models, pose, preview
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vsenhance", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (models, encode, pose):
+    for module in (models, encode, pose, preview):
         module.register(sub)
     return parser
 

@@ -15,7 +15,7 @@ import vapoursynth as vs
 
 from ..bridge.checks import check_number
 from ..bridge.formats import check_constant, color_params, resolve_output_format
-from ..constants import CHOICE_PROPS, HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
+from ..constants import CHOICE_PROPS, HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_FILE_PROP, RANGES_PROP
 from ..errors import ClipError
 from ..timecode import parse_time_exact
 from .upscale import upscale
@@ -279,15 +279,20 @@ def upscale_ranges(
     if pos < clip.num_frames:
         pieces.append(classic[pos:])
     out = pieces[0] if len(pieces) == 1 else core.std.Splice(pieces)
-    return _with_map(out, merged)
+    source = Path(ranges).resolve() if isinstance(ranges, os.PathLike) else None
+    return _with_map(out, merged, source)
 
 
-def _with_map(clip: vs.VideoNode, merged: list[tuple[int, int]]) -> vs.VideoNode:
+def _with_map(clip: vs.VideoNode, merged: list[tuple[int, int]], source: Path | None) -> vs.VideoNode:
     """Every frame says which AI ranges its clip has and which frame of it it is (:data:`RANGES_PROP`,
     :data:`HYBRID_FRAME_PROP`, :data:`HYBRID_ID_PROP`): the estimate and the encoder count the AI frames of the
-    final clip from a few sampled frames, through any trims and splices, instead of guessing from samples."""
+    final clip from a few sampled frames, through any trims and splices, instead of guessing from samples.
+    A range file's path (:data:`RANGES_FILE_PROP`) tells the vs-preview plugin where to add ranges."""
     flat = [n for pair in merged for n in pair]
-    clip = core.std.SetFrameProps(clip, **{RANGES_PROP: flat, HYBRID_ID_PROP: uuid.uuid4().hex[:12]})
+    props: dict[str, Any] = {RANGES_PROP: flat, HYBRID_ID_PROP: uuid.uuid4().hex[:12]}
+    if source is not None:
+        props[RANGES_FILE_PROP] = str(source)
+    clip = core.std.SetFrameProps(clip, **props)
 
     def number(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         out = f.copy()

@@ -1,0 +1,51 @@
+"""The plugin's arithmetic: ranges from one frame's props through trims, and lines added to a range file."""
+
+from __future__ import annotations
+
+import pytest
+
+from vsenhance.constants import HYBRID_FRAME_PROP, RANGES_FILE_PROP, RANGES_PROP
+from vsenhance.filters.ranges import parse_ranges
+from vsenhance.preview.timeline import append_range, hybrid_frame, output_ranges, range_line, ranges_file
+
+PROPS = {RANGES_PROP: [20, 29, 50, 59], HYBRID_FRAME_PROP: 25}
+
+
+@pytest.mark.parametrize(
+    ("shown", "total", "expected"),
+    [
+        (25, 100, [(20, 29), (50, 59)]),  # the hybrid clip itself
+        (15, 90, [(10, 19), (40, 49)]),  # clip[10:]
+        (0, 30, [(0, 4), (25, 29)]),  # clip[25:55]: the first range is cut by the trim, the second by the end
+        (5, 30, [(0, 9)]),  # clip[20:50]: the second range lies past the end
+    ],
+)
+def test_ranges_follow_the_trim_seen_from_the_shown_frame(shown, total, expected) -> None:
+    assert output_ranges(PROPS, shown, total) == expected
+
+
+def test_a_clip_without_the_map_has_no_ranges() -> None:
+    assert output_ranges({"_Matrix": 1}, 3, 10) == []
+    assert hybrid_frame({}, 7) == 7
+    assert ranges_file({}) is None
+
+
+def test_the_file_and_the_frame_come_from_the_props(tmp_path) -> None:
+    assert hybrid_frame(PROPS, 15) == 25
+    assert ranges_file({RANGES_FILE_PROP: str(tmp_path / "k.txt").encode()}) == tmp_path / "k.txt"
+
+
+def test_appended_lines_are_what_upscale_ranges_reads(tmp_path) -> None:
+    keys = tmp_path / "keys.txt"
+    keys.write_bytes(b"\xef\xbb\xbf10-19  # opening\r\n30")  # a BOM, CRLF, no newline at the end
+    assert append_range(keys, 80, 80) == "80"
+    assert append_range(keys, 95, 90, note="marked backwards") == "90-95  # marked backwards"
+    assert keys.read_bytes().startswith(b"\xef\xbb\xbf10-19  # opening\r\n30\n80\n")
+    assert parse_ranges(keys, 100) == [(10, 19), (30, 30), (80, 80), (90, 95)]
+
+
+def test_a_missing_file_is_created(tmp_path) -> None:
+    keys = tmp_path / "new.txt"
+    append_range(keys, 5, 7)
+    assert keys.read_text() == "5-7\n"
+    assert range_line(3, 3) == "3"

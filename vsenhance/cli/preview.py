@@ -1,0 +1,33 @@
+"""``vsenhance preview-plugin``: install or remove the vs-preview plugin that shows the AI ranges."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..preview import install
+
+
+def _install(args: argparse.Namespace) -> int:
+    pth = install.install(args.dir)
+    print(f"{pth}\nvs-preview now loads the 'AI ranges' plugin from {install.PLUGIN_FOLDER}")
+    return 0
+
+
+def _uninstall(args: argparse.Namespace) -> int:
+    pth = install.uninstall(args.dir)
+    print(f"removed {pth}" if pth else f"not installed (no {install.PTH_NAME} in {args.dir or install.plugins_dir()})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``vsenhance preview-plugin {install,uninstall}``."""
+    p = sub.add_parser("preview-plugin", help="install the vs-preview plugin that shows the AI ranges")
+    psub = p.add_subparsers(dest="preview_command", required=True, metavar="ACTION")
+    for name, handler, text in (
+        ("install", _install, "write vsenhance.pth into vs-preview's plugins folder"),
+        ("uninstall", _uninstall, "remove vsenhance.pth from vs-preview's plugins folder"),
+    ):
+        a = psub.add_parser(name, help=text)
+        a.add_argument("--dir", type=Path, help=f"vs-preview's global plugins folder (default {install.plugins_dir()})")
+        a.set_defaults(handler=handler)

@@ -1,0 +1,71 @@
+"""The AI ranges as vs-preview's timeline sees them, read from one frame's props; no Qt, no rendering.
+
+An ``upscale_ranges`` clip puts its ranges on every frame in its own numbering (``VSEnhanceRanges``) with the
+frame's number in it (``VSEnhanceFrame``). The frame vs-preview has just shown carries both, so the ranges of the
+output, trimmed or not, come from the props it already has: ``output = hybrid + (shown - VSEnhanceFrame)``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..constants import HYBRID_FRAME_PROP, RANGES_FILE_PROP, RANGES_PROP
+
+
+def output_ranges(props: Mapping[str, Any], shown: int, total: int) -> list[tuple[int, int]]:
+    """The AI ranges of the output, inclusive, clipped to its ``total`` frames, seen from frame ``shown``.
+
+    Exact for the hybrid clip and for any trim of it; after a splice of several pieces, the ranges of the piece
+    that holds the shown frame. No ``VSEnhanceRanges`` (not an ``upscale_ranges`` clip): no ranges.
+    """
+    flat = props.get(RANGES_PROP)
+    if flat is None:
+        return []
+    offset = shown - int(props.get(HYBRID_FRAME_PROP, shown))
+    flat = [int(n) for n in flat]
+    ranges = []
+    for first, last in zip(flat[::2], flat[1::2], strict=True):
+        first, last = max(first + offset, 0), min(last + offset, total - 1)
+        if first <= last:
+            ranges.append((first, last))
+    return ranges
+
+
+def hybrid_frame(props: Mapping[str, Any], shown: int) -> int:
+    """The shown frame's number in the clip ``upscale_ranges`` was given: what a range file holds."""
+    return int(props.get(HYBRID_FRAME_PROP, shown))
+
+
+def ranges_file(props: Mapping[str, Any]) -> Path | None:
+    """The range file the clip was made from, if it was made from one."""
+    value = props.get(RANGES_FILE_PROP)
+    if value is None:
+        return None
+    return Path(value.decode() if isinstance(value, bytes) else str(value))
+
+
+def range_line(first: int, last: int) -> str:
+    """One line of a range file, in the syntax ``upscale_ranges`` reads."""
+    return f"{first}" if first == last else f"{first}-{last}"
+
+
+def append_range(path: Path, first: int, last: int, note: str = "") -> str:
+    """Add a range to the end of ``path`` (created if missing), keeping every line already there.
+
+    The file is opened for appending, not rewritten, so an editor's unsaved view of it loses nothing but the new
+    line. Returns the line written.
+    """
+    if first > last:
+        first, last = last, first
+    line = range_line(first, last) + (f"  # {note}" if note else "")
+    with open(path, "a+b") as f:  # a+: read the last byte to know whether the old last line ends
+        f.seek(0, os.SEEK_END)
+        needs_newline = False
+        if f.tell():
+            f.seek(-1, os.SEEK_END)
+            needs_newline = f.read(1) not in (b"\n", b"\r")
+        f.write(("\n" if needs_newline else "").encode() + line.encode() + b"\n")
+    return line
