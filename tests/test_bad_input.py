@@ -300,6 +300,13 @@ def media(tmp_path_factory) -> SimpleNamespace:
     (d / "folder").mkdir()
     (d / "raises.vpy").write_text("raise RuntimeError('boom in the script')\n")
     (d / "plain.vpy").write_text("import vapoursynth as vs\nvs.core.std.BlankClip(length=2).set_output()\n")
+    # what the encode refusals run: a refusal that needs no worker comes before the script is executed
+    (d / "sleeps.vpy").write_text(
+        f"import time, pathlib\npathlib.Path({str(d / 'executed')!r}).touch()\ntime.sleep(60)\n"
+        "import vapoursynth as vs\nvs.core.std.BlankClip(length=2).set_output()\n"
+    )
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "flac",
+                    "-y", str(d / "tone.flac")], check=True, timeout=60)  # fmt: skip
     (d / "frame_fails.vpy").write_text(
         "import vapoursynth as vs\nc = vs.core.std.BlankClip(length=2)\n"
         "def f(n, f):\n    raise ValueError('frame fails')\nvs.core.std.ModifyFrame(c, c, f).set_output()\n"
@@ -315,7 +322,7 @@ def media(tmp_path_factory) -> SimpleNamespace:
     (d / "ncnn").mkdir()
     param, _ = _write_srvgg(d / "ncnn")
     link = d / "link.mkv"  # an output name that is the script under another name
-    link.symlink_to(d / "plain.vpy")
+    link.symlink_to(d / "sleeps.vpy")
     return SimpleNamespace(dir=d, video=video, audio=audio, param=param, link=link)
 
 
@@ -393,42 +400,42 @@ CLI_CASES = [
         id="pose-export-frame-fails",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "plain.vpy", "-y", "-o", lambda m: m.link),
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-y", "-o", lambda m: m.link),
         "is one of the inputs",
         id="encode-output-is-script-via-link",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "plain.vpy", "-y", "--audio", lambda m: m.audio, "-o", lambda m: m.audio),
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-y", "--audio", lambda m: m.audio, "-o", lambda m: m.audio),
         "is one of the inputs",
         id="encode-output-is-audio",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "plain.vpy", "-y", "-o", lambda m: m.dir / "folder"),
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-y", "-o", lambda m: m.dir / "folder"),
         "is a folder",
         id="encode-output-is-a-folder",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.xyz"),
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.xyz"),
         "the extension .xyz, which names no container",
         id="encode-output-unknown-extension",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o"),
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o"),
         "has no extension",
         id="encode-output-no-extension",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.webm", "--encoder", "x264"),
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.webm", "--encoder", "x264"),
         "a .webm file cannot hold x264 video",
         id="encode-webm-x264",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.mp4", "--encoder", "ffv1"),
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mp4", "--encoder", "ffv1"),
         "a .mp4 file cannot hold ffv1 video",
         id="encode-mp4-ffv1",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.mkv", "--resume", "--restart"),
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--resume", "--restart"),
         "--resume and --restart were both given",
         id="encode-resume-and-restart",
     ),
@@ -438,24 +445,24 @@ CLI_CASES = [
         id="cut-a-folder",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.mkv", "--crf", "nan"),
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--crf", "nan"),
         "--crf nan is not a number of 0 or more",
         id="encode-crf-nan",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.mkv", "--preset", "superslowest"),
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--preset", "superslowest"),
         "ffmpeg refuses the encoder options (x264 crf 18 preset superslowest)",
         id="encode-preset-unknown",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-bogusopt 1"),
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-bogusopt 1"),
         "ffmpeg refuses the encoder options",
         id="encode-ffmpeg-args-unknown",
     ),
     pytest.param(
         _cmd(
             "encode",
-            lambda m: m.dir / "plain.vpy",
+            lambda m: m.dir / "sleeps.vpy",
             "-o",
             lambda m: m.dir / "o.mkv",
             "--audio",
@@ -465,6 +472,18 @@ CLI_CASES = [
         ),
         "at or past the end of tone.m4a",
         id="encode-audio-start-past-end",
+    ),
+    pytest.param(
+        _cmd(
+            "encode",
+            lambda m: m.dir / "sleeps.vpy",
+            "-o",
+            lambda m: m.dir / "o.mp4",
+            "--audio",
+            lambda m: m.dir / "tone.flac",
+        ),
+        "a .mp4 file cannot hold the video and the audio of tone.flac",
+        id="encode-flac-into-mp4",
     ),
     pytest.param(_cmd("models", "path", "nope"), "unknown model name 'nope'", id="path-unknown"),
     pytest.param(
@@ -530,6 +549,7 @@ def test_command_refuses_in_one_line(media, argv, fragment, capsys) -> None:
     assert "Traceback" not in err
     assert {p: _sha(p) for p in inputs} == before  # no input touched
     assert not (media.dir / "c.mp4").exists() and not (media.dir / "p.json").exists()
+    assert not (media.dir / "executed").exists()  # refused before any worker executed the script (it sleeps 60 s)
 
 
 def test_encode_of_a_script_without_output_says_so(media, tmp_path, capsys) -> None:

@@ -174,11 +174,20 @@ def test_vui_alone_carries_the_tags(tmp_path, encoder):
 def test_absent_or_unspecified_stays_unspecified(tmp_path, props):
     script = write_prop_script(tmp_path / "clip.vpy", "YUV420P8", props)
     tags = ColourTags.from_props(props)
-    assert tags.ffmpeg_argv() == [] and vui_params(tags, "x265") == {}
+    assert tags.ffmpeg_argv() == ["-chroma_sample_location", "unspecified"] and vui_params(tags, "x265") == {}
     out = tmp_path / "out.mkv"
     encode(script, out, EncoderSettings.create("x265", 30, "ultrafast", None), tags)
     space, trc, prim, _range, _loc = probe_stream(out)
     assert (space, trc, prim) == ("unknown", "unknown", "unknown")
+
+
+def test_untagged_chroma_siting_is_not_invented(tmp_path):
+    """y4m's "C420" header means centre siting to ffmpeg; an untagged clip must not come out tagged "center"."""
+    script = write_prop_script(tmp_path / "clip.vpy", "YUV420P8", {"_Matrix": 1, "_Transfer": 1, "_Primaries": 1})
+    tags = ColourTags.from_props({"_Matrix": 1, "_Transfer": 1, "_Primaries": 1})
+    out = tmp_path / "out.mkv"
+    encode(script, out, EncoderSettings.create("ffv1", 0, None, None), tags)  # siting only in Matroska's header
+    assert probe_stream(out)[4] == "unknown"  # ffprobe's word for unspecified; before: "center"
 
 
 def test_master_display_order_and_units():

@@ -47,9 +47,10 @@ def test_encoder_settings():
     x264 = EncoderSettings.create("x264", 18.0, "slow", "-tune 'film grain' -x264-params \"a=1:b=2\"")
     assert x264.crf == 18 and isinstance(x264.crf, int)
     assert x264.ffmpeg_args == ("-tune", "film grain", "-x264-params", "a=1:b=2")
-    # one -x264-params: the user's, merged with the colour tags (none here)
+    # one -x264-params: the user's, merged with the colour tags (none here: the siting stays unspecified)
     assert x264.codec_argv() == [
-        "-c:v", "libx264", "-crf", "18", "-preset", "slow", "-x264-params", "a=1:b=2", "-tune", "film grain",
+        "-c:v", "libx264", "-crf", "18", "-preset", "slow", "-chroma_sample_location", "unspecified",
+        "-x264-params", "a=1:b=2", "-tune", "film grain",
     ]  # fmt: skip
     with pytest.raises(ClipError):
         EncoderSettings.create("av1", 18, "slow", None)

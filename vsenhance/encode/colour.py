@@ -177,9 +177,9 @@ class ColourTags:
             argv += ["-color_primaries", _PRIMARIES[self.primaries][0]]
         if self.range is not None:
             argv += ["-color_range", "pc" if self.range == "full" else "tv"]
-        if self.chroma_location is not None:
-            argv += ["-chroma_sample_location", _CHROMA_LOCATION[self.chroma_location]]
-        return argv
+        # untagged siting stays unspecified: without this, y4m's "C420" header would be passed on as "center"
+        siting = _CHROMA_LOCATION[self.chroma_location] if self.chroma_location is not None else "unspecified"
+        return [*argv, "-chroma_sample_location", siting]
 
     def describe(self) -> str:
         """One short line for the log, e.g. ``bt2020nc/smpte2084/bt2020 limited topleft, HDR10``."""

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+from fractions import Fraction
 from pathlib import Path
 
-from ..errors import EncodeError
+from ..errors import ClipError, EncodeError
 from ..files import atomic_path
 from .audio import AudioCut, audio_input_argv
 from .programs import run_checked
 from .state import DISK_FULL_TEXT, count_frames, disk_full_error, low_on_space
 
-__all__ = ["concat_argv", "concat_segments", "write_concat_list"]
+__all__ = ["concat_argv", "concat_segments", "dry_join", "write_concat_list"]
 
 
 def _quote(name: str) -> str:
@@ -40,6 +42,28 @@ def concat_argv(ffmpeg: Path, list_path: Path, output: Path, audio: AudioCut | N
         argv += ["-map", "1:a"]  # every audio track; that there is one was checked before rendering
     argv += ["-c", "copy", "-y", os.fspath(output)]
     return argv
+
+
+def dry_join(ffmpeg: Path, segment: Path, output: Path, audio: Path | None) -> None:
+    """The join's exact command on a one-frame segment (:func:`~.encoder.dry_run`) and a tenth of a second of
+    ``--audio``, into a file with ``output``'s extension, before any worker starts: a container that cannot hold
+    the audio's codec (FLAC or PCM into .mp4) is one line now, not a failed join after every segment."""
+    folder = segment.parent
+    cut = AudioCut(audio, Fraction(0), Fraction(1, 10), "default") if audio is not None else None
+    trial = folder / f"joined{output.suffix}"
+    write_concat_list(folder / "segments.txt", [segment])
+    done = subprocess.run(
+        concat_argv(ffmpeg, folder / "segments.txt", trial, cut), capture_output=True, stdin=subprocess.DEVNULL,
+        timeout=60,
+    )  # fmt: skip
+    if done.returncode != 0:
+        said = [ln.strip() for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        what = f"the video and the audio of {audio.name}" if audio is not None else "the video"
+        raise ClipError(
+            "encode",
+            f"a {output.suffix} file cannot hold {what}: {said[-1] if said else 'ffmpeg gave no message'}",
+            "pick another extension for -o (.mkv holds every codec).",
+        )
 
 
 def concat_segments(

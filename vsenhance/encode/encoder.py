@@ -12,7 +12,6 @@ import math
 import os
 import shlex
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,16 +127,17 @@ def segment_argv(ffmpeg: Path, settings: EncoderSettings, output: Path, colour: 
     ]  # fmt: skip
 
 
-def dry_run(ffmpeg: Path, settings: EncoderSettings, colour: ColourTags | None = None) -> None:
+def dry_run(ffmpeg: Path, settings: EncoderSettings, folder: Path) -> Path:
     """Encode one synthetic frame with the exact options a segment gets, before any worker starts: a bad
     ``--preset``, a codec option ffmpeg refuses or a broken ``--ffmpeg-args`` is one line now, not a failed
-    segment after the script has run (ClipError with ffmpeg's own last line)."""
-    with tempfile.TemporaryDirectory(prefix="vsenhance-dry-run-") as tmp:
-        argv = segment_argv(ffmpeg, settings, Path(tmp) / "frame.mkv", colour)
-        at = argv.index("-i")  # the y4m pipe becomes one generated 8-bit 4:2:0 frame
-        argv[at - 2 : at + 2] = ["-f", "lavfi", "-i", "color=size=64x64:rate=24:duration=0.05,format=yuv420p"]
-        argv[1:1] = ["-nostdin"]
-        done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    segment after the script has run (ClipError with ffmpeg's own last line). Returns the one-frame segment,
+    which :func:`~.concat.dry_join` muxes as the join will."""
+    frame = folder / "frame.mkv"
+    argv = segment_argv(ffmpeg, settings, frame)
+    at = argv.index("-i")  # the y4m pipe becomes one generated 8-bit 4:2:0 frame
+    argv[at - 2 : at + 2] = ["-f", "lavfi", "-i", "color=size=64x64:rate=24:duration=0.05,format=yuv420p"]
+    argv[1:1] = ["-nostdin"]
+    done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
     if done.returncode != 0:
         said = [ln for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
         raise ClipError(
@@ -145,6 +145,7 @@ def dry_run(ffmpeg: Path, settings: EncoderSettings, colour: ColourTags | None =
             f"ffmpeg refuses the encoder options ({settings.describe()}): {said[-1].strip() if said else 'no message'}",
             "check --encoder, --crf, --preset and --ffmpeg-args.",
         )
+    return frame
 
 
 def vui_params(colour: ColourTags, encoder: Encoder) -> dict[str, str]:

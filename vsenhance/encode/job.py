@@ -15,6 +15,7 @@ import importlib.util
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -26,7 +27,7 @@ from ..files import same_file, sha256_file
 from ..script import ScriptArgs
 from .audio import AudioCut, AudioSource, plan_audio, probe_audio
 from .colour import ColourTags, clip_colour, format_bits
-from .concat import concat_segments
+from .concat import concat_segments, dry_join
 from .encoder import EncoderSettings, check_container, dry_run, hdr_warnings, segment_argv
 from .estimate import sample_indices
 from .farm.protocol import ClipSummary, Pool, RenderTask
@@ -119,12 +120,13 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     script, output = opts.script.resolve(), Path(os.path.abspath(opts.output))
     _validate(opts, script, output)
     ffmpeg, ffprobe = find_ffmpeg(), find_ffprobe()  # both before any worker: the join is checked with ffprobe
-    dry_run(ffmpeg, opts.encoder)  # the encoder's options, on one synthetic frame
-    for warning in _placement_warnings(opts):
-        _tell(err, f"warning: {warning}")
     audio = probe_audio(ffprobe, opts.audio) if opts.audio is not None else None
     if audio is not None:
         audio.check_start(opts.audio_start)
+    with tempfile.TemporaryDirectory(prefix="vsenhance-dry-run-") as tmp:  # the encoder's options, then the join
+        dry_join(ffmpeg, dry_run(ffmpeg, opts.encoder, Path(tmp)), output, opts.audio)
+    for warning in _placement_warnings(opts):
+        _tell(err, f"warning: {warning}")
     state = EncodeState(state_dir_for(output))
     # every field but the frame count is known now: a refused rerun costs no worker start
     draft = Plan(
