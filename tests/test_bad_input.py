@@ -444,6 +444,16 @@ CLI_CASES = [
         "is a folder",
         id="cut-a-folder",
     ),
+    pytest.param(  # root may write anywhere by os.access, yet /proc takes no new file: found by trying
+        _cmd("cut", lambda m: m.video, "--start", "0.5", "-o", "/proc/c.mp4"),
+        "the output folder /proc is not writable",
+        id="cut-into-proc",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", "/proc/o.mkv"),
+        "the output folder /proc is not writable",
+        id="encode-into-proc",
+    ),
     pytest.param(
         _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--crf", "nan"),
         "--crf nan is not a number of 0 or more",

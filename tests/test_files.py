@@ -8,11 +8,20 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from vsenhance.errors import EncodeError
-from vsenhance.files import atomic_open, atomic_path, atomic_write_json, check_output, same_file, sha256_file
+from vsenhance.files import (
+    atomic_open,
+    atomic_path,
+    atomic_write_json,
+    can_create_in,
+    check_output,
+    same_file,
+    sha256_file,
+)
 
 
 def _leftovers(folder):
@@ -121,3 +130,9 @@ def test_check_output_refusals(tmp_path, case, fragment):
 def test_check_output_returns_an_absolute_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert check_output("cmd", type(tmp_path)("o.mkv"), [None]) == tmp_path / "o.mkv"
+
+
+def test_can_create_in_tries_for_real(tmp_path) -> None:
+    assert can_create_in(tmp_path) and list(tmp_path.iterdir()) == []  # the probe file is gone again
+    assert not can_create_in(Path("/proc"))  # os.access says yes to root here
+    assert not can_create_in(tmp_path / "missing")

@@ -103,6 +103,18 @@ def same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
+def can_create_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder``, found by creating (and removing) one: ``os.access`` says
+    yes to root in ``/proc`` or on a read-only mount, and the work would fail only at its end."""
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".vsenhance-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
 def check_output(func: str, output: Path, inputs: Iterable[Path | None], *, overwrite: bool = True) -> Path:
     """``output`` as an absolute path, once it is known to be writable without harm.
 
@@ -127,7 +139,7 @@ def check_output(func: str, output: Path, inputs: Iterable[Path | None], *, over
         raise EncodeError(
             func, f"the output folder {out.parent} does not exist.", "create it first or pass another -o."
         )
-    if not os.access(out.parent, os.W_OK):
+    if not can_create_in(out.parent):
         raise EncodeError(
             func, f"the output folder {out.parent} is not writable.", "pass -o in a folder you can write to."
         )

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import ClipError, EncodeError, PlanMismatchError
-from ..files import same_file, sha256_file
+from ..files import can_create_in, same_file, sha256_file
 from ..script import ScriptArgs
 from .audio import AudioCut, AudioSource, plan_audio, probe_audio
 from .colour import ColourTags, clip_colour, format_bits
@@ -81,7 +81,7 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
         raise ClipError("encode", "--audio-start was given without --audio.", "pass --audio SOURCE too.")
     if output.is_dir():
         raise ClipError("encode", f"the output {output} is a folder.", "pass a file name for -o, e.g. film_x4.mkv.")
-    if not os.access(output.parent, os.W_OK):
+    if not can_create_in(output.parent):
         raise ClipError(
             "encode", f"the output folder {output.parent} is not writable.", "pass -o in a folder you can write to."
         )

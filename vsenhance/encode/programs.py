@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -45,10 +45,14 @@ def child_env() -> dict[str, str]:
 class StderrTail:
     """Reads a child's stream in a thread, keeping the last lines (for error messages)."""
 
-    def __init__(self, stream: IO[bytes], max_lines: int = 40) -> None:  # a BufferedReader (has read1)
+    def __init__(
+        self, stream: IO[bytes], max_lines: int = 40, echo: Callable[[str], None] | None = None
+    ) -> None:  # a BufferedReader (has read1)
+        """``echo``: also called with each line as it arrives (a worker's lines reach the log with ``-v``)."""
         import threading
 
         self.lines: deque[str] = deque(maxlen=max_lines)
+        self._echo = echo
         self._stream = stream
         self._thread = threading.Thread(target=self._pump, daemon=True)
         self._thread.start()
@@ -62,11 +66,17 @@ class StderrTail:
                 *complete, buf = buf.replace(b"\r", b"\n").split(b"\n")
                 for line in complete:
                     if line.strip():
-                        self.lines.append(line.decode("utf-8", "replace"))
+                        self._keep(line)
         except (OSError, ValueError):
             pass
         if buf.strip():
-            self.lines.append(buf.decode("utf-8", "replace"))
+            self._keep(buf)
+
+    def _keep(self, raw: bytes) -> None:
+        line = raw.decode("utf-8", "replace")
+        self.lines.append(line)
+        if self._echo is not None:
+            self._echo(line)
 
     def text(self, n: int = 15) -> str:
         self._thread.join(timeout=2)

@@ -113,6 +113,21 @@ def test_a_worker_that_cannot_execute_the_script_dies(tmp_path, pools):
     assert isinstance(died, Died) and died.index is None and "exited with code 1" in died.message
 
 
+def test_a_workers_stderr_reaches_the_log_and_its_death(tmp_path, pools, caplog):
+    """The script's own lines reach the driver's log (shown with -v) as they come, and the last ones are in the
+    message of a worker that dies without a word on the protocol (os._exit: no Failed event)."""
+    script = tmp_path / "dies.vpy"
+    script.write_text("import os, sys\nprint('grain is too strong here', file=sys.stderr, flush=True)\nos._exit(1)\n")
+    caplog.set_level("DEBUG", logger="vsenhance.encode.farm.local")
+    pool = LocalPool(script, workers=1)
+    pools.append(pool)
+    pool.start()
+    events = poll_until(pool, lambda ev: any(isinstance(e, Died) for e in ev))
+    died = events[-1]
+    assert isinstance(died, Died) and "exited with code 1; it said:\ngrain is too strong here" in died.message
+    assert any(r.getMessage().endswith(": grain is too strong here") for r in caplog.records)
+
+
 def _fmt(cores: set[int]) -> str | None:
     from vsenhance.encode.farm.cpus import format_cpus
 

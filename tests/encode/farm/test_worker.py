@@ -86,6 +86,27 @@ def test_failure_names_the_absolute_frame_and_the_worker_lives_on(tmp_path, work
     assert w.close() == 0
 
 
+def test_sys_exit_in_a_frame_callback_is_said_as_such_and_the_worker_lives_on(tmp_path, worker_factory):
+    """VapourSynth hands a callback's SystemExit back to output()/get_frame(): a failed task naming the call and
+    the frame, not an interpreter shutdown (SIGABRT, "_enter_buffered_busy")."""
+    script = tmp_path / "exits.vpy"
+    script.write_text(
+        "import sys\nimport vapoursynth as vs\nc = vs.core.std.BlankClip(format=vs.YUV420P8, length=30)\n"
+        "def f(n, f):\n    if n == 12:\n        sys.exit(4)\n    return f\n"
+        "vs.core.std.ModifyFrame(c, c, f).set_output()\n"
+    )
+    w = worker_factory(script)
+    w.wait_for(Ready)
+    w.send(_task(tmp_path, 1, 10, 19))
+    failed = w.wait_for(Failed)
+    assert (failed.index, failed.message, failed.stderr_tail) == (1, "the script called sys.exit(4) on frame 12", "")
+    w.send(ProbeTask((12,)))
+    assert w.wait_for(Failed).message == "probing frame 12: the script called sys.exit(4)"
+    w.send(_task(tmp_path, 2, 0, 9))
+    assert w.wait_for(Finished).index == 2
+    assert w.close() == 0
+
+
 def test_stdin_closing_mid_segment_ends_the_worker_and_removes_the_partial(tmp_path, worker_factory):
     script = write_script(tmp_path / "clip.vpy")
     w = worker_factory(script, "delay=0.05")  # 48 frames: ~2.4 s

@@ -22,6 +22,8 @@ Placement:
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 import queue
 import signal
@@ -40,6 +42,8 @@ from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Started
 
 __all__ = ["LocalPool"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class _Placement:
@@ -55,7 +59,7 @@ class _WorkerProcess:
         self.slot = slot
         self.proc = proc
         assert proc.stderr is not None
-        self.stderr = StderrTail(proc.stderr)
+        self.stderr = StderrTail(proc.stderr, echo=functools.partial(log.debug, "%s: %s", worker_id))
         self.task: Task | None = None  # the task it holds, set by submit, cleared by its answer
         self.lock = threading.Lock()
 

@@ -81,6 +81,8 @@ class _Channel:
 
 
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):  # sys.exit() in a frame callback: VapourSynth hands the SystemExit back
+        return f"the script called sys.exit({exc.code!r})"
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     return lines[-1] if lines else type(exc).__name__  # a vs.Error's last line is the script's exception
 
@@ -195,10 +197,10 @@ class Worker:
         import vapoursynth as vs
 
         assert proc.stdin is not None
-        script_error: vs.Error | None = None
+        script_error: vs.Error | SystemExit | None = None
         try:
             self.clip[task.first : task.last + 1].output(proc.stdin, y4m=True, progress_update=meter.update)
-        except vs.Error as exc:
+        except (vs.Error, SystemExit) as exc:
             script_error = exc
             proc.kill()
         except OSError:
@@ -208,6 +210,8 @@ class Worker:
         rc = proc.wait()
         if script_error is not None:
             frame = task.first + meter.written  # output() raises on the first frame (in order) it could not get
+            if isinstance(script_error, SystemExit):
+                return Failed(self.worker_id, task.index, f"{_one_line(script_error)} on frame {frame}", "")
             message = f"the script failed on frame {frame}: {_one_line(script_error)}"
             return Failed(self.worker_id, task.index, message, _tail(str(script_error)))
         if rc != 0:
@@ -245,8 +249,9 @@ class Worker:
         for n in task.frames:
             try:
                 frame = self.clip.get_frame(n)
-            except Exception as exc:  # a bad frame number or the script raising on that frame
-                self._report(Failed(self.worker_id, None, f"probing frame {n}: {_one_line(exc)}", _tail(str(exc))))
+            except (Exception, SystemExit) as exc:  # a bad frame number or the script raising on that frame
+                tail = "" if isinstance(exc, SystemExit) else _tail(str(exc))
+                self._report(Failed(self.worker_id, None, f"probing frame {n}: {_one_line(exc)}", tail))
                 return
             values = {key: _jsonable(value) for key, value in frame.props.items()}
             props[n] = {key: value for key, value in values.items() if value is not None}
