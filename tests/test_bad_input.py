@@ -202,6 +202,50 @@ FILTER_CASES = [
         id="export_pose-bool-str",
     ),
     pytest.param(lambda e: vse.export_pose(e.posed, None), ClipError, "path=None", id="export_pose-None"),
+    # round 2, our own inputs
+    pytest.param(
+        lambda e: vse.upscale_ranges(e.rgb, "0", e.model, device="cpu", width=-64),
+        ClipError,
+        "width=-64 is out of range",
+        id="ranges-width-negative",
+    ),
+    pytest.param(
+        lambda e: vse.upscale_ranges(e.rgb, "0", e.model, device="cpu", width=64.5),
+        ClipError,
+        "width=64.5 is not an integer",
+        id="ranges-width-float",
+    ),
+    pytest.param(
+        lambda e: vse.upscale_ranges(e.rgb, "0", e.model, device="cpu", height="96"),
+        ClipError,
+        "height='96' is not an integer",
+        id="ranges-height-str",
+    ),
+    pytest.param(
+        lambda e: vse.upscale_ranges(e.rgb, "0", e.model, device="cpu", tiles=64),
+        ClipError,
+        "tiles= is an argument of neither upscale_ranges nor upscale; did you mean tile=?",
+        id="ranges-unknown-kwarg",
+    ),
+    pytest.param(
+        _up(model="realesr-animevideov3 "),
+        ModelError,
+        "unknown model name 'realesr-animevideov3 '; did you mean 'realesr-animevideov3'?",
+        id="model-name-trailing-space",
+    ),
+    pytest.param(
+        _up(model="RealESRGAN_x4plus.pth"),
+        ModelError,
+        "'RealESRGAN_x4plus' is a known model name: pass it as it is",
+        id="model-name-with-extension",
+    ),
+    pytest.param(_up(output_format="YUV420P11"), ClipError, "output_format='YUV420P11' is not", id="outfmt-bad-name"),
+    pytest.param(_ranges("3..5"), ClipError, "'3..5' is not a time", id="ranges-double-dot"),
+    pytest.param(_ranges("1-1;0-1"), ClipError, "'1-1;0-1' is not FIRST-LAST", id="ranges-semicolon"),
+    pytest.param(_ranges("1-"), ClipError, "'1-' is not FIRST-LAST", id="ranges-open-end"),
+    pytest.param(_ranges([(1, 0)]), ClipError, "(1, 0) ends before it starts", id="ranges-reversed-pair"),
+    pytest.param(_ranges([(0, 1, 1)]), ClipError, "(0, 1, 1) is not (first, last)", id="ranges-triple"),
+    pytest.param(_up(precision="fp8 "), ClipError, "precision='fp8' is not known", id="precision-unknown-spaced"),
 ]
 
 
@@ -234,6 +278,15 @@ def test_every_error_class_keeps_its_first_line_short(env) -> None:
 def test_device_names_are_case_insensitive(env) -> None:
     out = vse.upscale(env.rgb, env.model, device="CPU")
     assert (out.width, out.height) == (64, 48)
+
+
+def test_names_arrive_as_people_type_them(env) -> None:
+    """vspipe -a and vs-preview pass strings: a format's name, "SAME" and "FP32" mean what they say."""
+    yuv = env.yuv.std.SetFrameProps(_Matrix=1)
+    assert vse.upscale(yuv, env.model, device="cpu", output_format="yuv420p10").format.id == vs.YUV420P10
+    assert vse.upscale(yuv, env.model, device="cpu", output_format="SAME").format.id == vs.YUV420P8
+    out = vse.upscale(env.rgb, env.model, device="cpu", precision="FP32")
+    assert out.get_frame(0).props["VSEnhancePrecision"] in (b"float32", "float32")
 
 
 def test_props_of_a_later_frame_fail_only_when_it_is_requested(env) -> None:
@@ -319,6 +372,11 @@ def media(tmp_path_factory) -> SimpleNamespace:
         "import vapoursynth as vs\nvs.core.std.BlankClip(format=vs.YUV444PS, length=2).set_output()\n"
     )
     (d / "exits.vpy").write_text("import sys\nsys.exit(3)\n")
+    (d / "syntax.vpy").write_text("import vapoursynth as vs\nclip = vs.core.std.BlankClip(\nclip.set_output()\n")
+    (d / "vfr.vpy").write_text(
+        "import vapoursynth as vs\nc = vs.core.std.BlankClip(format=vs.YUV420P8, length=2)\n"
+        "vs.core.std.Splice([c, c.std.AssumeFPS(fpsnum=30)], mismatch=True).set_output()\n"
+    )
     (d / "ncnn").mkdir()
     param, _ = _write_srvgg(d / "ncnn")
     link = d / "link.mkv"  # an output name that is the script under another name
@@ -456,7 +514,7 @@ CLI_CASES = [
     ),
     pytest.param(
         _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--crf", "nan"),
-        "--crf nan is not a number of 0 or more",
+        "--crf nan is outside x264's 0-51",
         id="encode-crf-nan",
     ),
     pytest.param(
@@ -511,6 +569,121 @@ CLI_CASES = [
         "is the input",
         id="import-ncnn-output-is-bin",
     ),
+    # round 2, our own inputs
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "folder", "-o", lambda m: m.dir / "o.mkv"),
+        "folder is a folder. Fix: pass the path of a .vpy script",
+        id="encode-script-is-a-folder",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.video, "-o", lambda m: m.dir / "o.mkv"),
+        "is not text (it holds NUL bytes)",
+        id="encode-video-as-script",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "syntax.vpy", "-o", lambda m: m.dir / "o.mkv"),
+        "has a syntax error on line 2: '(' was never closed",
+        id="encode-script-syntax-error",
+    ),
+    pytest.param(
+        _cmd("estimate", lambda m: m.dir / "syntax.vpy"),
+        "has a syntax error on line 2",
+        id="estimate-script-syntax-error",
+    ),
+    pytest.param(
+        _cmd("pose-export", lambda m: m.dir / "syntax.vpy", "-o", lambda m: m.dir / "p.json"),
+        "has a syntax error on line 2",
+        id="pose-export-script-syntax-error",
+    ),
+    pytest.param(
+        _cmd(
+            "encode",
+            lambda m: m.dir / "sleeps.vpy",
+            "-o",
+            lambda m: m.dir / "o.mkv",
+            "--audio",
+            lambda m: m.dir / "folder",
+        ),
+        "the audio source",
+        id="encode-audio-is-a-folder",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--audio", lambda m: m.video),
+        "has no audio stream",
+        id="encode-audio-without-audio",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--crf", "60"),
+        "--crf 60.0 is outside x264's 0-51",
+        id="encode-crf-above-51",
+    ),
+    pytest.param(
+        _cmd(
+            "encode",
+            lambda m: m.dir / "sleeps.vpy",
+            "-o",
+            lambda m: m.dir / "o.mkv",
+            "--encoder",
+            "ffv1",
+            "--crf",
+            "18",
+        ),
+        "--crf and --preset do not apply to ffv1",
+        id="encode-ffv1-with-crf",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--preset", ""),
+        "--preset is empty",
+        id="encode-preset-empty",
+    ),
+    pytest.param(
+        _cmd(
+            "encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-c:v libx265"
+        ),
+        "may not hold -c:v",
+        id="encode-ffmpeg-args-codec",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-f mp4"),
+        "may not hold -f",
+        id="encode-ffmpeg-args-format",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-vf hflip"),
+        "may not hold -vf",
+        id="encode-ffmpeg-args-filter",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-frames:v 1"),
+        "may not hold -frames:v",
+        id="encode-ffmpeg-args-frames",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", "-"),
+        "has no extension",
+        id="encode-output-dash",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--segment-frames", "0"),
+        "--segment-frames 0 is not positive",
+        id="encode-segment-frames-0",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "-a", "=value"),
+        "'=value' is not key=value",
+        id="encode-arg-empty-key",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--gpus", ""),
+        "--gpus '' is not a list",
+        id="encode-gpus-empty",
+    ),
+    pytest.param(
+        _cmd("preview-plugin", "install", "--dir", "/proc/vspreview"),
+        "cannot write into /proc/vspreview",
+        id="preview-plugin-into-proc",
+    ),
+    pytest.param(_cmd("models", "path", ""), "unknown model name ''", id="path-empty-name"),
     pytest.param(
         _cmd("models", "import-ncnn", lambda m: m.param, "-o", lambda m: m.dir / "x.pth"),
         "does not end in .safetensors",
@@ -534,6 +707,11 @@ WORKER_CASES = [  # refused once the first worker has executed the script, befor
         _cmd("encode", lambda m: m.dir / "exits.vpy", "-o", lambda m: m.dir / "o.mkv"),
         "the script called sys.exit(3)",
         id="encode-script-sys-exit",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "vfr.vpy", "-o", lambda m: m.dir / "o.mkv"),
+        "has a variable frame rate (fps 0/1)",
+        id="encode-variable-frame-rate",
     ),
 ]
 

@@ -27,7 +27,7 @@ from .errors import ClipError
 if TYPE_CHECKING:
     import vapoursynth as vs
 
-__all__ = ["ScriptArgs", "parse_script_arg", "parse_script_args", "run_script", "script_args_argv"]
+__all__ = ["ScriptArgs", "check_script", "parse_script_arg", "parse_script_args", "run_script", "script_args_argv"]
 
 ScriptArgs = Mapping[str, str]
 """``-a`` arguments, parsed once where they enter (the CLI, a worker's argv), keyed and sorted by name."""
@@ -55,6 +55,32 @@ def script_args_argv(args: ScriptArgs) -> list[str]:
     return argv
 
 
+def check_script(script: Path, func: str) -> Path:
+    """``script`` as an absolute path, once it is a readable file that Python can compile (nothing executed).
+
+    A syntax error, or a video passed where the script goes, is one line now rather than a worker's traceback
+    after it started (on a Ray cluster, after every node started one).
+    """
+    path = Path(os.path.abspath(script))
+    if path.is_dir():
+        raise ClipError(func, f"the script {os.fspath(script)} is a folder.", "pass the path of a .vpy script.")
+    try:
+        source = path.read_bytes()
+    except FileNotFoundError:
+        raise ClipError(func, f"the script {os.fspath(script)} does not exist.", "check the path.") from None
+    except OSError as exc:
+        raise ClipError(func, f"the script {os.fspath(script)} cannot be read ({exc.strerror}).", "check it.") from exc
+    if b"\0" in source:  # a video or an archive passed as the script
+        raise ClipError(func, f"the script {path.name} is not text (it holds NUL bytes).", "pass the .vpy script.")
+    try:
+        compile(source, os.fspath(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise ClipError(
+            func, f"the script {path.name} has a syntax error on line {exc.lineno}: {exc.msg}.", "fix that line."
+        ) from None
+    return path
+
+
 def run_script(
     script: Path, args: Mapping[str, str] | None = None, output: int = 0, func: str = "run_script"
 ) -> vs.VideoNode:
@@ -65,9 +91,7 @@ def run_script(
     """
     import vapoursynth as vs
 
-    path = Path(os.path.abspath(script))
-    if not path.is_file():
-        raise ClipError(func, f"the script {os.fspath(script)!r} does not exist.", "pass the path of a .vpy script.")
+    path = check_script(script, func)
     vs.clear_outputs()
     cwd = os.getcwd()
     os.chdir(path.parent)

@@ -40,9 +40,8 @@ def test_user_params_are_merged_not_replaced():
 
 
 def test_encoder_settings():
-    ffv1 = EncoderSettings.create("ffv1", 30, "veryslow", None)
+    ffv1 = EncoderSettings.create("ffv1", None, None, None)
     assert (ffv1.crf, ffv1.preset) == (None, None)  # not hashed: lossless
-    assert ffv1 == EncoderSettings.create("ffv1", 18, "slow", None)
     assert ffv1.codec_argv()[:2] == ["-c:v", "ffv1"] and "-level" in ffv1.codec_argv()
     x264 = EncoderSettings.create("x264", 18.0, "slow", "-tune 'film grain' -x264-params \"a=1:b=2\"")
     assert x264.crf == 18 and isinstance(x264.crf, int)
@@ -54,6 +53,32 @@ def test_encoder_settings():
     ]  # fmt: skip
     with pytest.raises(ClipError):
         EncoderSettings.create("av1", 18, "slow", None)
+    for crf, preset, match in [(30, None, "do not apply to ffv1"), (None, "slow", "do not apply to ffv1")]:
+        with pytest.raises(ClipError, match=match):
+            EncoderSettings.create("ffv1", crf, preset, None)
+
+
+@pytest.mark.parametrize(
+    ("crf", "preset", "args", "match"),
+    [
+        (52, None, None, "--crf 52 is outside x264's 0-51"),  # x264 would clamp it to 51 without a word
+        (18, "", None, "--preset is empty"),
+        (18, None, "-c:v libx265", "may not hold -c:v: the codec is --encoder's"),
+        (18, None, "-f mp4", "may not hold -f: segments are Matroska"),
+        (18, None, "-vf scale=32:24", "may not hold -vf: change frames in the script"),
+        (18, None, "-filter:v:0 hflip", "may not hold -filter:v:0"),
+        (18, None, "-frames:v 1", "may not hold -frames:v: each segment must hold all of its frames"),
+        (18, None, "-map 0:a", "may not hold -map"),
+    ],
+)
+def test_encoder_options_that_would_be_ignored_or_break_segments(crf, preset, args, match) -> None:
+    with pytest.raises(ClipError, match=match):
+        EncoderSettings.create("x264", crf, preset, args)
+
+
+def test_encoder_options_that_shape_the_codec_stay_allowed() -> None:
+    settings = EncoderSettings.create("x265", 51, "medium", "-tune grain -profile:v main10 -pix_fmt yuv420p10le")
+    assert settings.ffmpeg_args == ("-tune", "grain", "-profile:v", "main10", "-pix_fmt", "yuv420p10le")
     with pytest.raises(ClipError):
         EncoderSettings.create("x264", 18, "slow", "-tune 'unclosed")
 

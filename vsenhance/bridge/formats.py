@@ -226,11 +226,14 @@ def resolve_output_format(
     if output_format is None:
         half = clip.format.sample_type == vs.FLOAT and clip.format.bits_per_sample == 16
         return core.get_video_format(vs.RGBH if half else vs.RGBS)
-    if output_format == "same":
+    if isinstance(output_format, str) and output_format.lower() == "same":
         return clip.format
-    fix = 'Use None (RGB float), "same" (the input\'s format), or a format such as vs.YUV420P10.'
+    fix = 'Use None (RGB float), "same" (the input\'s format), or a format such as vs.YUV420P10 or "YUV420P10".'
     if isinstance(output_format, vs.VideoFormat):
         fmt = output_format
+    elif isinstance(output_format, str):  # a format's name, as vspipe -a and vs-preview pass it: "YUV420P10"
+        preset = getattr(vs.PresetVideoFormat, output_format.strip().upper(), None)
+        fmt = core.get_video_format(preset) if preset is not None else None
     elif isinstance(output_format, int) and not isinstance(output_format, bool) and 0 < output_format < 1 << 32:
         fmt = core.get_video_format(output_format)  # any int gives a format; an unknown one has id 0
     else:

@@ -44,8 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--restart", action="store_true", help="discard an existing plan and its segments")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--encoder", choices=ENCODERS, default=DEFAULT_ENCODER, help=f"video encoder ({DEFAULT_ENCODER})")
-    p.add_argument("--crf", type=float, default=DEFAULT_CRF, help=f"x264/x265 CRF ({DEFAULT_CRF})")
-    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"x264/x265 preset ({DEFAULT_PRESET})")
+    p.add_argument("--crf", type=float, default=None, help=f"x264/x265 CRF, 0-51 ({DEFAULT_CRF})")
+    p.add_argument("--preset", default=None, help=f"x264/x265 preset ({DEFAULT_PRESET})")
     p.add_argument("--ffmpeg-args", default=None, metavar='"..."',
                    help="extra ffmpeg output options, split like a shell would (no shell is run)")  # fmt: skip
     p.add_argument(

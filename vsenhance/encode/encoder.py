@@ -42,6 +42,21 @@ DEFAULT_CRF = 18
 DEFAULT_PRESET = "slow"
 
 
+CRF_MAX = 51
+"""x264's and x265's highest CRF; above it both clamp silently."""
+
+_FRAMES_FIX = "change frames in the script, where the plan, the check and the resume see it"
+_NOT_IN_FFMPEG_ARGS = {
+    **dict.fromkeys(("-c", "-codec", "-vcodec"), "the codec is --encoder's"),
+    "-f": "segments are Matroska and the joined file's container comes from -o's extension",
+    **dict.fromkeys(("-vf", "-filter", "-filter_complex", "-lavfi", "-s", "-r"), _FRAMES_FIX),
+    **dict.fromkeys(("-frames", "-vframes", "-ss", "-t", "-to"), "each segment must hold all of its frames"),
+    **dict.fromkeys(("-map", "-i"), "the inputs are the worker's y4m and --audio"),
+}
+"""Options that would make a segment other than what the plan, the check and the join expect."""
+_FFMPEG_ARGS_FIX = "keep --ffmpeg-args to encoder options (-tune, -x264-params, -profile:v, ...)."
+
+
 @dataclass(frozen=True)
 class EncoderSettings:
     encoder: Encoder = DEFAULT_ENCODER
@@ -60,12 +75,23 @@ class EncoderSettings:
             raise ClipError(
                 "EncoderSettings", f"--ffmpeg-args could not be split: {exc}.", "check the quoting."
             ) from exc
+        for arg in extra:
+            why = _NOT_IN_FFMPEG_ARGS.get(arg.split(":")[0])
+            if arg.startswith("-") and why is not None:
+                raise ClipError("EncoderSettings", f"--ffmpeg-args may not hold {arg}: {why}.", _FFMPEG_ARGS_FIX)
         if encoder == "ffv1":
-            crf, preset = None, None
+            if crf is not None or preset is not None:
+                raise ClipError(
+                    "EncoderSettings", "--crf and --preset do not apply to ffv1, which is lossless.", "leave them out."
+                )
         else:
             crf = DEFAULT_CRF if crf is None else crf
-            if not math.isfinite(crf) or crf < 0:
-                raise ClipError("EncoderSettings", f"--crf {crf} is not a number of 0 or more.", "pass e.g. --crf 18.")
+            if not math.isfinite(crf) or not 0 <= crf <= CRF_MAX:
+                raise ClipError(
+                    "EncoderSettings", f"--crf {crf} is outside {encoder}'s 0-{CRF_MAX}.", "pass e.g. --crf 18."
+                )
+            if preset is not None and not preset.strip():
+                raise ClipError("EncoderSettings", "--preset is empty.", f"pass a preset name, e.g. {DEFAULT_PRESET}.")
             preset = preset or DEFAULT_PRESET
         if crf is not None and float(crf).is_integer():
             crf = int(crf)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ClipError, EncodeError
-from ..script import ScriptArgs, script_args_argv
+from ..script import ScriptArgs, check_script, script_args_argv
 from .pathmap import Sample, map_paths
 from .programs import child_env, stderr_tail
 from .progress import format_duration
@@ -124,8 +124,7 @@ def run_probe(script: Path, script_args: ScriptArgs, frames: int) -> dict:
 
 def run_estimate(script: Path, script_args: ScriptArgs, frames: int) -> dict:
     """Probe ``frames`` frames spread over the script and project the whole clip's render time."""
-    if not script.is_file():
-        raise ClipError("estimate", f"the script {script} does not exist.", "check the path.")
+    check_script(script, "estimate")
     if frames <= 0:
         raise ClipError("estimate", f"--frames {frames} is not positive.", "pass --frames 1 or more.")
     return build_estimate(run_probe(script, script_args, frames))

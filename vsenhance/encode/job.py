@@ -24,7 +24,7 @@ from typing import TextIO
 
 from ..errors import ClipError, EncodeError, PlanMismatchError
 from ..files import can_create_in, same_file, sha256_file
-from ..script import ScriptArgs
+from ..script import ScriptArgs, check_script
 from .audio import AudioCut, AudioSource, plan_audio, probe_audio
 from .colour import ColourTags, clip_colour, format_bits
 from .concat import concat_segments, dry_join
@@ -69,12 +69,13 @@ class EncodeOptions:
 
 def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
     """Every check that needs no worker, before anything starts."""
-    if not script.is_file():
-        raise ClipError("encode", f"the script {opts.script} does not exist.", "check the path.")
+    check_script(opts.script, "encode")
     if not output.parent.is_dir():
         raise ClipError("encode", f"the output folder {output.parent} does not exist.", "create it first.")
     if any(same_file(output, source) for source in (script, opts.audio) if source is not None):  # links too
         raise ClipError("encode", f"the output {output} is one of the inputs.", "pass another -o.")
+    if opts.audio is not None and opts.audio.is_dir():
+        raise ClipError("encode", f"the audio source {opts.audio} is a folder.", "pass the file that holds the audio.")
     if opts.audio is not None and not opts.audio.is_file():
         raise ClipError("encode", f"the audio source {opts.audio} does not exist.", "check the path.")
     if opts.audio_start is not None and opts.audio is None:
@@ -373,6 +374,13 @@ def _check_clip(clip: ClipSummary, script: Path) -> None:
     """y4m carries one constant YUV or GRAY format and size: refuse anything else before any segment."""
     if clip.frames <= 0:
         raise ClipError("encode", f"the output clip of {script.name} has {clip.frames} frames.", "check the script.")
+    if clip.fps_num == 0:
+        raise ClipError(
+            "encode",
+            f"the output clip of {script.name} has a variable frame rate (fps 0/1); y4m carries one rate, and ffmpeg "
+            "would play every frame at its default 25 fps.",
+            "set one rate in the script, e.g. clip = core.std.AssumeFPS(clip, fpsnum=24000, fpsden=1001).",
+        )
     if clip.width == 0 or clip.height == 0 or clip.format is None:
         raise ClipError(
             "encode",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
 import os
 import re
@@ -243,6 +245,18 @@ def upscale_ranges(
     check_number(_FUNC, "taps", taps, 1, integer=True)  # taps=True is a mistake, not taps=1
     if "scale" in upscale_kwargs:
         raise ClipError(_FUNC, "scale is this function's own argument.", "Pass scale= once.")
+    unknown = sorted(set(upscale_kwargs) - _UPSCALE_ARGS)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(_UPSCALE_ARGS | _OWN_ARGS), n=1)
+        raise ClipError(
+            _FUNC,
+            f"{unknown[0]}= is an argument of neither upscale_ranges nor upscale"
+            + (f"; did you mean {close[0]}=?" if close else "."),
+            "See help(vsenhance.upscale_ranges) and help(vsenhance.upscale) for the arguments.",
+        )
+    for name, value in (("width", width), ("height", height)):
+        if value is not None:
+            check_number(_FUNC, name, value, 1, integer=True)
     merged = parse_ranges(ranges, clip.num_frames, fps=clip.fps)
 
     ai = upscale(clip, **upscale_kwargs) if model is None else upscale(clip, model, **upscale_kwargs)
@@ -281,6 +295,10 @@ def upscale_ranges(
     out = pieces[0] if len(pieces) == 1 else core.std.Splice(pieces)
     source = Path(ranges).resolve() if isinstance(ranges, os.PathLike) else None
     return _with_map(out, merged, source)
+
+
+_UPSCALE_ARGS = frozenset(inspect.signature(upscale).parameters) - {"clip", "model", "scale"}
+_OWN_ARGS = frozenset(inspect.signature(upscale_ranges).parameters) - {"upscale_kwargs"}
 
 
 def _with_map(clip: vs.VideoNode, merged: list[tuple[int, int]], source: Path | None) -> vs.VideoNode:

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
 import vapoursynth as vs
 
@@ -98,6 +98,8 @@ def upscale(
     if scale is not None:
         check_number(_FUNC, "scale", scale, _MIN_SCALE, _MAX_SCALE)
     check_bool(_FUNC, "compile", compile)
+    if isinstance(precision, str):  # "FP32" as device="CPU": names are case-insensitive
+        precision = cast(Precision, precision.strip().lower())
     if precision not in get_args(Precision):
         raise ClipError(
             _FUNC, f"precision={precision!r} is not known.", f"Use one of {', '.join(get_args(Precision))}."

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from ..errors import ModelError
 from . import store
 from .ncnn import META_OUTPUT_RESIZE, read_ncnn
-from .registry import is_known
+from .registry import closest_name, is_known
 
 __all__ = ["PICKLE_SUFFIXES", "SUFFIXES", "load_model", "load_state_dict"]
 
@@ -122,11 +122,13 @@ def load_state_dict(path: str | os.PathLike, *, func: str = "load_state_dict") -
             f"use one of {', '.join(SUFFIXES)} or a known model name.",
         )
     if not path.is_file():
+        close = closest_name(path.name) if path.parent == Path() else None  # "RealESRGAN_x4plus.pth" typed
         raise ModelError(
             func,
             f"model file {path} does not exist.",
+            f"{close!r} is a known model name: pass it as it is." if close else
             "check the path, or use a known model name (`vsenhance models list`).",
-        )
+        )  # fmt: skip
     if suffix == ".param":
         m = read_ncnn(path, func=func)
         return m.state_dict, m.output_resize

@@ -8,6 +8,7 @@ then reports the hash it got, and the user may pass one.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -129,12 +130,25 @@ def get_model_info(name: str, *, func: str = "get_model_info", otherwise: str = 
     info = folded.get(str(name).casefold())
     if info is not None:
         return info
+    close = closest_name(str(name))
     raise ModelError(
         func,
-        f"unknown model name {name!r}.",
+        f"unknown model name {name!r}" + (f"; did you mean {close!r}?" if close else "."),
         "see `vsenhance models list` for the names" + (f", {otherwise}." if otherwise else "."),
         f"The known names: {', '.join(MODELS)}.",
     )
+
+
+def closest_name(text: str) -> str | None:
+    """The known name ``text`` was probably meant to be: with spaces, a file extension or a typo removed."""
+    folded = {k.casefold(): k for k in MODELS}
+    bare = text.strip()
+    for suffix in (".pth", ".safetensors", ".param", ".bin", ".onnx"):
+        bare = bare.removesuffix(suffix)
+    if bare.casefold() in folded:
+        return folded[bare.casefold()]
+    match = difflib.get_close_matches(bare.casefold(), list(folded), n=1, cutoff=0.85)
+    return folded[match[0]] if match else None
 
 
 def is_known(name: str) -> bool:
