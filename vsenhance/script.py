@@ -27,7 +27,15 @@ from .errors import ClipError
 if TYPE_CHECKING:
     import vapoursynth as vs
 
-__all__ = ["ScriptArgs", "check_script", "parse_script_arg", "parse_script_args", "run_script", "script_args_argv"]
+__all__ = [
+    "ScriptArgs",
+    "check_script",
+    "error_line",
+    "parse_script_arg",
+    "parse_script_args",
+    "run_script",
+    "script_args_argv",
+]
 
 ScriptArgs = Mapping[str, str]
 """``-a`` arguments, parsed once where they enter (the CLI, a worker's argv), keyed and sorted by name."""
@@ -53,6 +61,20 @@ def script_args_argv(args: ScriptArgs) -> list[str]:
     for key, value in args.items():
         argv += ["-a", f"{key}={value}"]
     return argv
+
+
+def error_line(exc: BaseException) -> str:
+    """What a script's error says, in one line: a frame's ``vs.Error`` carries the Python traceback of the
+    callback, whose last line says why; ``sys.exit()`` in a callback comes back as its ``SystemExit``."""
+    if isinstance(exc, SystemExit):
+        return f"the script called sys.exit({exc.code!r})"
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    if "Traceback" in text or type(exc).__name__ == "Error":  # a callback's traceback, or VapourSynth's own
+        return lines[-1]
+    return f"{type(exc).__name__}: {lines[-1]}"  # raised by the script itself: RuntimeError: boom
 
 
 def check_script(script: Path, func: str) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from vsenhance.cli import build_parser, main
+from vsenhance.encode.encoder import EncoderSettings
 
 
 def test_encode_arguments():
@@ -27,7 +28,9 @@ def test_encode_arguments():
 
 def test_encode_defaults_and_choices(capsys):
     args = build_parser().parse_args(["encode", "in.vpy", "-o", "o.mkv"])
-    assert (args.encoder, args.crf, args.preset, args.segment_frames) == ("x264", 18, "slow", 1000)
+    assert (args.encoder, args.crf, args.preset, args.segment_frames) == ("x264", None, None, 1000)  # not given
+    settings = EncoderSettings.create(args.encoder, args.crf, args.preset, args.ffmpeg_args)
+    assert (settings.crf, settings.preset) == (18, "slow")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["encode", "in.vpy", "-o", "o.mkv", "--encoder", "av1"])
     with pytest.raises(SystemExit):

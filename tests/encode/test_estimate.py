@@ -87,7 +87,28 @@ def test_estimate_reports_script_error(tmp_path, capsys):
     bad = tmp_path / "bad.vpy"
     bad.write_text("raise ValueError('broken script')\n")
     assert main(["estimate", str(bad)]) == 2
-    assert "broken script" in capsys.readouterr().err
+    assert "executing bad.vpy: ValueError: broken script" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ("raise ValueError('bad frame')", "the script failed on frame 11: ValueError: bad frame"),
+        ("sys.exit(4)", "the script called sys.exit(4) on frame 11"),
+    ],
+)
+def test_estimate_errors_name_the_frame_in_one_line(tmp_path, capsys, body, said):
+    """As encode's workers say it: the frame, the error's last line, no traceback (frame 11: the first sample
+    at or after 10 of a 40-frame clip)."""
+    script = tmp_path / "frames.vpy"
+    script.write_text(
+        "import sys\nimport vapoursynth as vs\nc = vs.core.std.BlankClip(format=vs.YUV420P8, length=40)\n"
+        f"def f(n, f):\n    if n >= 10:\n        {body}\n    return f\n"
+        "vs.core.std.ModifyFrame(c, c, f).set_output()\n"
+    )
+    assert main(["estimate", str(script)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: estimate: {said}.") and "Traceback" not in err and err.count("\n") == 1
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import vapoursynth as vs
 
 from ..errors import VSEnhanceError
+from ..script import error_line
 from . import encode, models, pose, preview
 
 
@@ -42,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours = isinstance(exc, VSEnhanceError)
         if args.verbose:
             traceback.print_exc(file=sys.stderr)
-        text = str(exc) if ours else f"vsenhance {args.command}: the script failed: {_last_line(str(exc))}"
+        text = str(exc) if ours else f"vsenhance {args.command}: the script failed: {error_line(exc)}"
         if not args.verbose and (not ours or exc.__cause__ is not None):
             text += " (run with -v for the traceback)"
         print(f"error: {text}", file=sys.stderr)
@@ -54,12 +55,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would raise it again
         return 0
-
-
-def _last_line(text: str) -> str:
-    """VapourSynth puts a Python traceback into the message of a frame that failed; its last line says why."""
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else "(no message)"
 
 
 if __name__ == "__main__":

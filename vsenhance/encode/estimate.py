@@ -117,9 +117,14 @@ def run_probe(script: Path, script_args: ScriptArgs, frames: int) -> dict:
             "estimate", f"the probe of {script} failed (exit code {done.returncode}):\n{tail}", "fix the script."
         )
     try:
-        return json.loads(done.stdout.decode().strip().splitlines()[-1])
+        result = json.loads(done.stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError) as exc:
         raise EncodeError("estimate", f"the probe printed no result ({exc}).", "report this.") from exc
+    if "error" in result:
+        raise EncodeError(
+            "estimate", f"{result['error']}.", "fix the script (try the frame with `vspipe SCRIPT -s N -e N -`)."
+        )
+    return result
 
 
 def run_estimate(script: Path, script_args: ScriptArgs, frames: int) -> dict:

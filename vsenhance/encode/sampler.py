@@ -13,10 +13,12 @@ import json
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from ..constants import HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
-from ..script import parse_script_args, run_script
+from ..errors import VSEnhanceError
+from ..script import error_line, parse_script_args, run_script
 from .estimate import sample_indices
 from .pathmap import PathMap, map_clip, prop_text, ranges_of
 
@@ -41,7 +43,7 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
         out = {}
         for n in frames:
             t0 = time.perf_counter()
-            frame = clip.get_frame(n)
+            frame = _get_frame(clip, n)
             timed[n] = time.perf_counter() - t0
             out[n] = {key: frame.props.get(key) for key in MAP_PROPS}
             del frame
@@ -71,15 +73,33 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
     }
 
 
+class FrameFailed(Exception):
+    """The script failed on one frame: said in one line naming it, as the encoder's workers say it."""
+
+    def __init__(self, n: int, exc: BaseException) -> None:
+        super().__init__(f"{error_line(exc)} on frame {n}" if isinstance(exc, SystemExit)
+                         else f"the script failed on frame {n}: {error_line(exc)}")  # fmt: skip
+
+
+def _get_frame(clip, n: int):
+    try:
+        return clip.get_frame(n)
+    except (Exception, SystemExit) as exc:  # a frame's error, or sys.exit() in a callback
+        raise FrameFailed(n, exc) from exc
+
+
 def _time_path(clip, path: str, mapped: PathMap, samples: list[dict]) -> dict:
     """One warm-up frame of ``path``, then ``TIMED_FRAMES`` more requested at once: seconds per frame."""
     frames = _frames_of(path, mapped, samples, clip.num_frames)
     warm, batch = frames[:WARMUP_FRAMES], frames[WARMUP_FRAMES : WARMUP_FRAMES + TIMED_FRAMES]
     for n in warm:
-        clip.get_frame(n)
+        _get_frame(clip, n)
     t0 = time.perf_counter()
-    for future in [clip.get_frame_async(n) for n in batch]:
-        future.result()
+    for n, future in [(n, clip.get_frame_async(n)) for n in batch]:
+        try:
+            future.result()
+        except (Exception, SystemExit) as exc:
+            raise FrameFailed(n, exc) from exc
     seconds = time.perf_counter() - t0
     return {"warmup": warm, "frames": batch, "seconds": seconds,
             "seconds_per_frame": seconds / len(batch) if batch else None}  # fmt: skip
@@ -108,7 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    result = probe(args.script, script_args, args.frames, args.output_index)
+    try:
+        result = probe(args.script, script_args, args.frames, args.output_index)
+    except FrameFailed as exc:  # the error travels as the result: one line, no traceback on stderr
+        result = {"error": str(exc)}
+    except VSEnhanceError as exc:  # ours (no output 0, not video): its message says it all
+        result = {"error": str(exc).split("\n")[0]}
+    except (Exception, SystemExit) as exc:
+        traceback.print_exc()  # stderr: the user's script raised while executing; the traceback helps
+        result = {"error": f"executing {args.script.name}: {error_line(exc)}"}
     channel.write(json.dumps(result) + "\n")
     channel.flush()
     return 0

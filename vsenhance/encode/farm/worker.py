@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ...errors import VSEnhanceError
 from ...files import fsync_path, open_files
-from ...script import parse_script_args, run_script
+from ...script import error_line, parse_script_args, run_script
 from ..programs import StderrTail
 from . import wire
 from .cpus import parse_cpus, pinned_cpus
@@ -78,13 +78,6 @@ class _Channel:
         with self._lock:
             self._file.write(line)
             self._file.flush()
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, SystemExit):  # sys.exit() in a frame callback: VapourSynth hands the SystemExit back
-        return f"the script called sys.exit({exc.code!r})"
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__  # a vs.Error's last line is the script's exception
 
 
 def _tail(text: str, n: int = 15) -> str:
@@ -211,8 +204,8 @@ class Worker:
         if script_error is not None:
             frame = task.first + meter.written  # output() raises on the first frame (in order) it could not get
             if isinstance(script_error, SystemExit):
-                return Failed(self.worker_id, task.index, f"{_one_line(script_error)} on frame {frame}", "")
-            message = f"the script failed on frame {frame}: {_one_line(script_error)}"
+                return Failed(self.worker_id, task.index, f"{error_line(script_error)} on frame {frame}", "")
+            message = f"the script failed on frame {frame}: {error_line(script_error)}"
             return Failed(self.worker_id, task.index, message, _tail(str(script_error)))
         if rc != 0:
             how = f"was killed by signal {-rc}" if rc < 0 else f"exited with code {rc}"
@@ -251,7 +244,7 @@ class Worker:
                 frame = self.clip.get_frame(n)
             except (Exception, SystemExit) as exc:  # a bad frame number or the script raising on that frame
                 tail = "" if isinstance(exc, SystemExit) else _tail(str(exc))
-                self._report(Failed(self.worker_id, None, f"probing frame {n}: {_one_line(exc)}", tail))
+                self._report(Failed(self.worker_id, None, f"probing frame {n}: {error_line(exc)}", tail))
                 return
             values = {key: _jsonable(value) for key, value in frame.props.items()}
             props[n] = {key: value for key, value in values.items() if value is not None}
@@ -328,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         os._exit(1)
     except Exception as exc:
         channel.send(
-            Failed(args.worker_id, None, f"executing {args.script}: {_one_line(exc)}", _tail(traceback.format_exc()))
+            Failed(args.worker_id, None, f"executing {args.script}: {error_line(exc)}", _tail(traceback.format_exc()))
         )
         sys.stderr.flush()
         os._exit(1)  # not a normal exit: the stdin reader thread would abort the interpreter's shutdown
