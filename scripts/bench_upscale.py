@@ -151,13 +151,18 @@ def mode_model(args: argparse.Namespace) -> dict:
     rt = load_runtime(args)
     img = first_frame(args).to(rt.device).to(rt.dtype)
     sync = torch.cuda.synchronize if rt.device.type == "cuda" else (lambda: None)
+    run = rt.upscale_tensor
+    if args.memory_format == "contiguous":  # the study's other leg: NCHW weights and input, the network alone
+        net = rt.model.to(memory_format=torch.contiguous_format)
+        img = img.contiguous()
+        run = net
     with torch.inference_mode():
         for _ in range(args.warmup):
-            rt.upscale_tensor(img)
+            run(img)
         sync()
         start = time.perf_counter()
         for _ in range(args.frames):
-            rt.upscale_tensor(img)
+            run(img)
         sync()
     return {"fps": args.frames / (time.perf_counter() - start), "scale": rt.scale}
 
@@ -249,8 +254,11 @@ def encoder_argv(args: argparse.Namespace, width: int, height: int, *, raw_gbrp:
     return ["ffmpeg", "-v", "error", *inp, "-i", "-", "-c:v", codec, "-preset", "ultrafast", "-f", "null", "-"]
 
 
-def run_vspipe(args: argparse.Namespace, streams: int, model: str | None = None, frames: int | None = None) -> dict:
-    """The .vpy path; called in the parent so NVML can sample the GPU while it runs."""
+def run_vspipe(
+    args: argparse.Namespace, streams: int, model: str | None = None, frames: int | None = None, body: str | None = None
+) -> dict:
+    """The .vpy path; called in the parent so NVML can sample the GPU while it runs. ``body``: the script's
+    filtering after the source (which defines ``source``), instead of ``vse.upscale`` (a peer's filter)."""
     width, height = parse_size(args.size)
     frames = frames or args.frames
     total = frames + args.warmup
@@ -261,9 +269,10 @@ def run_vspipe(args: argparse.Namespace, streams: int, model: str | None = None,
             saved = Path(tmp) / "model.safetensors"
             save_synthetic(model, saved)
             model = str(saved)
-        script.write_text(SOURCE_VPY.format(width=width, height=height, frames=total) + UPSCALE_VPY.format(
+        body = body or UPSCALE_VPY.format(
             model=model, tile=args.tile, tile_pad=args.tile_pad, device=args.device, precision=args.precision,
-            streams=streams, output_format=args.output_format, compile=args.compile))  # fmt: skip
+            streams=streams, output_format=args.output_format, compile=args.compile)  # fmt: skip
+        script.write_text(SOURCE_VPY.format(width=width, height=height, frames=total) + body)
         if args.write_script:
             args.write_script.write_text(script.read_text())
         container = ["-c", "y4m"] if args.output_format.startswith(("YUV", "GRAY")) else []
@@ -419,6 +428,8 @@ def main() -> int:
     parser.add_argument("--output-format", default="YUV420P10", help="vspipe mode's output (RGB formats: raw, no y4m)")
     parser.add_argument("--write-script", type=Path, help="also save the vspipe mode's .vpy here")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network (upscale(compile=True))")
+    parser.add_argument("--memory-format", choices=["channels_last", "contiguous"], default="channels_last",
+                        help="model mode only: the runtime's NHWC (what upscale runs), or NCHW for comparison")  # fmt: skip
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -474,6 +485,7 @@ def main() -> int:
             "encoder",
             "output_format",
             "compile",
+            "memory_format",
         )
     }
     print(f"\nmachine: {info}\nsettings: {settings}\n")
