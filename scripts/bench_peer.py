@@ -60,8 +60,8 @@ def export_onnx(model: str, width: int, height: int) -> Path:
 
     from vsenhance.models.loading import load_model
 
-    path = PEER_DIR / f"{model}_{width}x{height}.onnx"
-    if path.exists():
+    path = PEER_DIR / f"{Path(model).stem}_{width}x{height}.onnx"
+    if path.exists() and Path(model).is_file() is False:  # a known name's weights never change; a file's may
         return path
     net = load_model(model, func="bench_peer").model.eval()
     with torch.no_grad():
@@ -92,8 +92,9 @@ def main() -> int:
     args.output_format, args.encoder, args.write_script = "YUV420P10", "null", None
 
     width, height = parse_size(args.size)
-    plugin, onnx = ov_plugin(), export_onnx(args.model, width, height)
     legs = [(leg, int(s)) for leg in args.legs.split(",") for s in args.streams.split(",")]
+    PEER_DIR.mkdir(parents=True, exist_ok=True)
+    plugin, onnx = ov_plugin(), export_onnx(args.model, width, height)
     runs: dict[str, list[float]] = {}
     for _ in range(args.repeat):
         for leg, streams in legs:

@@ -12,11 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run(script: str, *args: str) -> str:
     """A script as the README runs it: by path, or ``-m scripts.NAME`` for one that imports the tests' helpers."""
-    how = (
-        ["-m", f"scripts.{script.removesuffix('.py')}"]
-        if script == "bench_pose.py"
-        else [str(ROOT / "scripts" / script)]
-    )
+    as_module = script in ("bench_pose.py", "bench_pose_precision.py", "bench_peer.py")  # import scripts.*
+    how = ["-m", f"scripts.{script.removesuffix('.py')}"] if as_module else [str(ROOT / "scripts" / script)]
     proc = subprocess.run([sys.executable, *how, *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
@@ -73,3 +70,41 @@ def test_bench_compile_cold_and_warm(tmp_path, tiny_model_path) -> None:
     assert all(row["first_frame_seconds"] > 0 for row in report["rows"])
     assert len(report["saved_files"]) == 1  # the cold start saved its compilation, the warm one reused it
     assert "| warm |" in stdout
+
+
+def test_bench_upscale_memory_format_leg(tmp_path, tiny_model_path) -> None:
+    out = tmp_path / "nchw.json"
+    run("bench_upscale.py", "--device", "cpu", "--model", str(tiny_model_path), "--size", "64x36", "--frames", "4",
+        "--modes", "model", "--memory-format", "contiguous", "--json", str(out))  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["settings"]["memory_format"] == "contiguous" and report["rows"][0]["fps"] > 0
+
+
+def test_bench_pose_precision(tmp_path) -> None:
+    out = tmp_path / "pose_precision.json"
+    stdout = run("bench_pose_precision.py", "--batch", "1", "--rounds", "1", "--json", str(out))
+    report = json.loads(out.read_text())
+    assert [r["network"] for r in report["rows"]] == ["detector 640x640", "pose 256x192"]
+    assert all(r["fp32_ms"] > 0 and r["fp16_ms"] > 0 and r["fp16_casts_added"] >= 0 for r in report["rows"])
+    assert report["bf16_cpu_provider"]  # "loads", or the provider's refusal
+    assert "| pose 256x192 |" in stdout
+
+
+def test_bench_peer_side_by_side(tmp_path, tiny_model_path) -> None:
+    """vs-mlrt's OpenVINO wheel comes from the package index (into out/peer/); without it, this is skipped."""
+    import pytest
+
+    from scripts.bench_peer import ov_plugin
+
+    try:
+        ov_plugin()
+    except Exception as exc:  # no index reachable: the benchmark cannot have its peer
+        pytest.skip(f"vapoursynth-mlrt-ov could not be fetched: {exc}")
+    out = tmp_path / "peer.json"
+    stdout = run("bench_peer.py", "--model", str(tiny_model_path), "--size", "256x144", "--frames", "600",
+                 "--warmup", "4", "--streams", "1", "--repeat", "1", "--json", str(out))  # fmt: skip
+    report = json.loads(out.read_text())
+    legs = [row["leg"] for row in report["rows"]]
+    assert legs == ["vse-fp32 streams=1", "vse-bf16 streams=1", "ov-f32 streams=1", "ov-bf16 streams=1"]
+    assert all(row["fps"] > 0 for row in report["rows"]) and report["openvino"]
+    assert "ov-bf16 streams=1" in stdout
