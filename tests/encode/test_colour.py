@@ -139,7 +139,10 @@ def test_encoded_file_is_tagged_like_its_source(tmp_path, encoder, case):
     script = write_prop_script(tmp_path / "clip.vpy", fmt, props)
     tags = ColourTags.from_props(props)
     out = tmp_path / "out.mkv"
-    encode(script, out, EncoderSettings.create(encoder, 30, "ultrafast", None), tags)
+    lossy = encoder != "ffv1"  # ffv1 takes no --crf or --preset
+    encode(
+        script, out, EncoderSettings.create(encoder, 30 if lossy else None, "ultrafast" if lossy else None, None), tags
+    )
     assert probe_stream(out) == expected
     if encoder == "x265" and "MasteringDisplayPrimariesX" in props:
         assert hdr10_of(frame_side_data(out)[0]) == expected_hdr10()
@@ -186,7 +189,7 @@ def test_untagged_chroma_siting_is_not_invented(tmp_path):
     script = write_prop_script(tmp_path / "clip.vpy", "YUV420P8", {"_Matrix": 1, "_Transfer": 1, "_Primaries": 1})
     tags = ColourTags.from_props({"_Matrix": 1, "_Transfer": 1, "_Primaries": 1})
     out = tmp_path / "out.mkv"
-    encode(script, out, EncoderSettings.create("ffv1", 0, None, None), tags)  # siting only in Matroska's header
+    encode(script, out, EncoderSettings.create("ffv1", None, None, None), tags)  # siting only in Matroska's header
     assert probe_stream(out)[4] == "unknown"  # ffprobe's word for unspecified; before: "center"
 
 
