@@ -384,6 +384,11 @@ def media(tmp_path_factory) -> SimpleNamespace:
     return SimpleNamespace(dir=d, video=video, audio=audio, param=param, link=link)
 
 
+def _encode(*extra):
+    """``encode`` of the script that marks and sleeps when executed, into o.mkv, with ``extra`` arguments."""
+    return _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", *extra)
+
+
 def _cmd(*parts):
     return lambda m: [str(p(m)) if callable(p) else str(p) for p in parts]
 
@@ -493,7 +498,7 @@ CLI_CASES = [
         id="encode-mp4-ffv1",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--resume", "--restart"),
+        _encode("--resume", "--restart"),
         "--resume and --restart were both given",
         id="encode-resume-and-restart",
     ),
@@ -513,31 +518,22 @@ CLI_CASES = [
         id="encode-into-proc",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--crf", "nan"),
+        _encode("--crf", "nan"),
         "--crf nan is outside x264's 0-51",
         id="encode-crf-nan",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--preset", "superslowest"),
+        _encode("--preset", "superslowest"),
         "ffmpeg refuses the encoder options (x264 crf 18 preset superslowest)",
         id="encode-preset-unknown",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-bogusopt 1"),
+        _encode("--ffmpeg-args", "-bogusopt 1"),
         "ffmpeg refuses the encoder options",
         id="encode-ffmpeg-args-unknown",
     ),
     pytest.param(
-        _cmd(
-            "encode",
-            lambda m: m.dir / "sleeps.vpy",
-            "-o",
-            lambda m: m.dir / "o.mkv",
-            "--audio",
-            lambda m: m.audio,
-            "--audio-start",
-            "0:05",
-        ),
+        _encode("--audio", lambda m: m.audio, "--audio-start", "0:05"),
         "at or past the end of tone.m4a",
         id="encode-audio-start-past-end",
     ),
@@ -596,65 +592,47 @@ CLI_CASES = [
         id="pose-export-script-syntax-error",
     ),
     pytest.param(
-        _cmd(
-            "encode",
-            lambda m: m.dir / "sleeps.vpy",
-            "-o",
-            lambda m: m.dir / "o.mkv",
-            "--audio",
-            lambda m: m.dir / "folder",
-        ),
+        _encode("--audio", lambda m: m.dir / "folder"),
         "the audio source",
         id="encode-audio-is-a-folder",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--audio", lambda m: m.video),
+        _encode("--audio", lambda m: m.video),
         "has no audio stream",
         id="encode-audio-without-audio",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--crf", "60"),
+        _encode("--crf", "60"),
         "--crf 60.0 is outside x264's 0-51",
         id="encode-crf-above-51",
     ),
     pytest.param(
-        _cmd(
-            "encode",
-            lambda m: m.dir / "sleeps.vpy",
-            "-o",
-            lambda m: m.dir / "o.mkv",
-            "--encoder",
-            "ffv1",
-            "--crf",
-            "18",
-        ),
+        _encode("--encoder", "ffv1", "--crf", "18"),
         "--crf and --preset do not apply to ffv1",
         id="encode-ffv1-with-crf",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--preset", ""),
+        _encode("--preset", ""),
         "--preset is empty",
         id="encode-preset-empty",
     ),
     pytest.param(
-        _cmd(
-            "encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-c:v libx265"
-        ),
+        _encode("--ffmpeg-args", "-c:v libx265"),
         "may not hold -c:v",
         id="encode-ffmpeg-args-codec",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-f mp4"),
+        _encode("--ffmpeg-args", "-f mp4"),
         "may not hold -f",
         id="encode-ffmpeg-args-format",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-vf hflip"),
+        _encode("--ffmpeg-args", "-vf hflip"),
         "may not hold -vf",
         id="encode-ffmpeg-args-filter",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--ffmpeg-args", "-frames:v 1"),
+        _encode("--ffmpeg-args", "-frames:v 1"),
         "may not hold -frames:v",
         id="encode-ffmpeg-args-frames",
     ),
@@ -664,17 +642,17 @@ CLI_CASES = [
         id="encode-output-dash",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--segment-frames", "0"),
+        _encode("--segment-frames", "0"),
         "--segment-frames 0 is not positive",
         id="encode-segment-frames-0",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "-a", "=value"),
+        _encode("-a", "=value"),
         "'=value' is not key=value",
         id="encode-arg-empty-key",
     ),
     pytest.param(
-        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.mkv", "--gpus", ""),
+        _encode("--gpus", ""),
         "--gpus '' is not a list",
         id="encode-gpus-empty",
     ),
