@@ -9,7 +9,8 @@ Used by the plugin's test and to make the screenshots in docs/preview.md. It nee
 It opens SCRIPT with vs-preview's own ``main()``, then, from a timer in vs-preview's event loop:
 1. shows frame ``--props-frame`` with the Frame Props panel open and saves ``props.png``;
 2. opens the AI ranges panel, reads the timeline's notches and the plugin's list, clicks the second range (a
-   jump), shows ``--add-frame`` and presses "Add this frame", then saves ``timeline.png``;
+   jump), shows ``--add-frame`` and presses "Add this frame" (and, with ``--scene``, puts that scene in a new
+   list of the Scening toolbar and presses "Add this scene" inside it), then saves ``timeline.png``;
 3. writes ``result.json`` (what it read and did) and closes vs-preview.
 """
 
@@ -93,6 +94,16 @@ def drive(args: argparse.Namespace) -> dict:
     plugin.add_frame_button.click()
     _settle(app)
     result["status"] = main.statusbar.currentMessage()
+    if args.scene:  # a scene in a new list of the Scening toolbar, then "Add this scene" from inside it
+        first, last = (int(v) for v in args.scene.split("-"))
+        scening = main.toolbars.scening
+        _, scening.current_list_index = scening.lists.add()
+        scening.current_list.add(Frame(first), Frame(last))
+        main.switch_frame(Frame((first + last) // 2))
+        _settle(app)
+        plugin.add_scene_button.click()
+        _settle(app)
+        result["scene_status"] = main.statusbar.currentMessage()
     result["file_label"] = plugin.file_label.text()
     main.grab().save(str(args.out / "timeline.png"))
     return result
@@ -112,6 +123,7 @@ def main() -> int:
     parser.add_argument("out", type=Path, help="folder for result.json, props.png, timeline.png")
     parser.add_argument("--props-frame", type=int, default=0, help="frame shown with the Frame Props panel")
     parser.add_argument("--add-frame", type=int, default=0, help="frame added to the range file")
+    parser.add_argument("--scene", help="FIRST-LAST: a Scening toolbar scene to add with 'Add this scene'")
     parser.add_argument("-a", "--arg", action="append", default=[], metavar="KEY=VALUE", help="script argument")
     args = parser.parse_args()
     args.script = args.script.resolve()

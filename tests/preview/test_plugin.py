@@ -61,7 +61,7 @@ def test_the_plugin_shows_and_extends_the_ai_ranges(tmp_path) -> None:
     subprocess.run(vse_cli, env=env, check=True, capture_output=True, timeout=60)
 
     driver = [sys.executable, "-m", "scripts.preview_shots", str(work / "hybrid.vpy"), str(tmp_path / "out"),
-              "--props-frame", "15", "--add-frame", "70"]  # fmt: skip
+              "--props-frame", "15", "--add-frame", "70", "--scene", "60-64"]  # fmt: skip
     xvfb = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"]
     done = subprocess.run(xvfb + driver, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     result_file = tmp_path / "out" / "result.json"
@@ -81,7 +81,9 @@ def test_the_plugin_shows_and_extends_the_ai_ranges(tmp_path) -> None:
     assert result["after_click"] == 40  # clicking the second range jumps to its first frame
     # "Add this frame" at output frame 70 writes hybrid frame 80, the number upscale_ranges reads
     assert "added 80" in result["status"]
-    assert (work / "keys.txt").read_text() == "20-29\n50-59\n80\n"
-    assert parse_ranges(work / "keys.txt", 100) == [(20, 29), (50, 59), (80, 80)]
+    # "Add this scene": the Scening toolbar's scene 60-64 of the output is 70-74 of the clip
+    assert "added 70-74" in result["scene_status"]
+    assert (work / "keys.txt").read_text() == "20-29\n50-59\n80\n70-74\n"
+    assert parse_ranges(work / "keys.txt", 100) == [(20, 29), (50, 59), (70, 74), (80, 80)]
     for shot in ("props.png", "timeline.png"):
         assert (tmp_path / "out" / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
