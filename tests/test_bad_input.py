@@ -82,8 +82,10 @@ def _file(e, name: str, data: bytes):
     return path
 
 
-def _ranges(ranges):
-    return lambda e: vse.upscale_ranges(e.rgb, ranges(e) if callable(ranges) else ranges, e.model, device="cpu")
+def _ranges(ranges, **kwargs):
+    return lambda e: vse.upscale_ranges(
+        e.rgb, ranges(e) if callable(ranges) else ranges, e.model, device="cpu", **kwargs
+    )
 
 
 FILTER_CASES = [
@@ -204,25 +206,25 @@ FILTER_CASES = [
     pytest.param(lambda e: vse.export_pose(e.posed, None), ClipError, "path=None", id="export_pose-None"),
     # round 2, our own inputs
     pytest.param(
-        lambda e: vse.upscale_ranges(e.rgb, "0", e.model, device="cpu", width=-64),
+        _ranges("0", width=-64),
         ClipError,
         "width=-64 is out of range",
         id="ranges-width-negative",
     ),
     pytest.param(
-        lambda e: vse.upscale_ranges(e.rgb, "0", e.model, device="cpu", width=64.5),
+        _ranges("0", width=64.5),
         ClipError,
         "width=64.5 is not an integer",
         id="ranges-width-float",
     ),
     pytest.param(
-        lambda e: vse.upscale_ranges(e.rgb, "0", e.model, device="cpu", height="96"),
+        _ranges("0", height="96"),
         ClipError,
         "height='96' is not an integer",
         id="ranges-height-str",
     ),
     pytest.param(
-        lambda e: vse.upscale_ranges(e.rgb, "0", e.model, device="cpu", tiles=64),
+        _ranges("0", tiles=64),
         ClipError,
         "tiles= is an argument of neither upscale_ranges nor upscale; did you mean tile=?",
         id="ranges-unknown-kwarg",
