@@ -28,3 +28,20 @@ actually used (smaller after an out-of-memory retry), so a previewer, which show
 
 NUM_KEYPOINTS = 133
 """COCO-WholeBody keypoints per person: body 17, feet 6, face 68, hands 2 x 21."""
+
+HELD_PROP = "VSEnhanceHeldFrom"
+"""On every frame ``upscale`` makes (and ``upscale_ranges``): the source frame number whose AI output the frame
+shows; equal to the frame's own number when it was computed (always, with ``dedup="off"``, and on the classic
+path). Pose frames carry it as ``{prefix}HeldFrom``."""
+
+DEDUP_ID_PROP = "VSEnhanceDedup"
+"""On every frame of a clip with held-frame reuse: an id naming its decisions (:mod:`vsenhance.holds`), through
+which the encoder and the estimate count the frames that are computed without rendering any."""
+
+DEDUP_FRAME_PROP = "VSEnhanceDedupFrame"
+"""With :data:`DEDUP_ID_PROP`: the frame's own number in the clip that made the decisions, so a frame seen after
+trims and splices tells which decisions are its own."""
+
+KEY_INTERVAL = 64
+"""Held-frame reuse starts afresh every this many frames (frames 0, 64, 128, ... are always computed), so that
+showing any frame reads at most this many source frames, and segments of an encode stay independent."""

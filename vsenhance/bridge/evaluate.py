@@ -39,10 +39,13 @@ def ensure_threads(streams: int, func: str) -> None:
 
 
 def map_planes(
-    clip: vs.VideoNode, template: vs.VideoNode, fn: PlaneFunction, props: Callable[[], Mapping[str, Any]] | None = None
+    clip: vs.VideoNode,
+    template: vs.VideoNode,
+    fn: PlaneFunction,
+    props: Callable[[int], Mapping[str, Any]] | None = None,
 ) -> vs.VideoNode:
     """A clip shaped like ``template`` whose frame n is ``fn(planes of clip[n])``, with clip[n]'s props (and
-    ``props()``, read after ``fn`` ran, so it can tell what ``fn`` did, e.g. the tile size it ended up using).
+    ``props(n)``, read after ``fn`` ran, so it can tell what ``fn`` did, e.g. the tile size it ended up using).
 
     Each frame is computed independently (random access: frame n needs only clip[n]). ``std.ModifyFrame``
     runs its callback for one frame at a time, so each request gets its own ModifyFrame node through
@@ -59,7 +62,7 @@ def map_planes(
         fn(read_planes(f), read_planes(dst))
         dst.props.update(f.props)
         if props is not None:
-            dst.props.update(props())
+            dst.props.update(props(n))
         return dst
 
     return template.std.FrameEval(lambda n: template.std.ModifyFrame(clip, modify), clip_src=[clip, template])

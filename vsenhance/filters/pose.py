@@ -20,7 +20,9 @@ from ..bridge.batching import batched_modify
 from ..bridge.checks import check_bool, check_number, check_path
 from ..bridge.formats import check_constant, color_params, from_rgb, to_rgb
 from ..bridge.frames import read_rgb, write_planes
+from ..bridge.held import Dedup, KeyFrames, ResultsByKey, check_held_format, resolve_dedup
 from ..bridge.props import has_pose, prop_names, read_pose, write_pose
+from ..constants import HELD_PROP
 from ..errors import ClipError
 from ..files import atomic_open
 from ..models.pose.draw_options import DrawOptions
@@ -82,6 +84,7 @@ def pose(
     threads: int | None = None,
     cache_frames: int = 4096,
     streams: int | str = "auto",
+    dedup: Dedup = "exact",
 ) -> vs.VideoNode:
     """Find people and their 133 whole-body keypoints; frames pass through unchanged with pose props.
 
@@ -97,6 +100,12 @@ def pose(
     two 1-thread groups at once gave no gain over one group on all cores and hold twice the activations, see
     docs/pose.md); ``threads``: ONNX Runtime intra-op threads per session (default: usable cores // ``streams``,
     so the concurrent runs together use the cores).
+
+    ``dedup``: held frames (the picture of the frame before, repeated) take the boxes and keypoints of the frame
+    they repeat, which alone goes through the models: ``"exact"`` (bit-identical frames; the props are those of
+    ``"off"``), ``"near"``, a tolerance, or ``"off"``, as :func:`vsenhance.upscale`'s. ``{prefix}HeldFrom`` says
+    which frame's pose a frame carries (its own number when computed). With ``det_interval`` k > 1 the detector
+    runs on every k-th computed frame of a group.
     """
     func = "vsenhance.pose"
     check_constant(clip, func)
@@ -112,6 +121,9 @@ def pose(
     if streams != "auto":
         check_number(func, "streams", streams, 1, 64, integer=True)
     _check_prefix(func, prefix)
+    rule = resolve_dedup(dedup, func)
+    if rule is not None:
+        check_held_format(clip, func)
     det_interval = int(det_interval)
     if batch == "auto":
         size = auto_batch(clip.num_frames, clip.width, clip.height, det_interval)
@@ -157,12 +169,28 @@ def pose(
         pipeline.providers,
     )
 
-    def compute(frames: Sequence[vs.VideoFrame], first: int) -> list:
-        arrays = [read_rgb(f) for f in frames]
-        return pipeline(arrays, det_interval)
+    held_from = f"{prefix}HeldFrom"
+    if rule is None:
+
+        def compute(frames: Sequence[vs.VideoFrame], first: int) -> list:
+            results = pipeline([read_rgb(f) for f in frames], det_interval)
+            return [(result, first + i) for i, result in enumerate(results)]
+
+    else:  # each group's frames show their key frames' pictures (rgb.at_key): the models see each key once
+        keys = KeyFrames(clip, rule)
+        rgb = keys.at_key(rgb)
+        by_key = ResultsByKey(int(cache_frames))
+
+        def compute(frames: Sequence[vs.VideoFrame], first: int) -> list:
+            shown = [int(f.props[HELD_PROP]) for f in frames]
+            pictures = dict(zip(shown, frames, strict=True))  # all frames of a key show one picture
+            found = by_key.get(shown, lambda todo: pipeline([read_rgb(pictures[k]) for k in todo], det_interval))
+            return [(found[key], key) for key in shown]
 
     def apply(frame: vs.VideoFrame, result, n: int) -> None:
-        write_pose(frame.props, prefix, result.boxes, result.keypoints, result.detected)
+        found, key = result
+        write_pose(frame.props, prefix, found.boxes, found.keypoints, found.detected)
+        frame.props[held_from] = key
 
     return batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames), streams=streams)
 

@@ -17,10 +17,19 @@ import vapoursynth as vs
 
 from ..bridge.checks import check_number
 from ..bridge.formats import check_constant, color_params, resolve_output_format
-from ..constants import CHOICE_PROPS, HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_FILE_PROP, RANGES_PROP
+from ..bridge.held import KeyFrames, check_held_format, resolve_dedup
+from ..constants import (
+    CHOICE_PROPS,
+    HELD_PROP,
+    HYBRID_FRAME_PROP,
+    HYBRID_ID_PROP,
+    PATH_PROP,
+    RANGES_FILE_PROP,
+    RANGES_PROP,
+)
 from ..errors import ClipError
 from ..timecode import parse_time_exact
-from .upscale import upscale
+from .upscale import _upscale, upscale
 
 __all__ = ["parse_ranges", "upscale_ranges"]
 
@@ -259,7 +268,17 @@ def upscale_ranges(
             check_number(_FUNC, name, value, 1, integer=True)
     merged = parse_ranges(ranges, clip.num_frames, fps=clip.fps)
 
-    ai = upscale(clip, **upscale_kwargs) if model is None else upscale(clip, model, **upscale_kwargs)
+    # upscale's own defaults for what was not given; the held-frame decisions are made here, in this clip's
+    # numbering, so that the encoder finds them under this clip's id too
+    options = _UPSCALE_SIGNATURE.bind(clip, *(() if model is None else (model,)), **upscale_kwargs)
+    options.apply_defaults()
+    settings = dict(options.arguments)
+    clip, model = settings.pop("clip"), settings.pop("model")
+    rule = resolve_dedup(settings["dedup"], _FUNC)
+    if rule is not None:
+        check_held_format(clip, _FUNC)
+    keys = KeyFrames(clip, rule) if rule is not None else None
+    ai = _upscale(clip, model, keys, **settings)
     size = _target_size(clip, ai, width, height, scale)
     if (ai.width, ai.height) != size:
         ai = core.resize.Lanczos(ai, *size, filter_param_a=taps)
@@ -294,18 +313,24 @@ def upscale_ranges(
         pieces.append(classic[pos:])
     out = pieces[0] if len(pieces) == 1 else core.std.Splice(pieces)
     source = Path(ranges).resolve() if isinstance(ranges, os.PathLike) else None
-    return _with_map(out, merged, source)
+    return _with_map(out, merged, source, keys)
 
 
-_UPSCALE_ARGS = frozenset(inspect.signature(upscale).parameters) - {"clip", "model", "scale"}
+_UPSCALE_SIGNATURE = inspect.signature(upscale)
+_UPSCALE_ARGS = frozenset(_UPSCALE_SIGNATURE.parameters) - {"clip", "model", "scale"}
 _OWN_ARGS = frozenset(inspect.signature(upscale_ranges).parameters) - {"upscale_kwargs"}
 
 
-def _with_map(clip: vs.VideoNode, merged: list[tuple[int, int]], source: Path | None) -> vs.VideoNode:
+def _with_map(
+    clip: vs.VideoNode, merged: list[tuple[int, int]], source: Path | None, keys: KeyFrames | None
+) -> vs.VideoNode:
     """Every frame says which AI ranges its clip has and which frame of it it is (:data:`RANGES_PROP`,
     :data:`HYBRID_FRAME_PROP`, :data:`HYBRID_ID_PROP`): the estimate and the encoder count the AI frames of the
-    final clip from a few sampled frames, through any trims and splices, instead of guessing from samples.
-    A range file's path (:data:`RANGES_FILE_PROP`) tells the vs-preview plugin where to add ranges."""
+    final clip from a few sampled frames, through any trims and splices, instead of guessing from samples; with
+    held-frame reuse, the classic path's frames name ``keys`` too (:meth:`KeyFrames.mark`, showing themselves),
+    so every frame has one prop set and the count of computed AI frames finds the decisions from any frame.
+    A range file's path (:data:`RANGES_FILE_PROP`) tells the vs-preview plugin where to add ranges. Frames of
+    the classic path were computed: they show themselves (:data:`HELD_PROP`)."""
     flat = [n for pair in merged for n in pair]
     props: dict[str, Any] = {RANGES_PROP: flat, HYBRID_ID_PROP: uuid.uuid4().hex[:12]}
     if source is not None:
@@ -315,6 +340,11 @@ def _with_map(clip: vs.VideoNode, merged: list[tuple[int, int]], source: Path | 
     def number(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         out = f.copy()
         out.props[HYBRID_FRAME_PROP] = n
+        if HELD_PROP not in out.props:  # the classic path: computed, in the numbering the decisions use too
+            if keys is None:
+                out.props[HELD_PROP] = n
+            else:
+                keys.mark(out.props, n, n)
         return out
 
     return core.std.ModifyFrame(clip, clip, number)

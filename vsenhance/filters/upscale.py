@@ -23,7 +23,8 @@ from ..bridge.formats import (
     resolve_output_format,
     to_rgb,
 )
-from ..constants import CHOICE_PROPS
+from ..bridge.held import Dedup, KeyFrames, check_held_format, map_planes_held, resolve_dedup
+from ..constants import CHOICE_PROPS, HELD_PROP
 from ..errors import ClipError
 from ..models.colorspec import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
 
@@ -64,6 +65,7 @@ def upscale(
     tile_batch: int = 1,
     output_format: str | int | vs.VideoFormat | vs.PresetVideoFormat | None = None,
     compile: bool = False,
+    dedup: Dedup = "exact",
 ) -> vs.VideoNode:
     """Upscale ``clip`` with a super-resolution model, tiled exactly like Real-ESRGAN's ``RealESRGANer``.
 
@@ -84,7 +86,38 @@ def upscale(
     :param compile:       ``torch.compile`` the network (fuses bias, activation and concatenation around the
                           convolutions: 1.5-2x on an H100). The first frame of each tile shape waits for the
                           compilation (about a minute); worth it for encodes, not for previews.
+    :param dedup:         held frames (a picture repeated from the frame before) reuse the model's output of
+                          the frame they repeat instead of running it again: ``"exact"`` (bit-identical source
+                          frames only; the output is identical to ``"off"``), ``"near"`` (lossy sources: at most
+                          8 codes of mean difference in any 8x8 area, see docs/dedup.md), a tolerance in 8-bit
+                          codes, or ``"off"``. Every frame carries ``VSEnhanceHeldFrom``: the frame whose output it
+                          shows (its own number when computed).
     """
+    return _upscale(
+        clip, model, None, scale=scale, tile=tile, tile_pad=tile_pad, pre_pad=pre_pad, device=device,
+        precision=precision, streams=streams, tile_batch=tile_batch, output_format=output_format, compile=compile,
+        dedup=dedup,
+    )  # fmt: skip
+
+
+def _upscale(
+    clip: vs.VideoNode,
+    model: str | os.PathLike[str],
+    keys: KeyFrames | None,
+    *,
+    scale: float | None,
+    tile: int,
+    tile_pad: int,
+    pre_pad: int,
+    device: Device,
+    precision: Precision,
+    streams: int,
+    tile_batch: int,
+    output_format: str | int | vs.VideoFormat | vs.PresetVideoFormat | None,
+    compile: bool,
+    dedup: Dedup,
+) -> vs.VideoNode:
+    """``upscale``; ``keys``: decisions made by the caller (``upscale_ranges`` registers them under its own id)."""
     check_constant(clip, _FUNC)
     check_path(_FUNC, "model", model, "a model name (`vsenhance models list`) or the path of a model file")
     for name, value, low, high in (
@@ -104,6 +137,9 @@ def upscale(
         raise ClipError(
             _FUNC, f"precision={precision!r} is not known.", f"Use one of {', '.join(get_args(Precision))}."
         )
+    rule = resolve_dedup(dedup, _FUNC)
+    if rule is not None:
+        check_held_format(clip, _FUNC)
     out_fmt = resolve_output_format(clip, output_format, _FUNC)
     # read now (frame 0) so bad colour props fail before the model loads: YUV/GRAY on either side needs the
     # matrix, and integer RGB its _Range
@@ -115,7 +151,9 @@ def upscale(
 
     plan = _plan(clip, params, out_fmt, on_device=_converts_on_device(runtime), model_scale=runtime.scale, scale=scale)
     src = _prepare_input(clip, plan)
-    out = _infer(src, runtime, plan, os.path.basename(os.fspath(model)))
+    if rule is not None and keys is None:
+        keys = KeyFrames(clip, rule)
+    out = _infer(src, runtime, plan, os.path.basename(os.fspath(model)), keys, streams)
     return _finish_output(out, plan)
 
 
@@ -219,9 +257,12 @@ def _prepare_input(clip: vs.VideoNode, plan: _Conversion) -> vs.VideoNode:
     return to_rgb(clip, plan.params) if plan.rgb_input else clip
 
 
-def _infer(src: vs.VideoNode, runtime: SRRuntime, plan: _Conversion, model: str) -> vs.VideoNode:
+def _infer(
+    src: vs.VideoNode, runtime: SRRuntime, plan: _Conversion, model: str, keys: KeyFrames | None, streams: int
+) -> vs.VideoNode:
     """Inference: the model's output, ``runtime.scale`` times ``src``'s size, in ``plan.written``, each frame
-    saying what made it (:data:`~vsenhance.constants.CHOICE_PROPS`)."""
+    saying what made it (:data:`~vsenhance.constants.CHOICE_PROPS`) and which frame's output it shows
+    (``keys``: once per key frame; None: every frame its own)."""
     s = runtime.scale
     template = src.std.BlankClip(width=src.width * s, height=src.height * s, format=plan.written.id, keep=True)
     process = partial(runtime.process, source=plan.source, chroma=plan.chroma, output=plan.output)
@@ -230,7 +271,10 @@ def _infer(src: vs.VideoNode, runtime: SRRuntime, plan: _Conversion, model: str)
     def choice() -> dict[str, object]:
         return dict(zip(CHOICE_PROPS, [*fixed, runtime.tile], strict=True))
 
-    return map_planes(src, template, process, choice)
+    if keys is None:
+        return map_planes(src, template, process, lambda n: choice() | {HELD_PROP: n})
+    # the outputs of the keys of every frame in flight stay until their held frames have them
+    return map_planes_held(src, template, process, choice, keys, cache_frames=max(core.num_threads, streams) + 2)
 
 
 def _finish_output(out: vs.VideoNode, plan: _Conversion) -> vs.VideoNode:
