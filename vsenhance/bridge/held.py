@@ -49,7 +49,6 @@ __all__ = [
     "HeldRule",
     "KeyFrames",
     "ResultsByKey",
-    "check_held_format",
     "map_planes_held",
     "resolve_dedup",
 ]
@@ -114,13 +113,6 @@ def resolve_dedup(dedup: object, func: str) -> HeldRule | None:
             func, f"dedup={dedup!r} is not a tolerance in [0, {MAX_TOLERANCE:g}] codes.", f"Pass {choices}."
         )
     return HeldRule(float(dedup))
-
-
-def check_held_format(clip: vs.VideoNode, func: str) -> None:
-    """Held-frame reuse compares the source's planes: a format without them is refused up front."""
-    fmt = clip.format
-    if fmt is None or fmt.id == 0 or clip.width == 0 or clip.height == 0:
-        raise ClipError(func, "dedup needs a clip of one format and size, to compare its frames.", 'Pass dedup="off".')
 
 
 def _codes(fmt: vs.VideoFormat) -> float:

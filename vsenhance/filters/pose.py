@@ -20,7 +20,7 @@ from ..bridge.batching import batched_modify
 from ..bridge.checks import check_bool, check_number, check_path
 from ..bridge.formats import check_constant, color_params, from_rgb, to_rgb
 from ..bridge.frames import read_rgb, write_planes
-from ..bridge.held import Dedup, KeyFrames, ResultsByKey, check_held_format, resolve_dedup
+from ..bridge.held import Dedup, KeyFrames, ResultsByKey, resolve_dedup
 from ..bridge.props import has_pose, prop_names, read_pose, write_pose
 from ..constants import HELD_PROP
 from ..errors import ClipError
@@ -122,8 +122,6 @@ def pose(
         check_number(func, "streams", streams, 1, 64, integer=True)
     _check_prefix(func, prefix)
     rule = resolve_dedup(dedup, func)
-    if rule is not None:
-        check_held_format(clip, func)
     det_interval = int(det_interval)
     if batch == "auto":
         size = auto_batch(clip.num_frames, clip.width, clip.height, det_interval)

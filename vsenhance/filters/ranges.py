@@ -17,7 +17,7 @@ import vapoursynth as vs
 
 from ..bridge.checks import check_number
 from ..bridge.formats import check_constant, color_params, resolve_output_format
-from ..bridge.held import KeyFrames, check_held_format, resolve_dedup
+from ..bridge.held import KeyFrames, resolve_dedup
 from ..constants import (
     CHOICE_PROPS,
     HELD_PROP,
@@ -275,8 +275,6 @@ def upscale_ranges(
     settings = dict(options.arguments)
     clip, model = settings.pop("clip"), settings.pop("model")
     rule = resolve_dedup(settings["dedup"], _FUNC)
-    if rule is not None:
-        check_held_format(clip, _FUNC)
     keys = KeyFrames(clip, rule) if rule is not None else None
     ai = _upscale(clip, model, keys, **settings)
     size = _target_size(clip, ai, width, height, scale)

@@ -23,7 +23,7 @@ from ..bridge.formats import (
     resolve_output_format,
     to_rgb,
 )
-from ..bridge.held import Dedup, KeyFrames, check_held_format, map_planes_held, resolve_dedup
+from ..bridge.held import Dedup, KeyFrames, map_planes_held, resolve_dedup
 from ..constants import CHOICE_PROPS, HELD_PROP
 from ..errors import ClipError
 from ..models.colorspec import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
@@ -138,8 +138,6 @@ def _upscale(
             _FUNC, f"precision={precision!r} is not known.", f"Use one of {', '.join(get_args(Precision))}."
         )
     rule = resolve_dedup(dedup, _FUNC)
-    if rule is not None:
-        check_held_format(clip, _FUNC)
     out_fmt = resolve_output_format(clip, output_format, _FUNC)
     # read now (frame 0) so bad colour props fail before the model loads: YUV/GRAY on either side needs the
     # matrix, and integer RGB its _Range
