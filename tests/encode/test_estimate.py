@@ -173,3 +173,22 @@ def test_a_script_writing_to_fd_1_cannot_break_the_estimate(tmp_path):
     done = run_cli("estimate", str(script), "--frames", "3", "--json")
     assert done.returncode == 0, done.stderr.decode()
     assert json.loads(done.stdout)["frames"] == 10  # the script's bytes went to stderr, not into the result
+
+
+@pytest.mark.slow
+def test_the_estimate_counts_and_times_computed_frames(tmp_path, capsys, tiny_model_path):
+    """A clip drawn on twos: 20 of its 40 frames are computed; the timed run holds 4 computed frames (and the
+    4 held ones between them), so the projection is 20 x seconds per computed frame."""
+    from .test_farm_e2e import HELD_SCRIPT
+
+    script = tmp_path / "held.vpy"
+    script.write_text(HELD_SCRIPT)
+    args = ["-a", f"model={tiny_model_path}", "-a", "dedup=exact"]
+    assert main(["estimate", str(script), "--frames", "5", *args, "--json"]) == 0
+    est = json.loads(capsys.readouterr().out)
+    path = est["paths"]["all"]
+    assert path["frames"] == 40 and path["computed"] == 20
+    assert path["held"] == "AI frames 40, computed 20 (50 % held)"
+    assert path["timed_frames"] == list(range(2, 10)) and path["warmup_frames"] == [0]
+    assert path["projected_seconds"] == pytest.approx(20 * path["seconds_per_frame"])
+    assert "AI frames 40, computed 20 (50 % held): 20 computed frames at" in format_estimate(est)

@@ -226,3 +226,40 @@ def test_disk_full_says_so_and_keeps_what_is_done(script, small_disk, capsys, le
     done = json.loads((state / "done.json").read_text())["done"]
     assert done and all((state / f"seg_{int(i):05d}.mkv").is_file() for i in done)
     assert not list(state.glob("*.partial*")) and not out.exists()
+
+
+HELD_SCRIPT = """\
+import numpy as np
+import vapoursynth as vs
+import vsenhance as vse
+core = vs.core
+rng = np.random.default_rng(0)
+pictures = rng.integers(16, 235, (20, 24, 32), dtype=np.uint8)
+blank = core.std.BlankClip(format=vs.YUV420P8, width=32, height=24, length=40, fpsnum=24)
+
+def fill(n, f):
+    out = f.copy()
+    np.asarray(out[0])[...] = pictures[n // 2]  # drawn on twos
+    return out
+
+src = blank.std.ModifyFrame(blank, fill).std.SetFrameProps(_Matrix=1, _Range=0, _ChromaLocation=0)
+vse.upscale(src, model, device="cpu", precision="fp32", output_format="same", dedup=dedup).set_output()
+"""
+
+
+@pytest.mark.parametrize("dedup", ["exact", "near"])
+def test_held_frames_on_two_workers_are_frame_exact_across_segment_boundaries(tmp_path, tiny_model_path, capsys,
+                                                                                dedup):  # fmt: skip
+    """7-frame segments of a twos clip: segments 7-13, 21-27 and 35-39 start on a held frame, whose key is in
+    the segment before: each computes it once more, and the frames are one vspipe's."""
+    script = tmp_path / "held.vpy"
+    script.write_text(HELD_SCRIPT, encoding="utf-8")
+    args = ("-a", f"model={tiny_model_path}", "-a", f"dedup={dedup}")
+    ref = direct_framemd5(script, f"model={tiny_model_path}", f"dedup={dedup}")
+    out = tmp_path / "held.mkv"
+    rc = main(["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "7",
+               "--workers", "2", *args])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert framemd5(out) == ref and len(ref) == 40
+    assert "AI frames 40, computed 23 (42 % held)" in err  # 20 pictures, 3 of them twice

@@ -23,9 +23,9 @@ key however many requests wait for it) and gives every frame the key's pixels wi
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
-import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -67,6 +67,7 @@ at most 6.0 codes from the key in luma (4:2:0 chroma, 4x4 areas: 8.6, once); eve
 MAX_TOLERANCE = 64.0  # a quarter of the 8-bit range: beyond it, "held" would take in real motion
 FADE_SHARE = 1 / 32  # the whole frame's mean difference may be at most this share of the tolerance (fades)
 WINDOW = 8  # the compared areas: 8x8 pixels of luma (or of RGB), the same picture area on subsampled chroma
+_ids = itertools.count()  # in creation order: every process that executes a script names its decisions alike
 _KEY = "_VSEnhanceKey"  # on the decision clip's frames: the number of the key frame whose pixels they carry
 _FAR = "_VSEnhanceFar"  # on the neighbour clip's frames: 1 where frame n cannot be within the tolerance of its key
 
@@ -134,21 +135,28 @@ def _within(a: Sequence[np.ndarray], b: Sequence[np.ndarray], fmt: vs.VideoForma
         ww = max(1, WINDOW >> fmt.subsampling_w) if chroma else WINDOW
         wide = np.int32 if integer else np.float64  # no wrap-around, and float sums that stay exact enough
         d = x.astype(wide) - y.astype(wide)
-        if abs(float(d.mean())) * codes > tolerance * FADE_SHARE:
+        if abs(float(d.mean(dtype=np.float64))) * codes > tolerance * FADE_SHARE:
             return False
         wh, ww = min(wh, d.shape[0]), min(ww, d.shape[1])
-        rows = np.cumsum(np.abs(d), axis=0, dtype=np.int64 if integer else np.float64)
+        limit = tolerance * wh * ww / codes
+        ad = np.abs(d)
+        gh, gw = d.shape[0] // wh * wh, d.shape[1] // ww * ww  # the areas on the grid first: motion fails there
+        grid = ad[:gh, :gw].reshape(gh // wh, wh, gw // ww, ww).sum(axis=(1, 3), dtype=np.int64 if integer else None)
+        if float(grid.max()) > limit:
+            return False
+        rows = np.cumsum(ad, axis=0, dtype=np.int64 if integer else np.float64)
         rows = np.concatenate([rows[wh - 1 : wh], rows[wh:] - rows[:-wh]]) if d.shape[0] > wh else rows[-1:]
         cols = np.cumsum(rows, axis=1)
         cols = np.concatenate([cols[:, ww - 1 : ww], cols[:, ww:] - cols[:, :-ww]], axis=1) if d.shape[1] > ww \
             else cols[:, -1:]  # fmt: skip
-        if float(cols.max()) * codes > tolerance * wh * ww:
+        if float(cols.max()) > limit:
             return False
     return True
 
 
 class KeyFrames:
-    """The key frame of every frame of ``clip`` under ``rule``; registered in :mod:`vsenhance.holds` by ``id``.
+    """The key frame of every frame of ``clip`` under ``rule``; registered in :mod:`vsenhance.holds` by ``id``,
+    which counts the decisions a process makes, so that every worker executing one script has the same ids.
 
     ``clip`` (the decision clip): frame n holds src[key(n)]'s pixels and its number. :meth:`keys` reads the
     decisions without anything else being computed (the encoder and the estimate count computed frames so).
@@ -156,7 +164,7 @@ class KeyFrames:
 
     def __init__(self, src: vs.VideoNode, rule: HeldRule) -> None:
         self.rule = rule
-        self.id = uuid.uuid4().hex[:12]
+        self.id = f"held{next(_ids)}"
         self.num_frames = src.num_frames
         self._src = src
         self._fmt = src.format

@@ -7,7 +7,9 @@ AI frames of the final clip are counted exactly through trims and splices (:mod:
 each boundary between pieces); where frames carry no map the split is the samples' and the output says so.
 Each path is then timed on its own frames: one warm-up frame (model loading, allocations), then several frames
 requested at once, as vspipe requests them. Projected time = sum over paths of frames × seconds per frame; the
-encoder's own time is not included.
+encoder's own time is not included. Where held frames reuse their key frame's AI output, the sampler counts the
+frames the model computes (:mod:`.heldcount`, from the decisions alone) and times a run of frames holding
+several computed ones: that path's time is computed frames × seconds per computed frame.
 """
 
 from __future__ import annotations
@@ -45,23 +47,28 @@ def build_estimate(probe: dict) -> dict:
         raise EncodeError("estimate", "no frames were sampled.", "pass --frames 1 or more.")
     ranges = {clip: [tuple(r) for r in spans] for clip, spans in probe.get("ranges", {}).items()}
     mapped = map_paths(samples, ranges, total)
+    held = probe.get("held")
     paths = {}
     projected = 0.0
     for name in sorted(mapped.frames):
         frames = mapped.frames[name]
         timing = probe["timing"].get(name, {})
-        spf = timing.get("seconds_per_frame") or 0.0
+        spf = timing.get("seconds_per_frame") or 0.0  # per computed frame where held frames reuse
+        computed = held["computed"] if held and held["path"] == name else None
+        cost = (frames if computed is None else computed) * spf
         paths[name] = {
             "frames": frames,
             "counted": mapped.counted,
             "share": frames / total if total else 0.0,
+            "computed": computed,
+            "held": None if computed is None else held["describe"],
             "seconds_per_frame": spf,
             "fps": 1 / spf if spf > 0 else None,
             "timed_frames": timing.get("frames", []),
             "warmup_frames": timing.get("warmup", []),
-            "projected_seconds": frames * spf,
+            "projected_seconds": cost,
         }
-        projected += frames * spf
+        projected += cost
     fps_num, fps_den = probe["fps"]
     return {
         "frames": total,
@@ -97,6 +104,10 @@ def format_estimate(est: dict, lang: str = "en") -> str:
     for name, p in est["paths"].items():
         how = "counted" if p["counted"] else "estimated from the samples"
         speed = f"{p['fps']:.2f} fps" if p["fps"] else "? fps"
+        if p.get("computed") is not None:
+            lines.append(f"  {name}: {p['held']}: {p['computed']} computed frames at {speed} "
+                         f"= {dur(p['projected_seconds'])}")  # fmt: skip
+            continue
         lines.append(f"  {name}: {p['frames']} frames ({how}) at {speed} = {dur(p['projected_seconds'])}")
     fps = est["render_fps"]
     lines.append(f"render speed: {fps:.2f} fps" if fps else "render speed: ?")

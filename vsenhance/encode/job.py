@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -31,8 +32,9 @@ from .concat import concat_segments, dry_join
 from .encoder import EncoderSettings, check_container, dry_run, hdr_warnings, segment_argv
 from .estimate import sample_indices
 from .farm.protocol import ClipSummary, Pool, RenderTask
+from .heldcount import Computed, count_computed, held_pieces
 from .lock import OutputLock
-from .pathmap import map_clip, segment_ai_frames
+from .pathmap import PathMap, map_clip, sample, segment_ai_frames
 from .plan import DEFAULT_SEGMENT_FRAMES, Plan, Segment
 from .programs import find_ffmpeg, find_ffprobe
 from .progress import GpuMonitor, ProgressDisplay
@@ -285,7 +287,8 @@ class _Job:
 
     def count_ai_frames(self, scheduler: Scheduler, plan: Plan) -> dict[int, int] | None:
         """Each missing segment's AI frames, counted from the clip's map (a few more frames probed where pieces of
-        hybrid clips meet), for the ETA and the order: None where the map does not allow counting."""
+        hybrid clips meet), or, with held-frame reuse, the frames the model computes: for the ETA and the order.
+        None where the map does not allow counting."""
         missing = [s for s in plan.segments if s.index not in self.done]
         if not missing:
             return None
@@ -296,10 +299,39 @@ class _Job:
             self.tell(f"the AI frames were not counted ({exc.problem}); the ETA follows the overall speed")
             return None
         counts = segment_ai_frames(mapped, [(s.index, s.first, s.last) for s in missing])
+        computed = self.count_computed(scheduler, mapped, missing, plan.total_frames)
         if counts is not None and "ai" in mapped.frames:
-            self.tell(f"AI frames: {mapped.frames['ai']} of {plan.total_frames} ({mapped.note}); segments with "
-                      "the most AI frames go first")  # fmt: skip
+            order = "" if computed else "; segments with the most AI frames go first"
+            self.tell(f"AI frames: {mapped.frames['ai']} of {plan.total_frames} ({mapped.note}){order}")
+        if computed is not None:
+            self.tell(f"{computed.describe()}; segments that compute the most go first")
+            return computed.segments if any(computed.segments.values()) else None
         return counts if counts and any(counts.values()) else None
+
+    def count_computed(
+        self, scheduler: Scheduler, mapped: PathMap, missing: list[Segment], total: int
+    ) -> Computed | None:
+        """With held-frame reuse in the clip: the frames of each missing segment that the model computes, from the
+        decisions one worker reads off the source (:mod:`.heldcount`); None without reuse, or when not known."""
+        samples = [sample(n, p) for n, p in self.props.items()]
+        if not any(s.held for s in samples):
+            return None
+        pieces = held_pieces(samples, total)
+        ai_spans = mapped.intervals.get("ai", []) if "ai" in mapped.frames else mapped.intervals.get("all")
+        if pieces is None or not mapped.counted or ai_spans is None:
+            self.tell("held frames were not counted (the clip's pieces were not all found); the ETA counts frames")
+            return None
+        start = time.monotonic()
+        try:
+            computed = count_computed(
+                pieces, ai_spans, [(s.index, s.first, s.last) for s in missing],
+                lambda spans: [list(keys) for keys in scheduler.probe((), tuple(spans)).keys],
+            )  # fmt: skip
+        except EncodeError as exc:  # best effort, as the AI frames' count
+            self.tell(f"held frames were not counted ({exc.problem}); the ETA counts frames")
+            return None
+        self.tell(f"read {computed.frames_read} frames' held-frame decisions in {time.monotonic() - start:.1f}s")
+        return computed
 
     def encode_segments(self, scheduler: Scheduler, plan: Plan, ai_frames: dict[int, int] | None) -> None:
         self.progress = ProgressDisplay(

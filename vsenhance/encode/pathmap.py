@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..constants import HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
+from ..constants import DEDUP_FRAME_PROP, DEDUP_ID_PROP, HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
 
 __all__ = [
     "MAX_BISECT_FRAMES",
@@ -26,11 +26,13 @@ __all__ = [
     "boundaries_to_render",
     "map_clip",
     "map_paths",
+    "sample",
     "segment_ai_frames",
 ]
 
 MAX_BISECT_FRAMES = 48  # frames rendered to find piece boundaries before the mapping gives up (then: sampled)
 Key = tuple[str, int] | None  # (hybrid clip id, its frame number - the final frame number), None without a map
+HeldKey = tuple[str, int] | None  # (held-frame decisions' id, their frame number - the final one), None without
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Sample:
     path: str | None  # VSEnhancePath, None when the frame has none
     clip: str | None = None  # VSEnhanceClip
     hybrid_frame: int | None = None  # VSEnhanceFrame
+    held: HeldKey = None  # from VSEnhanceDedup and VSEnhanceDedupFrame (see .heldcount)
 
     @property
     def key(self) -> Key:
@@ -66,11 +69,13 @@ class PathMap:
 
 
 def boundaries_to_render(samples: Iterable[Sample]) -> list[int]:
-    """Frames to render next: the midpoint of every pair of neighbouring samples whose maps differ and that are
-    not yet adjacent (bisection toward each boundary)."""
+    """Frames to render next: the midpoint of every pair of neighbouring samples whose maps (paths or held-frame
+    decisions) differ and that are not yet adjacent (bisection toward each boundary)."""
     ordered = sorted(samples, key=lambda s: s.frame)
     return [
-        (a.frame + b.frame) // 2 for a, b in itertools.pairwise(ordered) if a.key != b.key and b.frame - a.frame > 1
+        (a.frame + b.frame) // 2
+        for a, b in itertools.pairwise(ordered)
+        if (a.key, a.held) != (b.key, b.held) and b.frame - a.frame > 1
     ]
 
 
@@ -147,16 +152,21 @@ def map_clip(
     seen.update(render(first) if first else {})
     budget = MAX_BISECT_FRAMES
     while True:
-        samples = [
-            Sample(n, prop_text(p.get(PATH_PROP)), prop_text(p.get(HYBRID_ID_PROP)), p.get(HYBRID_FRAME_PROP))
-            for n, p in seen.items()
-        ]
+        samples = [sample(n, p) for n, p in seen.items()]
         todo = [n for n in boundaries_to_render(samples) if n not in seen][:budget]
         if not todo:
             break
         seen.update(render(todo))
         budget -= len(todo)
     return map_paths(samples, ranges_of(seen), total), seen
+
+
+def sample(n: int, props: Mapping[str, Any]) -> Sample:
+    """Frame ``n`` of the final clip as its props map it."""
+    held_id, held_frame = prop_text(props.get(DEDUP_ID_PROP)), props.get(DEDUP_FRAME_PROP)
+    held = (held_id, int(held_frame) - n) if held_id is not None and held_frame is not None else None
+    path, clip = prop_text(props.get(PATH_PROP)), prop_text(props.get(HYBRID_ID_PROP))
+    return Sample(n, path, clip, props.get(HYBRID_FRAME_PROP), held)
 
 
 def ranges_of(seen: Mapping[int, Mapping[str, Any]]) -> dict[str, list[tuple[int, int]]]:

@@ -16,23 +16,35 @@ import time
 import traceback
 from pathlib import Path
 
-from ..constants import HYBRID_FRAME_PROP, HYBRID_ID_PROP, PATH_PROP, RANGES_PROP
+from .. import holds
+from ..constants import (
+    DEDUP_FRAME_PROP,
+    DEDUP_ID_PROP,
+    HYBRID_FRAME_PROP,
+    HYBRID_ID_PROP,
+    KEY_INTERVAL,
+    PATH_PROP,
+    RANGES_PROP,
+)
 from ..errors import VSEnhanceError
 from ..script import error_line, parse_script_args, run_script
 from .estimate import sample_indices
-from .pathmap import PathMap, map_clip, prop_text, ranges_of
+from .heldcount import Computed, HeldPiece, count_computed, held_pieces
+from .pathmap import PathMap, map_clip, prop_text, ranges_of, sample
 
 __all__ = ["main", "probe"]
 
 
-MAP_PROPS = (PATH_PROP, HYBRID_ID_PROP, HYBRID_FRAME_PROP, RANGES_PROP)
+MAP_PROPS = (PATH_PROP, HYBRID_ID_PROP, HYBRID_FRAME_PROP, RANGES_PROP, DEDUP_ID_PROP, DEDUP_FRAME_PROP)
 WARMUP_FRAMES = 1  # per path: rendered first and not timed (model load, allocations, autotuning)
 TIMED_FRAMES = 4  # per path: rendered at once, as vspipe requests frames, and timed together
 
 
 def probe(script: Path, script_args: dict[str, str], frames: int, output_index: int = 0) -> dict:
     """Render ``frames`` frames spread over the clip (plus its first and last) and find where its pieces of
-    hybrid clips begin and end; then time each path after a warm-up, a few frames at once."""
+    hybrid clips begin and end; count the frames the model computes where held frames reuse their key's output
+    (:mod:`.heldcount`, from the decisions alone); then time each path after a warm-up, a few frames at once
+    (with reuse: a run holding that many computed frames, so the time is per computed frame)."""
     start = time.perf_counter()
     clip = run_script(script, script_args, output_index, func="estimate")
     load_seconds = time.perf_counter() - start
@@ -57,7 +69,12 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
         for n, p in sorted(seen.items())
     ]  # fmt: skip
     ranges = {clip: [list(span) for span in spans] for clip, spans in ranges_of(seen).items()}
-    timing = {path: _time_path(clip, path, mapped, samples) for path in sorted(mapped.frames)}
+    computed = _count_computed(seen, mapped, total)
+    ai_path = "ai" if "ai" in mapped.frames else "all"
+    timing = {
+        path: _time_path(clip, path, mapped, samples, computed.pieces if computed and path == ai_path else None)
+        for path in sorted(mapped.frames)
+    }
     fmt = clip.format
     return {
         "frames": total,
@@ -70,7 +87,32 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
         "samples": samples,
         "ranges": ranges,
         "timing": timing,
-    }
+        "held": None if computed is None else {
+            "path": ai_path, "ai_frames": computed.ai_frames, "computed": computed.computed,
+            "counted": computed.counted, "frames_read": computed.frames_read, "describe": computed.describe(),
+        },
+    }  # fmt: skip
+
+
+def _lookup(spans: list[tuple[str, int, int]]) -> list[list[int]]:
+    """Key frames from this process's decisions (the script's own graph)."""
+    out = []
+    for clip_id, first, last in spans:
+        decisions = holds.decisions(clip_id)
+        if decisions is None:
+            raise VSEnhanceError("estimate", f"the held-frame decisions {clip_id} were freed.", "report this.")
+        out.append(decisions.keys(first, last))
+    return out
+
+
+def _count_computed(seen: dict[int, dict], mapped: PathMap, total: int) -> Computed | None:
+    """Frames the model computes over the whole clip, where frames reuse held ones; None otherwise."""
+    samples = [sample(n, p) for n, p in seen.items()]
+    pieces = held_pieces(samples, total) if any(s.held for s in samples) else None
+    spans = mapped.intervals.get("ai" if "ai" in mapped.frames else "all") if mapped.counted else None
+    if pieces is None or spans is None:
+        return None
+    return count_computed(pieces, spans, [(0, 0, total - 1)], _lookup)
 
 
 class FrameFailed(Exception):
@@ -88,10 +130,16 @@ def _get_frame(clip, n: int):
         raise FrameFailed(n, exc) from exc
 
 
-def _time_path(clip, path: str, mapped: PathMap, samples: list[dict]) -> dict:
-    """One warm-up frame of ``path``, then ``TIMED_FRAMES`` more requested at once: seconds per frame."""
-    frames = _frames_of(path, mapped, samples, clip.num_frames)
+def _time_path(clip, path: str, mapped: PathMap, samples: list[dict], pieces: list[HeldPiece] | None) -> dict:
+    """One warm-up frame of ``path``, then ``TIMED_FRAMES`` more requested at once: seconds per frame. With
+    ``pieces`` (held frames reuse): as many frames after the warm-up as hold ``TIMED_FRAMES`` computed frames,
+    and seconds per computed frame."""
+    frames, end = _frames_of(path, mapped, samples, clip.num_frames)
     warm, batch = frames[:WARMUP_FRAMES], frames[WARMUP_FRAMES : WARMUP_FRAMES + TIMED_FRAMES]
+    computed = None
+    if pieces is not None and batch:
+        spans = [(batch[0], end)] + (sorted(mapped.intervals[path]) if mapped.counted else [])
+        batch, computed = _computed_run(pieces, spans, warm[-1])
     for n in warm:
         _get_frame(clip, n)
     t0 = time.perf_counter()
@@ -101,18 +149,47 @@ def _time_path(clip, path: str, mapped: PathMap, samples: list[dict]) -> dict:
         except (Exception, SystemExit) as exc:
             raise FrameFailed(n, exc) from exc
     seconds = time.perf_counter() - t0
-    return {"warmup": warm, "frames": batch, "seconds": seconds,
-            "seconds_per_frame": seconds / len(batch) if batch else None}  # fmt: skip
+    per = computed or len(batch)  # no key after the warm-up: the held frames' own time (the warm-up's the rest)
+    return {"warmup": warm, "frames": batch, "computed": computed, "seconds": seconds,
+            "seconds_per_frame": seconds / per if per else None}  # fmt: skip
 
 
-def _frames_of(path: str, mapped: PathMap, samples: list[dict], total: int) -> list[int]:
-    """Frames of ``path`` to time: from its longest counted interval, else after a sample of that path."""
+def _frames_of(path: str, mapped: PathMap, samples: list[dict], total: int) -> tuple[list[int], int]:
+    """Frames of ``path`` to time: from its longest counted interval, else after a sample of that path; and the
+    last frame of the path there."""
     wanted = WARMUP_FRAMES + TIMED_FRAMES
     if mapped.counted:
         first, last = max(mapped.intervals[path], key=lambda span: span[1] - span[0])
-        return list(range(first, min(last, first + wanted - 1) + 1))
+        return list(range(first, min(last, first + wanted - 1) + 1)), last
     start = next(s["frame"] for s in samples if (s["path"] or "all") == path)
-    return list(range(start, min(total, start + wanted)))
+    return list(range(start, min(total, start + wanted))), total - 1
+
+
+def _computed_run(pieces: list[HeldPiece], spans: list[tuple[int, int]], after: int) -> tuple[list[int], int]:
+    """Frames holding ``TIMED_FRAMES`` computed frames: from the first key frame after ``after`` (the warm-up)
+    in ``spans`` (the path's frames, the warm-up's first), each key of them shown first in the run; and how
+    many they hold (0: no key follows, the frames after the warm-up are timed as they are)."""
+    for first, last in spans:
+        first = max(first, after + 1)
+        for piece in pieces:
+            lo, hi = max(first, piece.first), min(last, piece.last, first + TIMED_FRAMES * KEY_INTERVAL - 1)
+            if lo > hi:
+                continue
+            if piece.clip is None:
+                run = list(range(lo, min(hi, lo + TIMED_FRAMES - 1) + 1))
+                return run, len(run)
+            keys = _lookup([(piece.clip, lo + piece.offset, hi + piece.offset)])[0]
+            start = next((i for i, key in enumerate(keys) if key == lo + i + piece.offset), None)
+            if start is None:
+                continue
+            run, distinct = [], set()
+            for i in range(start, len(keys)):
+                distinct.add(keys[i])
+                if len(distinct) > TIMED_FRAMES:
+                    break
+                run.append(lo + i)
+            return run, len(distinct)
+    return list(range(after + 1, min(spans[0][1], after + TIMED_FRAMES) + 1)), 0
 
 
 def main(argv: list[str] | None = None) -> int:

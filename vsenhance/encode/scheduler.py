@@ -136,17 +136,19 @@ class Scheduler:
         assert self.clip is not None
         return self.clip
 
-    def probe(self, frames: tuple[int, ...]) -> Probed:
-        """The props of ``frames`` (and the files then open), rendered by one ready worker before any segment.
+    def probe(self, frames: tuple[int, ...], spans: tuple[tuple[str, int, int], ...] = ()) -> Probed:
+        """The props of ``frames`` (and the files then open), rendered by one ready worker before any segment,
+        and the key frames of ``spans`` (held-frame decisions: :class:`ProbeTask`).
 
         A worker that dies meanwhile is replaced and the probe given to the next one, up to ``max_retries``
         times, as a segment would be; the script raising on one of the frames is an EncodeError.
         """
+        what = f"the props of frames {list(frames)}" if frames else f"the key frames of {len(spans)} spans"
         while True:
             self._wait(lambda: bool(self.idle))
             self._probing, self._probe_answer = self.idle[0], None
             self._activity[self._probing] = self.clock()
-            self.pool.submit(self._probing, ProbeTask(frames))
+            self.pool.submit(self._probing, ProbeTask(frames, spans))
             self._wait(lambda: self._probe_answer is not None)
             answer, self._probing = self._probe_answer, None
             if isinstance(answer, Probed):
@@ -154,15 +156,14 @@ class Scheduler:
             if isinstance(answer, Failed):
                 raise EncodeError(
                     "encode",
-                    f"reading the props of frames {list(frames)} failed: {_join(answer.message, answer.stderr_tail)}",
+                    f"reading {what} failed: {_join(answer.message, answer.stderr_tail)}",
                     "fix the script (try it with `vspipe SCRIPT -s 0 -e 0 -`) and run the same command again.",
                 )
             self._probe_deaths += 1  # counted over every probe of the job, as a segment's attempts are
             if self._probe_deaths > self.max_retries:
                 raise EncodeError(
                     "encode",
-                    f"{self._probe_deaths} workers died reading the props of frames {list(frames)}; "
-                    f"the last: {answer.message}",
+                    f"{self._probe_deaths} workers died reading {what}; the last: {answer.message}",
                     "check the machine (memory, GPU) and the script, then run the same command again.",
                 )
 

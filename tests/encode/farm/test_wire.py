@@ -24,11 +24,13 @@ CLIP = ClipSummary(48, 24000, 1001, 64, 48, "YUV420P10", "YUV")
 MESSAGES = [
     RenderTask(3, 24, 31, ("ffmpeg", "-i", "pipe:0", "o.mkv"), "/s/p.mkv", "/s/f.mkv", 2),
     ProbeTask((0, 12)),
+    ProbeTask((), (("held0", 0, 63), ("held1", 64, 70))),
     Started("w2", "film.vpy"),
     Ready(INFO, CLIP),
     FramesWritten("w0", 3, 5),
     Finished("w0", 3, 2.5, 0.4),
     Probed("w0", {0: {"_Matrix": 1, "Name": "x", "List": [1, 2]}}, ("/src/film.mkv",)),
+    Probed("w0", {}, (), ((0, 0, 2), (64,))),
     Failed("w0", None, "the script failed on frame 5", "tail"),
     Died("w1", 4, "worker w1 was killed by SIGKILL"),
 ]

@@ -168,3 +168,22 @@ def test_an_ffmpeg_that_writes_no_file_is_a_failed_task(tmp_path, worker_factory
     w.send(_task(tmp_path, 1, 0, 3))
     assert w.wait_for(Finished).index == 1
     assert w.close() == 0
+
+
+def test_a_probe_reads_held_frame_decisions_without_rendering(tmp_path, worker_factory):
+    """The key frames of spans of the script's decisions (named alike in every process), or a failed probe
+    naming decisions this worker's clip does not have."""
+    script = tmp_path / "held.vpy"
+    script.write_text(
+        "import vapoursynth as vs\nfrom vsenhance.bridge.held import HeldRule, KeyFrames\n"
+        "c = vs.core.std.BlankClip(format=vs.GRAY8, width=8, height=8, length=20)\n"
+        "c = vs.core.std.Splice([c[i].std.BlankClip(color=i // 3 * 10, keep=True) for i in range(20)])\n"
+        "KeyFrames(c, HeldRule(None)).at_key(c).set_output()\n"
+    )
+    w = worker_factory(script)
+    w.wait_for(Ready)
+    w.send(ProbeTask((), (("held0", 0, 7), ("held0", 17, 19))))
+    assert w.wait_for(Probed).keys == ((0, 0, 0, 3, 3, 3, 6, 6), (15, 18, 18))
+    w.send(ProbeTask((), (("held7", 0, 3),)))
+    assert "held-frame decisions held7 are not in this worker's clip" in w.wait_for(Failed).message
+    assert w.close() == 0

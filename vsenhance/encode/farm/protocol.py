@@ -73,9 +73,11 @@ class RenderTask:
 
 @dataclass(frozen=True)
 class ProbeTask:
-    """Render ``frames`` and report their props (colour description, HDR metadata, _AbsoluteTime...)."""
+    """Render ``frames`` and report their props (colour description, HDR metadata, _AbsoluteTime...); and
+    the key frames of ``spans`` (held-frame decisions' id, first, last): read from the source, no model runs."""
 
     frames: tuple[int, ...]
+    spans: tuple[tuple[str, int, int], ...] = ()
 
 
 Task = RenderTask | ProbeTask
@@ -115,6 +117,7 @@ class Probed:
     worker_id: str
     props: dict[int, dict[str, int | float | str | list]]  # frame -> its JSON-able props
     open_files: tuple[str, ...] = ()  # regular files the worker has open after rendering them: the sources
+    keys: tuple[tuple[int, ...], ...] = ()  # per span of the task, the key frame of each of its frames
 
 
 @dataclass(frozen=True)

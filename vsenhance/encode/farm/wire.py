@@ -47,7 +47,9 @@ def loads(line: str | bytes) -> Task | Event:
         if kind == "RenderTask":
             return RenderTask(**{**data, "ffmpeg_argv": tuple(data["ffmpeg_argv"])})
         if kind == "ProbeTask":
-            return ProbeTask(tuple(data["frames"]))
+            return ProbeTask(
+                tuple(data["frames"]), tuple((str(c), int(a), int(b)) for c, a, b in data.get("spans", ()))
+            )
         if kind == "Ready":
             return Ready(WorkerInfo(**data["worker"]), ClipSummary(**data["clip"]))
         if kind == "Probed":
@@ -55,6 +57,7 @@ def loads(line: str | bytes) -> Task | Event:
                 data["worker_id"],
                 {int(n): props for n, props in data["props"].items()},
                 tuple(data.get("open_files", ())),
+                tuple(tuple(int(k) for k in keys) for keys in data.get("keys", ())),
             )
         if kind in _FLAT:
             return _FLAT[kind](**data)

@@ -32,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ... import holds
 from ...errors import VSEnhanceError
 from ...files import fsync_path, open_files
 from ...script import error_line, parse_script_args, run_script
@@ -249,7 +250,22 @@ class Worker:
             values = {key: _jsonable(value) for key, value in frame.props.items()}
             props[n] = {key: value for key, value in values.items() if value is not None}
             del frame
-        self.channel.send(Probed(self.worker_id, props, tuple(open_files())))
+        keys: list[tuple[int, ...]] = []
+        for clip_id, first, last in task.spans:
+            decisions = holds.decisions(clip_id)
+            if decisions is None:  # the script made fewer decisions here than where the props were read
+                message = f"the held-frame decisions {clip_id} are not in this worker's clip"
+                self._report(Failed(self.worker_id, None, message, "the script must build the same graph each run"))
+                return
+            try:
+                keys.append(tuple(decisions.keys(first, last)))
+            except (Exception, SystemExit) as exc:  # the source failing on a frame, or a bad span
+                tail = "" if isinstance(exc, SystemExit) else _tail(str(exc))
+                self._report(
+                    Failed(self.worker_id, None, f"reading held frames {first}-{last}: {error_line(exc)}", tail)
+                )
+                return
+        self.channel.send(Probed(self.worker_id, props, tuple(open_files()), tuple(keys)))
 
 
 def clip_summary(clip: vs.VideoNode) -> ClipSummary:
