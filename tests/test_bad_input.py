@@ -248,6 +248,13 @@ FILTER_CASES = [
     pytest.param(_ranges([(1, 0)]), ClipError, "(1, 0) ends before it starts", id="ranges-reversed-pair"),
     pytest.param(_ranges([(0, 1, 1)]), ClipError, "(0, 1, 1) is not (first, last)", id="ranges-triple"),
     pytest.param(_up(precision="fp8 "), ClipError, "precision='fp8' is not known", id="precision-unknown-spaced"),
+    # held-frame reuse (issue 27)
+    pytest.param(_up(dedup="yes"), ClipError, "dedup='yes' is not known", id="dedup-unknown"),
+    pytest.param(_up(dedup=True), ClipError, "dedup=True is not a choice or a number", id="dedup-True"),
+    pytest.param(_up(dedup=65), ClipError, "dedup=65 is not a tolerance in [0, 64] codes", id="dedup-too-far"),
+    pytest.param(_up(dedup=float("nan")), ClipError, "dedup=nan is not a tolerance", id="dedup-nan"),
+    pytest.param(_ranges("0", dedup="nearly"), ClipError, "dedup='nearly' is not known", id="ranges-dedup-unknown"),
+    pytest.param(_pose(dedup=-1), ClipError, "dedup=-1 is not a tolerance", id="pose-dedup-negative"),
 ]
 
 

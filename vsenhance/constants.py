@@ -45,3 +45,8 @@ trims and splices tells which decisions are its own."""
 KEY_INTERVAL = 64
 """Held-frame reuse starts afresh every this many frames (frames 0, 64, 128, ... are always computed), so that
 showing any frame reads at most this many source frames, and segments of an encode stay independent."""
+
+HELD_IN_FLIGHT = 4
+"""With held-frame reuse, frames in flight per stream: a consumer (vspipe) keeps as many frames in flight as the
+core has threads, and a held frame takes no thread and no memory while it waits for its key (it shares the key's
+output), so this many per stream lets ``streams`` keys run at once through holds of up to four frames."""

@@ -8,7 +8,8 @@ import time
 import numpy as np
 import vapoursynth as vs
 
-from vsenhance.bridge.evaluate import map_planes
+from vsenhance.bridge.evaluate import ensure_threads, map_planes
+from vsenhance.constants import HELD_IN_FLIGHT
 
 core = vs.core
 
@@ -37,3 +38,17 @@ def test_callbacks_run_concurrently_and_frames_stay_in_order() -> None:
         core.num_threads = old
     assert values == [float(n) for n in range(8)]
     assert peak[0] >= 2, "the callback never ran for two frames at once"
+
+
+def test_threads_cover_the_streams_and_with_held_frames_their_holds() -> None:
+    old = core.num_threads
+    try:
+        core.num_threads = 1
+        ensure_threads(2, "test")
+        assert core.num_threads == 3
+        ensure_threads(2, "test", held=True)
+        assert core.num_threads == 2 * HELD_IN_FLIGHT + 1
+        ensure_threads(1, "test")  # never lowered
+        assert core.num_threads == 2 * HELD_IN_FLIGHT + 1
+    finally:
+        core.num_threads = old

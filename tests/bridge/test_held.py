@@ -13,8 +13,15 @@ import pytest
 import vapoursynth as vs
 
 from vsenhance import holds
-from vsenhance.bridge.held import NEAR_TOLERANCE, HeldRule, KeyFrames, ResultsByKey, resolve_dedup
-from vsenhance.constants import KEY_INTERVAL
+from vsenhance.bridge.held import (
+    NEAR_TOLERANCE,
+    HeldRule,
+    KeyFrames,
+    ResultsByKey,
+    map_planes_held,
+    resolve_dedup,
+)
+from vsenhance.constants import HELD_IN_FLIGHT, HELD_PROP, KEY_INTERVAL
 from vsenhance.errors import ClipError
 
 core = vs.core
@@ -208,3 +215,43 @@ def test_results_by_key_release_claims_on_failure() -> None:
     with pytest.raises(RuntimeError):
         cache.get([1, 2], fail)
     assert cache.get([1, 2], lambda todo: [k * 10 for k in todo]) == {1: 10, 2: 20}
+
+
+def test_held_frames_in_flight_leave_keys_computing_at_once() -> None:
+    """Threes, three threads and the window ensure_threads gives two streams: each key runs ``fn`` once, two keys
+    at once (held frames waiting for their key take no thread), every frame its key's output with its own props."""
+    pictures = [np.full((8, 8), 10 * (n // 3), np.uint8) for n in range(24)]
+    clip = picture_clip(pictures, vs.GRAYS)
+    clip = core.std.ModifyFrame(clip, clip, lambda n, f: _with_prop(f, "Own", n))
+    template = clip.std.BlankClip(width=16, height=16, keep=True)
+    keys = KeyFrames(clip, resolve_dedup("exact", "test"))
+    calls, active, peak, lock = [], [0], [0], threading.Lock()
+
+    def double(src, dst) -> None:
+        with lock:
+            calls.append(float(src[0][0, 0]))
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        dst[0][...] = np.kron(src[0], np.ones((2, 2), np.float32))
+        with lock:
+            active[0] -= 1
+
+    out = map_planes_held(clip, template, double, lambda: {"Made": 1}, keys, cache_frames=6)
+    old = core.num_threads
+    core.num_threads = 3
+    try:
+        frames = list(out.frames(prefetch=2 * HELD_IN_FLIGHT + 1))
+    finally:
+        core.num_threads = old
+    assert sorted(calls) == [10.0 * k for k in range(8)]
+    assert peak[0] >= 2, "held frames in flight kept the next key from starting"
+    for n, f in enumerate(frames):
+        assert float(np.asarray(f[0])[5, 5]) == 10 * (n // 3)
+        assert (f.props["Own"], f.props["Made"], f.props[HELD_PROP]) == (n, 1, n - n % 3)
+
+
+def _with_prop(f: vs.VideoFrame, name: str, value: int) -> vs.VideoFrame:
+    out = f.copy()
+    out.props[name] = value
+    return out

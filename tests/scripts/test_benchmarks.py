@@ -108,3 +108,17 @@ def test_bench_peer_side_by_side(tmp_path, tiny_model_path) -> None:
     assert legs == ["vse-fp32 streams=1", "vse-bf16 streams=1", "ov-f32 streams=1", "ov-bf16 streams=1"]
     assert all(row["fps"] > 0 for row in report["rows"]) and report["openvino"]
     assert "ov-bf16 streams=1" in stdout
+
+
+def test_bench_dedup_counts_and_compares_every_mode(tmp_path, tiny_model_path) -> None:
+    out = tmp_path / "dedup.json"
+    stdout = run("bench_dedup.py", "--model", str(tiny_model_path), "--size", "48x32", "--positions", "3",
+                 "--repeat", "1", "--json", str(out))  # fmt: skip
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 7 * 3 and {r["mode"] for r in rows} == {"off", "exact", "near"}
+    for r in rows:
+        assert r["fps"] > 0 and r["reused_across_a_change"] == 0
+        assert r["computed"] == r["frames"] if r["mode"] == "off" else r["pictures"] <= r["computed"] <= r["frames"]
+        if r["mode"] == "exact" and r["coding"] == "lossless":
+            assert r["computed"] == r["pictures"] and r["min_psnr_to_off"] is None  # None: identical to off
+    assert "| pan, held 2 | lossless | 6 (3) | exact |" in stdout

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import vapoursynth as vs
 
+from ..constants import HELD_IN_FLIGHT
 from .frames import read_planes
 
 __all__ = ["PlaneFunction", "ensure_threads", "map_planes"]
@@ -19,14 +20,16 @@ PlaneFunction = Callable[[Sequence[np.ndarray], Sequence[np.ndarray]], None]
 """Reads the source planes and fills the (writable) destination planes."""
 
 
-def ensure_threads(streams: int, func: str) -> None:
-    """Give VapourSynth enough threads to keep ``streams`` frames in flight plus one for decode/encode.
+def ensure_threads(streams: int, func: str, *, held: bool = False) -> None:
+    """Give VapourSynth enough threads to keep ``streams`` frames in flight plus one for decode/encode
+    (``held``: :data:`~vsenhance.constants.HELD_IN_FLIGHT` frames per stream, so held frames in flight leave
+    ``streams`` keys computing).
 
     vspipe requests as many frames at once as the core has threads, so fewer threads than streams would
     leave streams idle: the GPU "waveform".
     """
     core = vs.core
-    wanted = streams + 1
+    wanted = streams * (HELD_IN_FLIGHT if held else 1) + 1
     if core.num_threads < wanted:
         log.info(
             "%s: raising core.num_threads from %d to %d so %d streams stay busy",

@@ -296,9 +296,11 @@ def map_planes_held(
     frame gets its key's output with its own props (``clip[n]``'s), ``props()`` as read after the key's ``fn``,
     and :meth:`KeyFrames.mark`.
 
-    The outputs of the last ``cache_frames`` keys are kept: a key's later frames, requested together or soon
-    after, never run ``fn`` again (concurrent requests wait for its one computation; after an eviction, e.g. on
-    a jump back in a previewer, it is computed again).
+    A held frame requests its key's output as a frame of one node (``outputs``), so VapourSynth merges the
+    requests of a key's frames in flight into one computation without a thread waiting on it: held frames
+    never take a worker from the next key. The outputs of the last ``cache_frames`` keys are kept, so a key's
+    later frames, requested soon after, never run ``fn`` again (after an eviction, e.g. on a jump back in a
+    previewer, it is computed again).
     """
     fmt, width, height = template.format, template.width, template.height
     cache = GroupCache(cache_frames)
@@ -306,31 +308,31 @@ def map_planes_held(
     def compute(f: vs.VideoFrame) -> list[Any]:
         dst = core.create_video_frame(fmt, width, height)
         fn(read_planes(f), read_planes(dst))
-        return [dst, dict(props())]
+        for name, value in props().items():
+            dst.props[name] = value
+        return [dst]
 
-    def deliver(n: int, own: vs.VideoFrame, key: int, result: list[Any]) -> vs.VideoFrame:
-        out = result[0].copy()
+    def output(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        return cache.get(n, partial(compute, f))[0].copy()
+
+    # one ModifyFrame node per request (as map_planes): several keys run ``fn`` at once
+    outputs = template.std.FrameEval(lambda n: template.std.ModifyFrame(clip, output), clip_src=[clip, template])
+
+    def deliver(n: int, f: list[vs.VideoFrame], key: int) -> vs.VideoFrame:
+        result, own = f
+        out = result.copy()
+        made = dict(result.props)
+        out.props.clear()
         out.props.update(own.props)
-        out.props.update(result[1])
+        out.props.update(made)
         keys.mark(out.props, key, n)
         return out
 
-    def cached(n: int, f: vs.VideoFrame, key: int, result: list[Any]) -> vs.VideoFrame:
-        return deliver(n, f, key, result)
-
-    def computed(n: int, f: vs.VideoFrame | list[vs.VideoFrame], key: int) -> vs.VideoFrame:
-        frames = f if isinstance(f, list) else [f]  # [key's source, own] or the own frame when it is the key
-        return deliver(n, frames[-1], key, cache.get(key, partial(compute, frames[0])))
-
     def request(n: int, f: vs.VideoFrame) -> vs.VideoNode:
         key = int(f.props[_KEY])
-        result = cache.peek(key)
-        if result is not None:
-            return template.std.ModifyFrame(clip, partial(cached, key=key, result=result))
-        sources = [clip] if key == n else [keys.frozen(clip, key, n), clip]
-        return template.std.ModifyFrame(sources, partial(computed, key=key))
+        return template.std.ModifyFrame([keys.frozen(outputs, key, n), clip], partial(deliver, key=key))
 
-    return template.std.FrameEval(request, prop_src=[keys.clip], clip_src=[clip, template, keys.clip])
+    return template.std.FrameEval(request, prop_src=[keys.clip], clip_src=[outputs, clip, template, keys.clip])
 
 
 class ResultsByKey:

@@ -145,7 +145,7 @@ def _upscale(
     integer_rgb = clip.format.color_family == vs.RGB and clip.format.sample_type == vs.INTEGER
     params = color_params(clip, _FUNC) if needs_matrix or integer_rgb else None
     runtime = _runtime(model, device, precision, tile, tile_pad, pre_pad, tile_batch, streams, compile)
-    ensure_threads(streams, _FUNC)
+    ensure_threads(streams, _FUNC, held=rule is not None or keys is not None)
 
     plan = _plan(clip, params, out_fmt, on_device=_converts_on_device(runtime), model_scale=runtime.scale, scale=scale)
     src = _prepare_input(clip, plan)
