@@ -6,7 +6,7 @@ import pytest
 
 from vsenhance.constants import HYBRID_FRAME_PROP, RANGES_FILE_PROP, RANGES_PROP
 from vsenhance.filters.ranges import parse_ranges
-from vsenhance.preview.timeline import append_range, hybrid_frame, output_ranges, range_line, ranges_file
+from vsenhance.preview.timeline import append_range, choice_rows, hybrid_frame, output_ranges, range_line, ranges_file
 
 PROPS = {RANGES_PROP: [20, 29, 50, 59], HYBRID_FRAME_PROP: 25}
 
@@ -49,3 +49,17 @@ def test_a_missing_file_is_created(tmp_path) -> None:
     append_range(keys, 5, 7)
     assert keys.read_text() == "5-7\n"
     assert range_line(3, 3) == "3"
+
+
+def test_choice_rows_say_the_path_the_model_and_computed_or_held() -> None:
+    ai = {"VSEnhancePath": b"ai", "VSEnhanceModel": b"realesr-animevideov3", "VSEnhanceDevice": "cuda:1",
+          "VSEnhancePrecision": "float16", "VSEnhanceTile": 256, "VSEnhanceHeldFrom": 40, HYBRID_FRAME_PROP: 42}  # fmt: skip
+    assert choice_rows(ai, 32) == [("Path", "AI"), ("Model", "realesr-animevideov3"), ("Device", "cuda:1"),
+                                   ("Precision", "float16"), ("Tile", "256"),
+                                   ("Frame", "held: shows frame 40's output")]  # fmt: skip
+    # an upscale clip (no ranges): the shown frame is its own number
+    assert choice_rows({"VSEnhanceModel": "m", "VSEnhanceHeldFrom": 7}, 7) == [("Model", "m"), ("Frame", "computed")]
+    assert choice_rows({"VSEnhancePath": "lanczos"}, 0) == [("Path", "lanczos")]
+    assert choice_rows({}, 0) == []
+    # a trimmed upscale clip: the decisions' own numbering says computed, whatever the output's number
+    assert choice_rows({"VSEnhanceHeldFrom": 17, "VSEnhanceDedupFrame": 17}, 7) == [("Frame", "computed")]

@@ -1,4 +1,4 @@
-"""The AI ranges as vs-preview's timeline sees them, read from one frame's props; no Qt, no rendering.
+"""The AI ranges as a previewer's timeline sees them (vsview or vs-preview), read from one frame's props; no Qt, no rendering.
 
 An ``upscale_ranges`` clip puts its ranges on every frame in its own numbering (``VSEnhanceRanges``) with the
 frame's number in it (``VSEnhanceFrame``). The frame vs-preview has just shown carries both, so the ranges of the
@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..constants import HYBRID_FRAME_PROP, RANGES_FILE_PROP, RANGES_PROP
+from ..constants import (
+    CHOICE_PROPS,
+    DEDUP_FRAME_PROP,
+    HELD_PROP,
+    HYBRID_FRAME_PROP,
+    PATH_PROP,
+    RANGES_FILE_PROP,
+    RANGES_PROP,
+)
 
 
 def output_ranges(props: Mapping[str, Any], shown: int, total: int) -> list[tuple[int, int]]:
@@ -69,3 +77,24 @@ def append_range(path: Path, first: int, last: int, note: str = "") -> str:
             needs_newline = f.read(1) not in (b"\n", b"\r")
         f.write(("\n" if needs_newline else "").encode() + line.encode() + b"\n")
     return line
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def choice_rows(props: Mapping[str, Any], shown: int) -> list[tuple[str, str]]:
+    """What the filter chose for the frame shown, as (name, value) rows: the path (AI or the fallback), the
+    model, device, precision and tile, and whether the frame was computed or shows a held frame's output."""
+    rows = []
+    if PATH_PROP in props:
+        path = _text(props[PATH_PROP])
+        rows.append(("Path", "AI" if path == "ai" else path))
+    for name in CHOICE_PROPS:
+        if name in props:
+            rows.append((name.removeprefix("VSEnhance"), _text(props[name])))
+    if HELD_PROP in props:
+        # the frame's own number where the decisions were made (VSEnhanceDedupFrame): right through any trim
+        key, own = int(props[HELD_PROP]), int(props.get(DEDUP_FRAME_PROP, hybrid_frame(props, shown)))
+        rows.append(("Frame", "computed" if key == own else f"held: shows frame {key}'s output"))
+    return rows
