@@ -187,7 +187,8 @@ def _encode(
     check: Check, script: Path, args: list[str], output: Path, *where: str, env: dict[str, str] | None = None
 ) -> tuple[float, list[str]]:
     """``vsenhance encode`` with its stderr on a terminal (so the per-worker lines are drawn); the seconds it took
-    and the screen's lines, without escape codes."""
+    and the screen's lines, without escape codes. ``env``: the whole environment (a Ray cluster's own), else
+    this process's."""
     argv = [sys.executable, "-m", "vsenhance", "encode", str(script), "-o", str(output), "--encoder", "ffv1",
             "--segment-frames", str(check.sizes.farm_segment), "-y", *where]  # fmt: skip
     for arg in args:
@@ -195,9 +196,7 @@ def _encode(
     check.log.write(f"\n$ {' '.join(argv)}\n")
     master, slave = pty.openpty()
     start = time.monotonic()
-    proc = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave, cwd=ROOT, env=os.environ | (env or {})
-    )
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave, cwd=ROOT, env=env)
     os.close(slave)
     screen = b""
     deadline = start + max(30.0, check.left())
@@ -266,8 +265,8 @@ def step_farm_ray(check: Check) -> dict:
         cluster = RayCluster(Path(tmp), nodes=1, num_gpus=0 if check.dry_run else 1)
         try:
             seconds, lines = _encode(
-                check, script, args, output, "--ray", cluster.address, env={"HOME": str(cluster.home)}
-            )
+                check, script, args, output, "--ray", cluster.address, env=cluster.env
+            )  # the cluster's own HOME and no inherited RAY_AUTH_*: a token in the user's HOME changes nothing
         finally:
             cluster.stop()
     result = {"seconds": seconds, **_frame_exact(check, script, args, output), **_worker_lines(lines)}
