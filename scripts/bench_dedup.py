@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark held-frame reuse: ``vse.upscale(dedup="off" | "exact" | "near")`` on clips with known holds.
 
-    .venv/bin/python scripts/bench_dedup.py --json docs/bench/cpu_dedup.json      # CPU: about 8 minutes
+    .venv/bin/python -m scripts.bench_dedup --json docs/bench/cpu_dedup.json      # CPU: about 8 minutes
 
 Clips (:mod:`held_clips`): a real photo (scikit-image's coffee) panned 6 pixels a step, each position held for
 1, 2 or 3 frames, lossless (ffv1) and through x264 at CRF 20 (decoded with bestsource); and a held background
@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import vapoursynth as vs
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import vsenhance as vse
 from scripts import held_clips
 from scripts.bench_upscale import cpu_name

@@ -5,10 +5,8 @@ Driven by ``scripts/preview_shots.py`` (the same script makes docs/preview.md's 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,24 +15,14 @@ import pytest
 
 from vsenhance.filters.ranges import parse_ranges
 
+from .qt_display import why_qt_cannot_show
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _why_not() -> str | None:
-    """Why Qt cannot show vs-preview here, or None: the reasons a skip states."""
-    if importlib.util.find_spec("vspreview") is None:
-        return "vs-preview is not installed (scripts/setup.sh installs it: pip install -e '.[preview]')"
-    if shutil.which("xvfb-run") is None:
-        return "no X server for Qt (scripts/setup.sh installs it: apt-get install xvfb)"
-    qxcb = Path(importlib.util.find_spec("PyQt6").origin).parent / "Qt6/plugins/platforms/libqxcb.so"
-    ldd = subprocess.run(["ldd", str(qxcb)], capture_output=True, text=True).stdout
-    missing = [line.split()[0] for line in ldd.splitlines() if "not found" in line]
-    if missing:
-        return f"Qt's xcb platform lacks {', '.join(missing)} (scripts/setup.sh installs them with apt-get)"
-    return None
-
-
-WHY_NOT = _why_not()
+WHY_NOT = why_qt_cannot_show(
+    "vspreview", "scripts/setup.sh installs it: pip install -e '.[preview]'", "PyQt6", "Qt6/plugins/platforms"
+)
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")]
 
 SCRIPT = """\

@@ -3,7 +3,6 @@ to the range file. Driven by ``scripts/vsview_shots.py`` (the same script makes 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -15,24 +14,12 @@ import pytest
 
 from vsenhance.filters.ranges import parse_ranges
 
+from .qt_display import why_qt_cannot_show
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _why_not() -> str | None:
-    """Why Qt cannot show vsview here, or None: the reasons a skip states."""
-    if importlib.util.find_spec("vsview") is None:
-        return "vsview is not installed (pip install -e '.[view]')"
-    if shutil.which("xvfb-run") is None:
-        return "no X server for Qt (scripts/setup.sh installs it: apt-get install xvfb)"
-    qxcb = Path(importlib.util.find_spec("PySide6").origin).parent / "Qt/plugins/platforms/libqxcb.so"
-    ldd = subprocess.run(["ldd", str(qxcb)], capture_output=True, text=True).stdout
-    missing = [line.split()[0] for line in ldd.splitlines() if "not found" in line]
-    if missing:
-        return f"Qt's xcb platform lacks {', '.join(missing)} (scripts/setup.sh installs them with apt-get)"
-    return None
-
-
-WHY_NOT = _why_not()
+WHY_NOT = why_qt_cannot_show("vsview", "pip install -e '.[view]'", "PySide6", "Qt/plugins/platforms")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")]
 
 

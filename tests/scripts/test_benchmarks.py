@@ -12,7 +12,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run(script: str, *args: str) -> str:
     """A script as the README runs it: by path, or ``-m scripts.NAME`` for one that imports the tests' helpers."""
-    as_module = script in ("bench_pose.py", "bench_pose_precision.py", "bench_peer.py")  # import scripts.*
+    as_module = script in (
+        "bench_pose.py",
+        "bench_pose_precision.py",
+        "bench_peer.py",
+        "bench_dedup.py",
+    )  # import scripts.*
     how = ["-m", f"scripts.{script.removesuffix('.py')}"] if as_module else [str(ROOT / "scripts" / script)]
     proc = subprocess.run([sys.executable, *how, *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
