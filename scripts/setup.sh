@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up vsenhance in ./.venv: find Python >= 3.12, install the package with its dev extras, and make sure
-# ffmpeg is present (apt-get, when missing). Safe to run again: it only does what is missing.
+# Set up vsenhance in ./.venv: find Python >= 3.12, install the package with its dev extras (vs-preview among them),
+# vsview in ./.venv-view, and make sure ffmpeg, Xvfb and Qt's X libraries are present (apt-get, when missing).
+# Safe to run again: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,23 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 
+# vsview (the view extra) needs jetpytools 3; vs-preview 0.20.1's vsjetpack 1.x pins jetpytools 2.2, so the two
+# cannot share .venv. .venv-view holds vsview and its Qt only, and sees .venv's packages (vsenhance, torch,
+# VapourSynth) behind its own through a .pth file, so nothing large is installed twice.
+view_stamp=.venv-view/.vsenhance-installed
+if [ ! -f "$view_stamp" ] || [ pyproject.toml -nt "$view_stamp" ]; then
+    log "installing vsview into .venv-view (layered on .venv)"
+    rm -rf .venv-view
+    .venv/bin/python -m venv .venv-view
+    base=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    own=$(.venv-view/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    echo "import site; site.addsitedir('$base')" >"$own/zz-vsenhance-base.pth"
+    view_req=$(.venv/bin/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["view"])')
+    # pip names .venv's vsjetpack 1.x (vs-preview's, never imported by vsview) as conflicting: expected here
+    .venv-view/bin/python -m pip install --quiet $view_req 2>&1 | grep -v -e "vsjetpack" -e "dependency resolver" >&2 || true
+    QT_LOGGING_RULES='*=false' .venv-view/bin/python -c 'import vsview, vsenhance' && touch "$view_stamp"
+fi
+
 apt_install() {
     local sudo_cmd=()
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -51,12 +69,12 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
     apt_install ffmpeg
 fi
 
-# vs-preview's plugin test runs Qt under Xvfb; Qt 6.5+'s xcb platform needs libraries that slim images lack
+# the previewers' plugin tests run Qt under Xvfb; Qt 6.5+'s xcb platform needs libraries that slim images lack
 qxcb=$(.venv/bin/python -c 'import pathlib, PyQt6; print(pathlib.Path(PyQt6.__file__).parent / "Qt6/plugins/platforms/libqxcb.so")')
 if ! command -v xvfb-run >/dev/null 2>&1 || ldd "$qxcb" | grep -q "not found"; then
-    log "installing Xvfb and Qt's xcb libraries with apt-get (for vs-preview's test)"
+    log "installing Xvfb and Qt's xcb libraries with apt-get (for the previewers' tests)"
     apt_install xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
         libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 \
-        libdbus-1-3 || log "apt-get failed: the vs-preview test will be skipped, saying why"
+        libdbus-1-3 || log "apt-get failed: the previewers' tests will be skipped, saying why"
 fi
 log "ready: $(.venv/bin/python --version), $(ffmpeg -version | head -n 1)"

@@ -21,7 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 WHY_NOT = why_qt_cannot_show(
-    "vspreview", "scripts/setup.sh installs it: pip install -e '.[preview]'", "PyQt6", "Qt6/plugins/platforms"
+    sys.executable,
+    "vspreview",
+    "scripts/setup.sh installs it: pip install -e '.[preview]'",
+    "PyQt6",
+    "Qt6/plugins/platforms",
 )
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")]
 
