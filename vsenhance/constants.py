@@ -17,12 +17,15 @@ splices tells where it came from."""
 
 RANGES_FILE_PROP = "VSEnhanceRangesFile"
 """On every frame of an ``upscale_ranges`` clip whose ranges came from a file: that file's absolute path, where the
-vs-preview plugin appends the ranges a user marks."""
+previewer plugins (vsview or vs-preview) append the ranges a user marks."""
 
 HYBRID_ID_PROP = "VSEnhanceClip"
 """On every frame of an ``upscale_ranges`` clip: an id telling one such clip from another in the same script."""
 
-CHOICE_PROPS = ("VSEnhanceModel", "VSEnhanceDevice", "VSEnhancePrecision", "VSEnhanceTile")
+TILE_PROP = "VSEnhanceTile"
+"""The tile size a frame was made with; 0: the whole frame at once."""
+
+CHOICE_PROPS = ("VSEnhanceModel", "VSEnhanceDevice", "VSEnhancePrecision", TILE_PROP)
 """On every frame ``upscale`` makes: the model (its name or file name), the device, the precision and the tile size
 actually used (smaller after an out-of-memory retry), so a previewer, which shows props but not logs, shows them."""
 

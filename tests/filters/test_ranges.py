@@ -216,14 +216,16 @@ def test_ranges_file(tmp_path):
         "(4000,4100),\n"  # vs-preview's scening export, default template
         "(5000,5000),\n"  # a single-frame scene: end == start (vs-preview's end is inclusive)
         "[6000 6010]\n"
-        "7000\n",
+        "7000\n"
+        "[(8000, 8010), (8100, 8100)]\n",  # vsview's Scening export "Python List (Frames)"
         encoding="utf-8",
     )
     assert parse_ranges(keys, 10000, fps=Fraction(24)) == [
-        (240, 479), (1200, 1850), (3000, 3100), (4000, 4100), (5000, 5000), (6000, 6010), (7000, 7000),
+        (240, 479), (1200, 1850), (3000, 3100), (4000, 4100), (5000, 5000), (6000, 6010), (7000, 7000), (8000, 8010),
+        (8100, 8100),
     ]  # fmt: skip
     bad = tmp_path / "bad.txt"
-    for line in ("(30;40)", "(a,b),", "ten twenty", "5-"):
+    for line in ("(30;40)", "(a,b),", "ten twenty", "5-", "[(30, 40), x]"):
         bad.write_text(f"10-20\n{line}\n", encoding="utf-8")
         with pytest.raises(vs.Error, match="line 2"):
             parse_ranges(bad, 100)

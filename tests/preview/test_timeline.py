@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from vsenhance.constants import HYBRID_FRAME_PROP, RANGES_FILE_PROP, RANGES_PROP
+from vsenhance.constants import HELD_PROP, HYBRID_FRAME_PROP, PATH_PROP, RANGES_FILE_PROP, RANGES_PROP, TILE_PROP
 from vsenhance.filters.ranges import parse_ranges
-from vsenhance.preview.timeline import append_range, choice_rows, hybrid_frame, output_ranges, range_line, ranges_file
+from vsenhance.preview.timeline import (
+    append_range,
+    choice_rows,
+    hybrid_frame,
+    output_ranges,
+    prop_formats,
+    range_line,
+    ranges_file,
+)
 
 PROPS = {RANGES_PROP: [20, 29, 50, 59], HYBRID_FRAME_PROP: 25}
 
@@ -63,3 +71,11 @@ def test_choice_rows_say_the_path_the_model_and_computed_or_held() -> None:
     assert choice_rows({}, 0) == []
     # a trimmed upscale clip: the decisions' own numbering says computed, whatever the output's number
     assert choice_rows({"VSEnhanceHeldFrom": 17, "VSEnhanceDedupFrame": 17}, 7) == [("Frame", "computed")]
+
+
+def test_prop_formats_put_the_values_in_words() -> None:
+    text = prop_formats()
+    assert text[PATH_PROP](b"ai") == "AI" and text[PATH_PROP](b"lanczos") == "lanczos (classic resizer)"
+    assert text[RANGES_PROP]([8, 15, 20, 20, 32, 39]) == "8-15, 20, 32-39"  # a range file's own lines
+    assert text[TILE_PROP](0) == "whole frame (no tiles)" and text[TILE_PROP](512) == "512 px"
+    assert text[HELD_PROP](40) == "frame 40's output"

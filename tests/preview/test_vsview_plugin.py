@@ -36,7 +36,8 @@ def test_the_dock_shows_and_extends_the_ai_ranges_of_the_hybrid_example(tmp_path
     env = {**os.environ, "HOME": str(tmp_path / "home"), "QT_QPA_PLATFORM": "xcb", "VSVIEW_NO_SETTINGS": "1"}
     driver = [str(VIEW_PYTHON), "-m", "scripts.vsview_shots", str(work / "hybrid.vpy"), str(tmp_path / "out"),
               "-a", f"keys={work / 'keys.txt'}", "-a", "device=cpu",
-              "-a", f"source={work / 'sample.mkv'}", "--props-frame", "10", "--add-frame", "20"]  # fmt: skip
+              "-a", f"source={work / 'sample.mkv'}", "--props-frame", "10", "--add-frame", "20",
+              "--add-scene", "40-43,45"]  # fmt: skip
     xvfb = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"]
     done = subprocess.run(xvfb + driver, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     result_file = tmp_path / "out" / "result.json"
@@ -57,8 +58,15 @@ def test_the_dock_shows_and_extends_the_ai_ranges_of_the_hybrid_example(tmp_path
     assert [line.split()[0] for line in result["listed"]] == ["8-15", "32-39"]
     assert result["after_click"] == 32  # clicking the second range jumps to its first frame
     assert "added 20" in result["status"]
-    assert (work / "keys.txt").read_text() == "8-15\n32-39\n20\n"
-    assert parse_ranges(work / "keys.txt", 48) == [(8, 15), (20, 20), (32, 39)]
+    # the Frame Props tool's "vsenhance" category shows our formatters' texts
+    formatted = result["formatted"]
+    assert formatted["VSEnhancePath"] == "AI" and formatted["VSEnhanceRanges"] == "8-15, 32-39"
+    assert formatted["VSEnhanceHeldFrom"] == "frame 10's output"
+    assert formatted["VSEnhanceTile"] in ("whole frame (no tiles)", f"{props['VSEnhanceTile']} px")
+    # a scene of vsview's Scening tool, appended in the range file's numbering
+    assert "added 40-43, 45" in result["scene_status"]
+    assert (work / "keys.txt").read_text() == "8-15\n32-39\n20\n40-43  # scene chorus\n45  # scene chorus\n"
+    assert parse_ranges(work / "keys.txt", 48) == [(8, 15), (20, 20), (32, 43), (45, 45)]
     assert result["dock_visible"]
     for shot in ("choice.png", "timeline.png"):
         assert (tmp_path / "out" / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

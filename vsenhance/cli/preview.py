@@ -1,4 +1,6 @@
-"""``vsenhance preview-plugin``: install or remove the vs-preview plugin that shows the AI ranges."""
+"""``vsenhance preview-plugin``: install or remove the vs-preview 0.20 plugin that shows the AI ranges.
+
+vsview needs no such step: it finds its plugin through an entry point (``pip install 'vsenhance[view]'``)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,10 @@ def _uninstall(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``vsenhance preview-plugin {install,uninstall}``."""
-    p = sub.add_parser("preview-plugin", help="install the vs-preview plugin that shows the AI ranges")
+    p = sub.add_parser(
+        "preview-plugin",
+        help="install the vs-preview 0.20 plugin that shows the AI ranges (vsview needs none: the view extra)",
+    )
     psub = p.add_subparsers(dest="preview_command", required=True, metavar="ACTION")
     for name, handler, text in (
         ("install", _install, "write vsenhance.pth into vs-preview's plugins folder"),

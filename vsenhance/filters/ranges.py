@@ -52,7 +52,9 @@ RangeSpec = (
 #   inclusive (vspreview/core/types/scene.py: Scene.__contains__ is ``start <= frame <= end``, and a scene made
 #   from one frame has end == start);
 # - "generic (rfs style) frame mappings: {start end}", whitespace-separated, which vs-preview imports
-#   (toolbar.py, import_generic), as do ReplaceFramesSimple-style mapping files ("[start end]").
+#   (toolbar.py, import_generic), as do ReplaceFramesSimple-style mapping files ("[start end]");
+# - vsview's Scening export "Python List (Frames)": one line, ``str([(start, end), ...])``
+#   (vsview/app/tools/scening/serializer.py, PythonListFramesSerializer), end inclusive (RangeFrame.to_tuple).
 _PAIR = re.compile(r"[(\[]\s*([^,\s()\[\]]+)\s*[,\s]\s*([^,\s()\[\]]+)\s*[)\]]")
 
 
@@ -67,7 +69,8 @@ def parse_ranges(
       ``"1200-1850, 11:56-12:26, 1:02:03.5-1:02:10, 50"``. An endpoint with ``:`` or ``.`` is a time
       (seconds, M:SS or H:MM:SS.s, as ``vsenhance cut --start``); a plain integer is a frame number.
     - a file (any :class:`os.PathLike`, e.g. ``Path("keys.txt")``): one range per line in the string syntax,
-      ``#`` comments, or vs-preview's scening export (``(1200,1850),``) or ``start end`` lines.
+      ``#`` comments, vs-preview's scening export (``(1200,1850),``), vsview's (``[(1200, 1850), (2000, 2100)]``)
+      or ``start end`` lines.
     - a bare pair ``(first, last)``: ONE range. A list holds items: ``[3, 7]`` is frames 3 and 7,
       ``[(3, 7)]`` is frames 3 to 7, ``[(3, 7), 20, "11:56-12:26"]`` mixes them.
 
@@ -174,6 +177,8 @@ def _items_from_file(path: Path, func: str) -> list[tuple[Endpoint, Endpoint | N
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
+        if line.startswith("[(") and line.endswith("]"):  # vsview's "[(8, 15), (32, 39)]": the pairs inside
+            line = line[1:-1]
         try:
             if line[0] in "([":  # vs-preview's "(start,end)," or rfs' "[start end]", one or more per line
                 pairs = _PAIR.findall(line)
@@ -241,7 +246,8 @@ def upscale_ranges(
 
     :param ranges:        frames and times to upscale with the model, see :func:`parse_ranges`: inclusive
                           ``(first, last)`` pairs (as ReplaceFramesSimple), ``"1200-1850,11:56-12:26"``, or a
-                          file ``Path("keys.txt")`` with one range per line (vs-preview's scening export works).
+                          file ``Path("keys.txt")`` with one range per line (vsview's and vs-preview's
+                          scening exports work).
     :param model:         as :func:`vsenhance.upscale`; default: its default (a built-in model, no download).
     :param width/height:  target size (one alone keeps the aspect ratio). Default: ``scale`` × the input.
     :param scale:         target scale when width/height are not given. Default: the model's scale.
@@ -327,8 +333,8 @@ def _with_map(
     final clip from a few sampled frames, through any trims and splices, instead of guessing from samples; with
     held-frame reuse, the classic path's frames name ``keys`` too (:meth:`KeyFrames.mark`, showing themselves),
     so every frame has one prop set and the count of computed AI frames finds the decisions from any frame.
-    A range file's path (:data:`RANGES_FILE_PROP`) tells the vs-preview plugin where to add ranges. Frames of
-    the classic path were computed: they show themselves (:data:`HELD_PROP`)."""
+    A range file's path (:data:`RANGES_FILE_PROP`) tells the previewer plugins (vsview or vs-preview) where to add
+    ranges. Frames of the classic path were computed: they show themselves (:data:`HELD_PROP`)."""
     flat = [n for pair in merged for n in pair]
     props: dict[str, Any] = {RANGES_PROP: flat, HYBRID_ID_PROP: uuid.uuid4().hex[:12]}
     if source is not None:

@@ -1,14 +1,14 @@
 """The AI ranges as a previewer's timeline sees them (vsview or vs-preview), read from one frame's props; no Qt, no rendering.
 
 An ``upscale_ranges`` clip puts its ranges on every frame in its own numbering (``VSEnhanceRanges``) with the
-frame's number in it (``VSEnhanceFrame``). The frame vs-preview has just shown carries both, so the ranges of the
+frame's number in it (``VSEnhanceFrame``). The frame the previewer has just shown carries both, so the ranges of the
 output, trimmed or not, come from the props it already has: ``output = hybrid + (shown - VSEnhanceFrame)``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from ..constants import (
     PATH_PROP,
     RANGES_FILE_PROP,
     RANGES_PROP,
+    TILE_PROP,
 )
 
 
@@ -98,3 +99,20 @@ def choice_rows(props: Mapping[str, Any], shown: int) -> list[tuple[str, str]]:
         key, own = int(props[HELD_PROP]), int(props.get(DEDUP_FRAME_PROP, hybrid_frame(props, shown)))
         rows.append(("Frame", "computed" if key == own else f"held: shows frame {key}'s output"))
     return rows
+
+
+def prop_formats() -> dict[str, Callable[[Any], str]]:
+    """How a previewer's frame-props tool shows our props: prop name -> text of its value (vsview's Frame Props
+    formatters). Only what the raw value hides: the path's meaning, the ranges as a range file writes them, tile 0
+    as the whole frame, and the frame a held frame's output came from."""
+
+    def ranges(flat: Any) -> str:
+        flat = [int(n) for n in flat]
+        return ", ".join(range_line(a, b) for a, b in zip(flat[::2], flat[1::2], strict=True))
+
+    return {
+        PATH_PROP: lambda v: "AI" if _text(v) == "ai" else f"{_text(v)} (classic resizer)",
+        RANGES_PROP: ranges,
+        TILE_PROP: lambda v: "whole frame (no tiles)" if int(v) == 0 else f"{int(v)} px",
+        HELD_PROP: lambda v: f"frame {int(v)}'s output",
+    }

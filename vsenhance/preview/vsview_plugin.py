@@ -34,6 +34,8 @@ __all__ = ["AIRangesPlugin", "choice_rows"]
 
 AI_COLOUR = QColor(230, 80, 230)
 NOTCHES = "vsenhance.ranges"
+SCENING = "jet_vsview_scening"
+"""vsview's Scening tool (its ``PLUGIN_IDENTIFIER``): the scene selected there is what "Add scene" appends."""
 
 
 class AIRangesPlugin(WidgetPluginBase):
@@ -59,7 +61,8 @@ class AIRangesPlugin(WidgetPluginBase):
         choose.clicked.connect(self.choose_file)
         buttons = QHBoxLayout()
         for text, slot in (("Add this frame", self.add_frame), ("Mark start", self.mark_start),
-                           ("Add start – this frame", self.add_marked_range)):  # fmt: skip
+                           ("Add start – this frame", self.add_marked_range),
+                           ("Add Scening's scene", self.add_scene)):  # fmt: skip
             button = QPushButton(text, self)
             button.clicked.connect(slot)
             buttons.addWidget(button)
@@ -147,27 +150,51 @@ class AIRangesPlugin(WidgetPluginBase):
 
     def add_frame(self) -> None:
         n = self.source_frame()
-        self.append(n, n)
+        self.append((n, n))
 
     def add_marked_range(self) -> None:
         if self.marked is None:
             self.status.setText("Mark the range's first frame first")
             return
-        self.append(self.marked, self.source_frame())
+        self.append((self.marked, self.source_frame()))
         self.marked = None
 
-    def append(self, first: int, last: int) -> None:
+    def add_scene(self) -> None:
+        """Append every range of the scene selected in vsview's Scening tool, in the range file's numbering.
+
+        vsview's plugin API gives no plugin another's state, so the Scening tool is found among the widgets of
+        this workspace and read as its own Export does (its selected scene's ``ranges``, each ``as_frames``)."""
+        tools = [w for w in self.window().findChildren(QWidget)
+                 if getattr(type(w), "identifier", None) == SCENING and getattr(w, "api", None) is self.api]  # fmt: skip
+        rows = [row for tool in tools for row in tool.scenes_view.selectionModel().selectedRows()]
+        if not rows:
+            self.status.setText("Select a scene in the Scening tool first (View → Tool Docks → Scening)")
+            return
+        tool = tools[0]
+        scene = rows[-1].data(tool.scenes_model.SceneRowRole)
+        shift = self.source_frame() - int(self.api.current_frame)  # the output's frame numbers -> the file's
+        ranges = [tuple(n + shift for n in r.as_frames(self.api.current_voutput)) for r in scene.ranges]
+        if not ranges:
+            self.status.setText(f"Scene {scene.name!r} has no ranges")
+            return
+        if min(first for first, _ in ranges) < 0:
+            self.status.setText(f"Scene {scene.name!r} starts before the upscale_ranges clip: nothing added")
+            return
+        self.append(*ranges, note=f"scene {scene.name}")
+
+    def append(self, *ranges: tuple[int, int], note: str = "") -> None:
         target = self.target_file()
         if target is None:
             self.choose_file()
             if (target := self.target_file()) is None:
                 return
         try:
-            line = append_range(target, first, last)
+            lines = [append_range(target, first, last, note) for first, last in ranges]
         except OSError as exc:
             self.status.setText(f"Cannot write {target}: {exc.strerror}")
             return
-        self.status.setText(f"{target.name}: added {line}; reload the script to upscale it")
+        added = ", ".join(line.split("#")[0].strip() for line in lines)
+        self.status.setText(f"{target.name}: added {added}; reload the script to upscale it")
         self.refresh()
 
 
