@@ -18,6 +18,8 @@ pass/fail and error text, ``OUT/gpu_check.log`` the steps' own output):
    per-worker progress lines (a terminal) and their NVML load.
 8. ``farm_ray``: the same through a one-node Ray cluster the script starts on loopback (``num_gpus=1``).
 9. ``precision``: what ``precision="auto"`` picks on the device, and why.
+10. ``nvenc``: ``vsenhance encode --encoder nvenc-hevc --gpus 0`` of 48 frames, if this ffmpeg has NVENC: the frame
+    count, the codec and the colour tags read back (the dry run encodes with x265 instead, to test the step).
 
 A step whose estimated cost no longer fits ``--budget`` seconds is skipped, and the JSON says so.
 """
@@ -184,12 +186,18 @@ def _farm_script(check: Check) -> tuple[Path, list[str]]:
 
 
 def _encode(
-    check: Check, script: Path, args: list[str], output: Path, *where: str, env: dict[str, str] | None = None
+    check: Check,
+    script: Path,
+    args: list[str],
+    output: Path,
+    *where: str,
+    env: dict[str, str] | None = None,
+    encoder: tuple[str, ...] = ("--encoder", "ffv1"),
 ) -> tuple[float, list[str]]:
     """``vsenhance encode`` with its stderr on a terminal (so the per-worker lines are drawn); the seconds it took
     and the screen's lines, without escape codes. ``env``: the whole environment (a Ray cluster's own), else
     this process's."""
-    argv = [sys.executable, "-m", "vsenhance", "encode", str(script), "-o", str(output), "--encoder", "ffv1",
+    argv = [sys.executable, "-m", "vsenhance", "encode", str(script), "-o", str(output), *encoder,
             "--segment-frames", str(check.sizes.farm_segment), "-y", *where]  # fmt: skip
     for arg in args:
         argv += ["-a", arg]
@@ -287,6 +295,40 @@ def step_precision(check: Check) -> dict:
     )
 
 
+NVENC_SCRIPT = """\
+import vapoursynth as vs
+core = vs.core
+clip = core.std.BlankClip(format=vs.YUV420P8, width=640, height=360, length=48, fpsnum=24, color=[80, 110, 150])
+clip = core.std.SetFrameProps(core.text.FrameNum(clip, alignment=5), _Matrix=1, _Transfer=1, _Primaries=1, _Range=0)
+clip.set_output()
+"""
+
+
+def step_nvenc(check: Check) -> dict:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise Skipped("no ffmpeg on this machine")
+    listed = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    if "hevc_nvenc" not in listed and not check.dry_run:
+        raise Skipped("this ffmpeg has no hevc_nvenc")
+    script = check.out / "nvenc.vpy"
+    script.write_text(NVENC_SCRIPT)
+    output = check.out / "nvenc.mkv"
+    encoder = ("--encoder", "x265", "--preset", "ultrafast") if check.dry_run else ("--encoder", "nvenc-hevc")
+    seconds, _ = _encode(check, script, [], output, "--gpus", "0", encoder=encoder)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+         "stream=codec_name,nb_read_frames,color_space,color_transfer,color_primaries,color_range", "-of", "json",
+         str(output)], capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    stream = json.loads(probe.stdout)["streams"][0]
+    tags = [stream.get(k) for k in ("color_space", "color_transfer", "color_primaries", "color_range")]
+    if int(stream["nb_read_frames"]) != 48 or stream["codec_name"] != "hevc" or tags != ["bt709"] * 3 + ["tv"]:
+        raise RuntimeError(f"the NVENC encode reads back as {stream}")
+    output.unlink()
+    return {"encoder": encoder[1], "seconds": seconds, "fps": 48 / seconds, **stream}
+
+
 class Skipped(Exception):
     """A step that cannot run here, for a stated reason (not a failure)."""
 
@@ -308,6 +350,7 @@ STEPS: list[tuple[str, Callable[[Check], dict], float]] = [  # name, step, estim
     ("farm_gpus", step_farm_gpus, 40),
     ("farm_ray", step_farm_ray, 40),
     ("precision", step_precision, 5),
+    ("nvenc", step_nvenc, 15),
 ]
 
 

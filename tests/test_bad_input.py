@@ -612,13 +612,38 @@ CLI_CASES = [
     ),
     pytest.param(
         _encode("--crf", "60"),
-        "--crf 60.0 is outside x264's 0-51",
+        "--crf 60 is outside x264's 0-51",
         id="encode-crf-above-51",
     ),
     pytest.param(
         _encode("--encoder", "ffv1", "--crf", "18"),
-        "--crf and --preset do not apply to ffv1",
+        "--crf does not apply to ffv1",
         id="encode-ffv1-with-crf",
+    ),
+    pytest.param(
+        _encode("--encoder", "svt-av1", "--crf", "64"),
+        "--crf 64 is outside svt-av1's 0-63",
+        id="encode-svt-av1-crf-64",
+    ),
+    pytest.param(
+        _encode("--encoder", "prores", "--crf", "18"),
+        "--crf does not apply to ProRes, whose quality is its --profile",
+        id="encode-prores-with-crf",
+    ),
+    pytest.param(
+        _encode("--encoder", "nvenc-hevc", "--crf", "20"),
+        "NVENC has no CRF; its constant quality is --cq 1-51",
+        id="encode-nvenc-with-crf",
+    ),
+    pytest.param(
+        _encode("--encoder", "x264", "--ffmpeg-args", "-preset veryslow"),
+        "may not hold -preset: the preset is --preset",
+        id="encode-ffmpeg-args-preset",
+    ),
+    pytest.param(
+        _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-o", lambda m: m.dir / "o.webm", "--encoder", "prores"),
+        "a .webm file cannot hold prores video",
+        id="encode-prores-into-webm",
     ),
     pytest.param(
         _encode("--preset", ""),

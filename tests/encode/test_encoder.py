@@ -12,6 +12,15 @@ from vsenhance.encode.encoder import EncoderSettings, hdr_warnings, merge_encode
 from vsenhance.errors import ClipError
 
 
+def test_hdr_warnings_of_the_delivery_encoders():
+    hdr10 = ColourTags.from_props({"_Transfer": 16, **HDR10})
+    assert hdr_warnings(hdr10, "svt-av1", 10) == []  # it writes the metadata
+    for encoder in ("prores", "nvenc-hevc"):
+        assert any("drops the HDR10 mastering/light-level metadata" in w for w in hdr_warnings(hdr10, encoder, 10))
+    assert any("reduced to 10" in w for w in hdr_warnings(ColourTags(), "prores", 12))
+    assert hdr_warnings(hdr10, "prores", 8) != [] and not any("8-bit" in w for w in hdr_warnings(hdr10, "prores", 8))
+
+
 def test_hdr_warnings():
     pq = ColourTags.from_props({"_Matrix": 9, "_Transfer": 16, "_Primaries": 9})
     assert hdr_warnings(pq, "x265", 10) == []
@@ -53,7 +62,7 @@ def test_encoder_settings():
     ]  # fmt: skip
     with pytest.raises(ClipError):
         EncoderSettings.create("av1", 18, "slow", None)
-    for crf, preset, match in [(30, None, "do not apply to ffv1"), (None, "slow", "do not apply to ffv1")]:
+    for crf, preset, match in [(30, None, "does not apply to ffv1"), (None, "slow", "does not apply to ffv1")]:
         with pytest.raises(ClipError, match=match):
             EncoderSettings.create("ffv1", crf, preset, None)
 
@@ -93,3 +102,60 @@ def test_segment_argv_reads_y4m_and_writes_matroska():
     assert argv[0] == "/usr/bin/ffmpeg" and argv[argv.index("-i") - 1] == "yuv4mpegpipe"
     assert argv[-4:] == ["-f", "matroska", "-y", "/s/p.mkv"]
     assert argv[argv.index("-c:v") + 1] == "ffv1"
+
+
+def test_svt_av1_writes_the_colour_and_hdr10_in_its_own_params_merged_with_the_users():
+    tags = ColourTags.from_props({"_Matrix": 9, "_Transfer": 16, "_Primaries": 9, "_Range": 1,
+                                  "_ChromaLocation": 2, **HDR10})  # fmt: skip
+    argv = EncoderSettings.create("svt-av1", None, None, "-svtav1-params tune=0:color-range=0").codec_argv(tags)
+    assert argv[:6] == ["-c:v", "libsvtav1", "-crf", "30", "-preset", "6"]
+    assert argv.count("-svtav1-params") == 1
+    params = dict(item.split("=", 1) for item in argv[argv.index("-svtav1-params") + 1].split(":"))
+    assert params["color-primaries"] == "9" and params["transfer-characteristics"] == "16"
+    assert params["matrix-coefficients"] == "9" and params["chroma-sample-position"] == "2"  # topleft: colocated
+    assert params["color-range"] == "0" and params["tune"] == "0"  # the user's keys win
+    # SVT-AV1 reads decimals and cd/m², where x265's syntax counts 0.00002 and 0.0001 cd/m² units
+    assert params["mastering-display"] == "G(0.265,0.69)B(0.15,0.06)R(0.68,0.32)WP(0.3127,0.329)L(1000,0.005)"
+    assert params["content-light"] == "1000,400"
+
+
+def test_prores_converts_to_its_profile_and_keeps_the_tags_on_the_converted_frames():
+    tags = ColourTags.from_props({"_Matrix": 1, "_Transfer": 1, "_Primaries": 1, "_Range": 1, "_ChromaLocation": 2})
+    hq = EncoderSettings.create("prores", None, None, None)
+    assert hq.profile == "hq" and hq.describe() == "prores hq (prores_ks)"
+    argv = hq.codec_argv(tags)
+    assert argv[argv.index("-profile:v") + 1] == "3" and argv[argv.index("-vendor") + 1] == "apl0"
+    assert argv[argv.index("-vf") + 1] == (
+        "scale=in_range=pc:out_range=tv,format=yuv422p10le,"
+        "setparams=colorspace=bt709:color_trc=bt709:color_primaries=bt709:range=tv"
+    )
+    assert argv[argv.index("-chroma_sample_location") + 1] == "left"  # 4:2:2 keeps the horizontal siting
+    xq = EncoderSettings.create("prores", None, None, None, profile="4444xq").codec_argv(tags)
+    assert "format=yuv444p10le" in xq[xq.index("-vf") + 1] and xq[-1] == "unspecified"  # 4:4:4: no siting
+    assert hq.conversion("YUV422P10") is None and hq.conversion("GRAY10") is not None
+    assert "full range scaled to limited" in hq.conversion("YUV422P10", tags)
+
+
+@pytest.mark.parametrize(
+    ("encoder", "fmt", "size", "refused"),
+    [("svt-av1", "YUV420P10", (64, 64), False), ("svt-av1", "YUV420P12", (64, 64), True),
+     ("svt-av1", "YUV444P8", (64, 64), True), ("svt-av1", "YUV420P8", (64, 62), True),
+     ("svt-av1", "Gray8", (64, 64), False), ("nvenc-h264", "YUV420P10", (64, 64), True),
+     ("nvenc-h264", "YUV444P8", (64, 64), False), ("nvenc-hevc", "YUV444P10", (64, 64), False),
+     ("nvenc-hevc", "YUV422P10", (64, 64), True), ("prores", "YUV420P16", (8, 8), False),
+     ("x264", "YUV422P10", (8, 8), False)],
+)  # fmt: skip
+def test_what_each_encoder_takes_is_checked_before_frame_0(encoder, fmt, size, refused):
+    settings = EncoderSettings.create(encoder, None, None, None)
+    assert (settings.clip_problem(fmt, *size) is not None) == refused
+
+
+def test_nvenc_names_its_quality_cq_and_its_presets_p1_to_p7():
+    nv = EncoderSettings.create("nvenc-hevc", None, None, None)
+    assert (nv.cq, nv.preset, nv.crf) == (20, "p5", None) and nv.describe() == "nvenc-hevc cq 20 preset p5"
+    assert nv.codec_argv()[:12] == ["-c:v", "hevc_nvenc", "-preset", "p5", "-tune", "hq", "-rc", "vbr", "-cq", "20",
+                                    "-b:v", "0"]  # fmt: skip
+    with pytest.raises(ClipError, match="not a whole number"):
+        EncoderSettings.create("nvenc-h264", None, None, None, cq=20.5)
+    with pytest.raises(ClipError, match="outside nvenc-h264's 1-51"):
+        EncoderSettings.create("nvenc-h264", None, None, None, cq=0)

@@ -83,3 +83,21 @@ def test_script_args_saved_sorted_and_read_back():
     for bad in (["novalue"], ["=1"]):
         with pytest.raises(EncodeError, match="saved plan is not readable"):
             Plan.from_json(plan.to_json() | {"script_args": bad})
+
+
+def test_new_encoder_fields_keep_old_plans_resumable_and_are_recorded_where_set():
+    # a plan written before --profile and --cq existed hashed exactly these four fields: it still matches
+    assert _plan().fingerprint_fields()["encoder"] == {
+        "encoder": "x264",
+        "crf": 18,
+        "preset": "slow",
+        "ffmpeg_args": [],
+    }
+    old_json = _plan().to_json()
+    assert Plan.from_json(old_json).fingerprint == old_json["fingerprint"]
+    prores = {p: _plan(encoder=EncoderSettings.create("prores", None, None, None, profile=p)) for p in ("hq", "lt")}
+    assert prores["hq"].fingerprint != prores["lt"].fingerprint
+    assert prores["hq"].differences(prores["lt"]) == ["the encoder settings (profile=hq → profile=lt)"]
+    nvenc = _plan(encoder=EncoderSettings.create("nvenc-hevc", None, "p7", None, cq=24))
+    again = Plan.from_json(nvenc.to_json())
+    assert again == nvenc and again.encoder.cq == 24 and again.encoder.crf is None

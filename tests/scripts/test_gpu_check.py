@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = ["tools", "cuda_tests", "x2_eager", "x2_compile_start", "x2_compiled", "rrdbnet_eager", "farm_gpus",
-         "farm_ray", "precision"]  # fmt: skip
+         "farm_ray", "precision", "nvenc"]  # fmt: skip
 
 
 def test_dry_run_passes_every_step(tmp_path) -> None:
@@ -36,4 +36,6 @@ def test_dry_run_passes_every_step(tmp_path) -> None:
         assert figures["farm_ray"]["frame_exact"]
     units = figures["precision"]["cpu_bf16_units"]  # precision="auto" on a CPU follows its bf16 units
     assert figures["precision"]["auto"] == ("torch.bfloat16" if units else "torch.float32")
+    # the NVENC step's code, through x265 on a CPU: 48 frames and the tags read back
+    assert figures["nvenc"]["encoder"] == "x265" and figures["nvenc"]["nb_read_frames"] == "48"
     assert (tmp_path / "gpu_check.log").stat().st_size > 0

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-from ..encode.encoder import DEFAULT_CRF, DEFAULT_ENCODER, DEFAULT_PRESET, ENCODERS
+from ..encode.encoder import CODECS, DEFAULT_ENCODER, DEFAULT_PRORES_PROFILE, ENCODERS, PRORES_PROFILES
 from ..encode.plan import DEFAULT_SEGMENT_FRAMES
 from ..encode.scheduler import DEFAULT_MAX_RETRIES, DEFAULT_STALL_SECONDS
 from ..errors import ClipError, EncodeError
@@ -43,9 +43,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="require an existing matching plan (a matching plan is resumed anyway)")  # fmt: skip
     p.add_argument("--restart", action="store_true", help="discard an existing plan and its segments")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace OUT if it exists")
-    p.add_argument("--encoder", choices=ENCODERS, default=DEFAULT_ENCODER, help=f"video encoder ({DEFAULT_ENCODER})")
-    p.add_argument("--crf", type=float, default=None, help=f"x264/x265 CRF, 0-51 ({DEFAULT_CRF})")
-    p.add_argument("--preset", default=None, help=f"x264/x265 preset ({DEFAULT_PRESET})")
+    svt, nv = CODECS["svt-av1"], CODECS["nvenc-hevc"]
+    p.add_argument("--encoder", choices=ENCODERS, default=DEFAULT_ENCODER,
+                   help=f"video encoder ({DEFAULT_ENCODER}); docs/encode.md compares them")  # fmt: skip
+    p.add_argument("--crf", type=float, default=None,
+                   help=f"x264/x265 CRF 0-51 ({CODECS['x264'].default_quality}), svt-av1 CRF 0-63 "
+                   f"({svt.default_quality}); lower is better")  # fmt: skip
+    p.add_argument("--cq", type=float, default=None,
+                   help=f"NVENC constant quality {nv.quality_range[0]}-{nv.quality_range[1]} ({nv.default_quality})")  # fmt: skip
+    p.add_argument("--preset", default=None,
+                   help=f"x264/x265 preset name ({CODECS['x264'].default_preset}), svt-av1 0-13 "
+                   f"({svt.default_preset}), NVENC p1-p7 ({nv.default_preset})")  # fmt: skip
+    p.add_argument("--profile", default=None, choices=PRORES_PROFILES,
+                   help=f"ProRes profile ({DEFAULT_PRORES_PROFILE})")  # fmt: skip
     p.add_argument("--ffmpeg-args", default=None, metavar='"..."',
                    help="extra ffmpeg output options, split like a shell would (no shell is run)")  # fmt: skip
     p.add_argument(
@@ -156,7 +166,9 @@ def _encode(args: argparse.Namespace) -> int:
         script=args.script,
         output=args.output,
         script_args=parse_script_args(args.script_args, "encode"),
-        encoder=EncoderSettings.create(args.encoder, args.crf, args.preset, args.ffmpeg_args),
+        encoder=EncoderSettings.create(
+            args.encoder, args.crf, args.preset, args.ffmpeg_args, cq=args.cq, profile=args.profile
+        ),
         segment_frames=args.segment_frames,
         resume=args.resume,
         restart=args.restart,

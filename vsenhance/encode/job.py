@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from ..errors import ClipError, EncodeError, PlanMismatchError
 from ..files import can_create_in, same_file, sha256_file
@@ -228,6 +228,9 @@ class _Job:
         """The plan for the clip the first worker sees: its size, rate, frame count and frame 0's colour."""
         clip = self.clip = scheduler.first_ready()
         _check_clip(clip, self.script)
+        refused = draft.encoder.clip_problem(cast(str, clip.format), clip.width, clip.height)
+        if refused is not None:  # before frame 0 is rendered: no AI work is spent on an encode that cannot be
+            raise ClipError("encode", f"{refused[0]}.", refused[1])
         first = scheduler.probe((0,))  # the tags and _AbsoluteTime: a script failing here fails the encode
         _refuse_sources(self.output, first.open_files)
         props = self.props = dict(first.props)
@@ -273,6 +276,7 @@ class _Job:
             f"encode: {self.script.name} -> {self.output.name}: {plan.total_frames} frames "
             f"({plan.width}x{plan.height} {self.clip.format if self.clip else '?'} {plan.fps_num}/{plan.fps_den} fps), "
             f"{self.segments} segments of {plan.segment_frames}, {plan.encoder.describe()}"
+            + (f"; {converted}" if (converted := plan.encoder.conversion(plan.format, plan.colour)) else "")
         )
         self.tell(f"colour: {plan.colour.describe()}")
         for warning in warnings:

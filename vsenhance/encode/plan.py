@@ -27,6 +27,13 @@ SEGMENT_EXT = ".mkv"  # Matroska holds H.264, HEVC and FFV1 alike
 DEFAULT_SEGMENT_FRAMES = 1000
 
 
+def _encoder_fields(encoder: EncoderSettings) -> dict:
+    """The settings as the plan saves and hashes them; ProRes's profile and NVENC's cq only where they are set,
+    so a plan saved before those existed keeps its fingerprint and resumes."""
+    fields = asdict(encoder) | {"ffmpeg_args": list(encoder.ffmpeg_args)}
+    return {key: value for key, value in fields.items() if value is not None or key not in ("profile", "cq")}
+
+
 @dataclass(frozen=True)
 class Segment:
     index: int
@@ -79,7 +86,7 @@ class Plan:
         return {
             "script_sha256": self.script_sha256,
             "script_args": [f"{k}={v}" for k, v in sorted(self.script_args.items())],
-            "encoder": asdict(self.encoder) | {"ffmpeg_args": list(self.encoder.ffmpeg_args)},
+            "encoder": _encoder_fields(self.encoder),
             "segment_frames": self.segment_frames,
             "total_frames": self.total_frames,
             "colour": self.colour.to_json(),
@@ -112,7 +119,14 @@ class Plan:
                 script=data["script"],
                 script_sha256=data["script_sha256"],
                 script_args=dict(parse_script_arg(item, "Plan.from_json") for item in data["script_args"]),
-                encoder=EncoderSettings(enc["encoder"], enc["crf"], enc["preset"], tuple(enc["ffmpeg_args"])),
+                encoder=EncoderSettings(
+                    enc["encoder"],
+                    enc["crf"],
+                    enc["preset"],
+                    tuple(enc["ffmpeg_args"]),
+                    enc.get("profile"),
+                    enc.get("cq"),
+                ),
                 segment_frames=int(data["segment_frames"]),
                 total_frames=int(data["total_frames"]),
                 fps_num=int(fps[0]),
@@ -143,6 +157,10 @@ class Plan:
             if a[key] != b[key]:
                 if key == "script_sha256":
                     out.append(label)
+                elif isinstance(a[key], dict) and isinstance(b[key], dict):  # name only what changed in it
+                    changed = [k for k in {**a[key], **b[key]} if a[key].get(k) != b[key].get(k)]
+                    old, new = ({k: side.get(k) for k in changed} for side in (a[key], b[key]))
+                    out.append(f"{label} ({_short(old)} → {_short(new)})")
                 else:
                     out.append(f"{label} ({_short(a[key])} → {_short(b[key])})")
         return out
