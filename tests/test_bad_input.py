@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import stat
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -44,12 +46,22 @@ def env(tmp_path_factory, tiny_model_path):
         requests.append(n)
         return f
 
+    fifo = d / "ranges.fifo"
+    os.mkfifo(fifo)
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(tiny_model_path)
+    nan_model = d / "nan.safetensors"
+    save_file({k: torch.full_like(v, math.nan) if v.is_floating_point() else v for k, v in weights.items()}, nan_model)
+    bad_resize = d / "resize.safetensors"
+    save_file(weights, bad_resize, metadata={"vsenhance.output_resize": "nan"})
     rgb = core.std.BlankClip(format=vs.RGBS, width=32, height=24, length=2)
     yuv = core.std.BlankClip(format=vs.YUV420P8, width=32, height=24, length=2)
     posed = vse.pose(posekit.clip_from_frames(np.zeros((2, 32, 32, 3), np.float32)), bd, dp, providers="cpu")
     return SimpleNamespace(
         dir=d, model=tiny_model_path, trunc=trunc, bd=bd, dp=dp, rgb=rgb, yuv=yuv, posed=posed,
-        counted=posed.std.ModifyFrame(posed, count), requests=requests,
+        counted=posed.std.ModifyFrame(posed, count), requests=requests, fifo=fifo, nan_model=nan_model,
+        bad_resize=bad_resize,
     )  # fmt: skip
 
 
@@ -255,6 +267,36 @@ FILTER_CASES = [
     pytest.param(_up(dedup=float("nan")), ClipError, "dedup=nan is not a tolerance", id="dedup-nan"),
     pytest.param(_ranges("0", dedup="nearly"), ClipError, "dedup='nearly' is not known", id="ranges-dedup-unknown"),
     pytest.param(_pose(dedup=-1), ClipError, "dedup=-1 is not a tolerance", id="pose-dedup-negative"),
+    # round 3 (issue 30)
+    pytest.param(_ranges("1-2," * 100), ClipError, "range (1, 2) is outside the clip", id="ranges-long-string-bad"),
+    pytest.param(_ranges(lambda e: "0-1," + "1-1," * 100), None, None, id="ranges-long-string-valid"),
+    pytest.param(_ranges("0", scale=True), ClipError, "scale=True is not a number", id="ranges-scale-True"),
+    pytest.param(_ranges("0", scale=math.nan), ClipError, "scale=nan is not a number", id="ranges-scale-nan"),
+    pytest.param(_ranges("0", scale=math.inf), ClipError, "scale=inf is out of range", id="ranges-scale-inf"),
+    pytest.param(_ranges("0", scale="2"), ClipError, "scale='2' is not a number", id="ranges-scale-str"),
+    pytest.param(_ranges("0", width=10**6), ClipError, "width=1000000 is out of range", id="ranges-width-huge"),
+    pytest.param(_ranges("0", width=2**31), ClipError, "width=2147483648 is out of range", id="ranges-width-2-31"),
+    pytest.param(_ranges("0", width=30000, height=30000), ClipError, "past the largest frame", id="ranges-area-huge"),
+    pytest.param(
+        _up(clip=core.std.BlankClip(format=vs.RGBS, width=2048, height=2048, length=1), scale=64),
+        ClipError,
+        "gives 131072x131072 frames",
+        id="upscale-scale-64-of-2048",
+    ),
+    pytest.param(_up(scale=10**400), ClipError, "is out of range", id="upscale-scale-10e400"),
+    pytest.param(_ranges([("²", "3")]), ClipError, "'²' is not a time", id="ranges-superscript-digit"),
+    pytest.param(_ranges("9" * 5000), ClipError, "is larger than any frame number", id="ranges-5000-digits"),
+    pytest.param(
+        _ranges(lambda e: e.fifo), ClipError, "is not a regular file (a FIFO or a device)", id="ranges-file-fifo"
+    ),
+    pytest.param(_ranges(Path("/dev/zero")), ClipError, "is not a regular file", id="ranges-file-dev-zero"),
+    pytest.param(_up(model=lambda e: e.nan_model), ModelError, "NaN or infinite weights", id="model-nan-weights"),
+    pytest.param(
+        _up(model=lambda e: e.bad_resize),
+        ModelError,
+        "bad metadata vsenhance.output_resize='nan'",
+        id="model-output-resize-nan",
+    ),
 ]
 
 
@@ -263,6 +305,9 @@ FIRST_LINE_LIMIT = 250  # characters: a previewer's error dialog (vs-preview's g
 
 @pytest.mark.parametrize(("call", "error", "fragment"), FILTER_CASES)
 def test_filter_refuses_when_created(env, call, error, fragment) -> None:
+    if error is None:  # a valid input that once failed: it makes a clip
+        assert isinstance(call(env), vs.VideoNode)
+        return
     with pytest.raises(error) as info:
         call(env)
     assert fragment in str(info.value)
@@ -276,6 +321,8 @@ def test_every_error_class_keeps_its_first_line_short(env) -> None:
     longest: dict[str, int] = {}
     for case in FILTER_CASES:
         call, error, _ = case.values
+        if error is None:  # a valid input among them
+            continue
         with pytest.raises(error) as info:
             call(env)
         name = type(info.value).__name__
@@ -386,6 +433,7 @@ def media(tmp_path_factory) -> SimpleNamespace:
         "import vapoursynth as vs\nc = vs.core.std.BlankClip(format=vs.YUV420P8, length=2)\n"
         "vs.core.std.Splice([c, c.std.AssumeFPS(fpsnum=30)], mismatch=True).set_output()\n"
     )
+    (d / "half.txt").write_text("scale=32:24")  # a filter graph in a file: past the option check, caught by the dry run
     (d / "ncnn").mkdir()
     param, _ = _write_srvgg(d / "ncnn")
     link = d / "link.mkv"  # an output name that is the script under another name
@@ -473,17 +521,17 @@ CLI_CASES = [
     ),
     pytest.param(
         _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-y", "-o", lambda m: m.link),
-        "is one of the inputs",
+        "is the input",
         id="encode-output-is-script-via-link",
     ),
     pytest.param(
         _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-y", "--audio", lambda m: m.audio, "-o", lambda m: m.audio),
-        "is one of the inputs",
+        "is the input",
         id="encode-output-is-audio",
     ),
     pytest.param(
         _cmd("encode", lambda m: m.dir / "sleeps.vpy", "-y", "-o", lambda m: m.dir / "folder"),
-        "is a folder",
+        "is a directory",
         id="encode-output-is-a-folder",
     ),
     pytest.param(
@@ -634,6 +682,16 @@ CLI_CASES = [
         _encode("--encoder", "nvenc-hevc", "--crf", "20"),
         "NVENC has no CRF; its constant quality is --cq 1-51",
         id="encode-nvenc-with-crf",
+    ),
+    pytest.param(
+        _encode("--ffmpeg-args", lambda m: f"-filter_script {m.dir / 'half.txt'}"),
+        "the encoder options change the frames",
+        id="encode-ffmpeg-args-filter-script",
+    ),
+    pytest.param(
+        _encode("--ffmpeg-args", "-fs 1000"),
+        "may not hold -fs: each segment must hold all of its frames",
+        id="encode-ffmpeg-args-fs",
     ),
     pytest.param(
         _encode("--encoder", "x264", "--ffmpeg-args", "-preset veryslow"),
@@ -789,3 +847,66 @@ def test_cut_output_is_input_refused_through_another_name(media, tmp_path) -> No
 
         cut(media.video, link, 0, 1, overwrite=True)
     assert _sha(media.video) == before
+
+
+# --- round 3 (issue 30): inputs are never overwritten, by a command or a filter ---------------------------------
+
+
+def test_export_pose_never_replaces_the_video_the_clip_reads(env, media, tmp_path) -> None:
+    video = tmp_path / "v.mp4"
+    video.write_bytes(media.video.read_bytes())
+    before = _sha(video)
+    clip = core.bs.VideoSource(str(video))  # the source keeps the file open
+    with pytest.raises(ClipError, match="is the input"):
+        vse.export_pose(clip, video)
+    assert _sha(video) == before
+
+
+def test_export_pose_and_pose_export_never_replace_a_model(env, tmp_path, capsys) -> None:
+    detector = tmp_path / "det.onnx"
+    detector.write_bytes(env.bd.read_bytes())
+    before = _sha(detector)
+    clip = vse.pose(posekit.clip_from_frames(np.zeros((2, 32, 32, 3), np.float32)), detector, env.dp, providers="cpu")
+    with pytest.raises(ClipError, match="is the input"):  # ONNX Runtime closed the file: noted when given
+        vse.export_pose(clip, detector)
+    script = tmp_path / "pose.vpy"
+    script.write_text(
+        "import numpy as np, vsenhance as vse\nfrom tests.models.pose import posekit\n"
+        f"c = posekit.clip_from_frames(np.zeros((2, 32, 32, 3), np.float32))\n"
+        f"vse.pose(c, {str(detector)!r}, {str(env.dp)!r}, providers='cpu').set_output()\n"
+    )
+    assert main(["pose-export", str(script), "-o", str(detector), "-y"]) == 2
+    assert "is the input" in capsys.readouterr().err
+    assert _sha(detector) == before
+
+
+def test_cut_and_encode_never_replace_a_fifo(media, tmp_path, capsys) -> None:
+    fifo = tmp_path / "out.mkv"
+    os.mkfifo(fifo)
+    from vsenhance.encode.cut import cut
+
+    with pytest.raises(EncodeError, match="is not a regular file"):
+        cut(media.video, fifo, 0, 1)
+    assert main(["encode", str(media.dir / "sleeps.vpy"), "-o", str(fifo)]) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and not (media.dir / "executed").exists()
+
+
+def test_models_download_never_replaces_a_file_it_was_not_asked_to(tmp_path, capsys) -> None:
+    mine = tmp_path / "mine.pth"
+    mine.write_bytes(b"my own file")
+    # the refusal comes before any connection: port 9 (discard) is never reached
+    assert main(["models", "download", "http://127.0.0.1:9/model.pth", "-o", str(mine)]) == 2
+    assert "already exists" in capsys.readouterr().err and mine.read_bytes() == b"my own file"
+    assert main(["models", "download", "http://127.0.0.1:9/model.pth", "-o", "/dev/null"]) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+
+
+def test_a_stale_alpha_prop_is_not_kept_on_a_larger_frame(env) -> None:
+    alpha = core.std.BlankClip(format=vs.GRAYS, width=32, height=24, length=2)
+    clip = core.std.ClipToProp(env.rgb, alpha, prop="_Alpha")
+    assert "_Alpha" in clip.get_frame(0).props
+    out = vse.upscale(clip, env.model, device="cpu")
+    assert "_Alpha" not in out.get_frame(0).props
+    hybrid = vse.upscale_ranges(clip, "0", env.model, device="cpu")
+    assert all("_Alpha" not in hybrid.get_frame(n).props for n in range(2))

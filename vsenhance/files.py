@@ -6,8 +6,10 @@ file in the same folder (so the rename cannot cross file systems), flushed to di
 with ``os.replace``, and the folder is synced so the rename itself survives a power cut. A kill at any moment
 leaves the old file or the new one, never half of one; a failure removes the temp file.
 
-Before any work, :func:`check_output` makes sure the file a command will write is a usable place and never one
-of its inputs (through links too).
+Before any work, :func:`check_output` makes sure the file a command or a filter will write is a usable place and
+never one of its inputs (through links too): the files it was given, every file this process has open (a
+source the script opened), and every file a filter was handed (:func:`note_input`: a model, a range file,
+which ONNX Runtime and torch close once loaded, so the open files alone miss them).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Literal
 
-from .errors import EncodeError
+from .errors import EncodeError, VSEnhanceError
 
 __all__ = [
     "atomic_open",
@@ -30,6 +32,8 @@ __all__ = [
     "atomic_write_json",
     "check_output",
     "fsync_path",
+    "input_files",
+    "note_input",
     "open_files",
     "same_file",
     "sha256_file",
@@ -115,37 +119,65 @@ def can_create_in(folder: Path) -> bool:
     return True
 
 
-def check_output(func: str, output: Path, inputs: Iterable[Path | None], *, overwrite: bool = True) -> Path:
-    """``output`` as an absolute path, once it is known to be writable without harm.
+def check_output(
+    func: str,
+    output: Path,
+    inputs: Iterable[Path | None] = (),
+    *,
+    overwrite: bool = True,
+    stream: bool = True,
+    error: type[VSEnhanceError] = EncodeError,
+) -> Path:
+    """``output`` as an absolute path, once it is known to be writable without harm; the one check every
+    command and filter that writes a file goes through.
 
     Refused whatever ``overwrite`` says: a directory, a missing folder, or the same file as one of ``inputs``
-    (the script, the source, the audio). An existing regular file is refused unless ``overwrite``; an existing
-    FIFO or device (``/dev/stdout``) is written through, never replaced, so it needs neither ``-y`` nor a
-    writable folder.
+    or of :func:`input_files` (the script, the source, the audio, a model). An existing regular file is refused
+    unless ``overwrite``. An existing FIFO or device (``/dev/stdout``) is written through, never replaced, so it
+    needs neither ``-y`` nor a writable folder; a writer that must rename a finished file into place
+    (``stream=False``: a video it checks before it shows it) refuses one instead of replacing it.
     """
     out = Path(os.path.abspath(output))
-    for source in inputs:
+    for source in [*inputs, *map(Path, input_files())]:
         if source is not None and same_file(out, Path(source)):
-            raise EncodeError(
+            raise error(
                 func,
                 f"the output {output} is the input {source}; writing it would destroy the input.",
-                "pass another -o.",
+                "pass another output path.",
             )
     if out.is_dir():
-        raise EncodeError(func, f"the output {output} is a directory.", "pass a file name for -o.")
+        raise error(func, f"the output {output} is a directory.", "pass a file name for the output.")
     if out.exists() and not out.is_file():  # a FIFO, a device, a terminal (through links too)
-        return out
+        if stream:
+            return out
+        raise error(
+            func, f"the output {output} is not a regular file (a FIFO or a device), which {func} would replace.",
+            "pass the path of a regular file; the file appears there once it is complete and checked.",
+        )  # fmt: skip
     if not out.parent.is_dir():
-        raise EncodeError(
-            func, f"the output folder {out.parent} does not exist.", "create it first or pass another -o."
-        )
+        raise error(func, f"the output folder {out.parent} does not exist.", "create it first or pass another path.")
     if not can_create_in(out.parent):
-        raise EncodeError(
-            func, f"the output folder {out.parent} is not writable.", "pass -o in a folder you can write to."
+        raise error(
+            func, f"the output folder {out.parent} is not writable.", "pass a path in a folder you can write to."
         )
     if out.exists() and not overwrite:
-        raise EncodeError(func, f"the output {output} already exists.", "pass -y/--overwrite or another -o.")
+        raise error(func, f"the output {output} already exists.", "pass -y/--overwrite or another path.")
     return out
+
+
+_given: set[str] = set()
+
+
+def note_input(path: str | os.PathLike[str]) -> None:
+    """Remember a file a filter was given (a model, a range file), so that no output replaces it later."""
+    with contextlib.suppress(OSError, ValueError):
+        if os.path.isfile(path):
+            _given.add(os.path.realpath(path))
+
+
+def input_files() -> list[str]:
+    """The files this process reads: those it has open (:func:`open_files`) and those filters were given."""
+    return sorted(set(open_files()) | _given)
 
 
 def open_files() -> list[str]:

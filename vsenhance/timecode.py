@@ -8,9 +8,18 @@ from fractions import Fraction
 
 from .errors import ClipError
 
-__all__ = ["parse_time", "parse_time_exact"]
+__all__ = ["parse_frame_number", "parse_time", "parse_time_exact"]
 
-_TIME = re.compile(r"^(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
+# ASCII digits only: \d and str.isdigit take "²" or "٣", which int() then refuses or reads; a length bound
+# keeps Python's 4300-digit limit for int() out of reach
+_TIME = re.compile(r"^(?:(?:([0-9]{1,9}):)?([0-9]{1,9}):)?([0-9]{1,15}(?:\.[0-9]{0,15})?|\.[0-9]{1,15})$")
+_FRAME = re.compile(r"[0-9]{1,15}")
+
+
+def parse_frame_number(text: str) -> int | None:
+    """``"1200"`` -> 1200; None for anything that is not a plain frame number (ASCII digits, at most 15)."""
+    text = text.strip()
+    return int(text) if _FRAME.fullmatch(text) else None
 
 
 def parse_time(text: str) -> float:

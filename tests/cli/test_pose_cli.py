@@ -78,3 +78,28 @@ def test_pose_export_resolves_paths_like_vspipe(setup, tmp_path, monkeypatch):
     argv = ["pose-export", "project/pose.vpy", "-o", "out.json", "-a", "det=bd.onnx", "-a", "pose=dp.onnx"]
     assert main([*argv, "-a", "frames=2"]) == 0
     assert len(json.loads((tmp_path / "out.json").read_text())["frames"]) == 2
+
+
+@pytest.mark.parametrize("name", ["-", "/dev/stdout"])
+def test_pose_export_to_stdout_carries_the_json_alone(setup, tmp_path, name):
+    """The script's print() and a redirected stdout (> f.json) do not mix into the JSON."""
+    _d, _script, det, pose = setup
+    noisy = tmp_path / "noisy.vpy"
+    noisy.write_text("print('hello from the script')\n" + SCRIPT)
+    with open(tmp_path / "f.json", "wb") as f:  # stdout redirected to a file: the case that could not work
+        done = subprocess.run(
+            [sys.executable, "-m", "vsenhance", "pose-export", str(noisy), "-o", name, "-a", f"det={det}",
+             "-a", f"pose={pose}", "-a", "frames=3"],
+            stdout=f, stderr=subprocess.PIPE, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert len(json.loads((tmp_path / "f.json").read_text())["frames"]) == 3
+    assert "hello from the script" in done.stderr.decode()
+
+
+def test_pose_export_checks_the_prefix_before_the_script_runs(tmp_path, capsys):
+    marker = tmp_path / "ran"
+    runs = tmp_path / "runs.vpy"
+    runs.write_text(f"open({str(marker)!r}, 'w').close()\n" + SCRIPT)
+    assert main(["pose-export", str(runs), "-o", str(tmp_path / "p.json"), "--prefix", "no good"]) == 2
+    assert "prefix='no good'" in capsys.readouterr().err and not marker.exists()

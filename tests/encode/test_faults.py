@@ -298,7 +298,7 @@ def output_is_the_source(job: Job) -> None:
     job.world(source=str(victim))
     job.out = victim
     rc, err = job.encode("-y")
-    assert rc == 2 and "which the script reads" in err and str(victim) in err, err
+    assert rc == 2 and "is the input" in err and str(victim) in err, err
     assert victim.read_bytes() == before and not list(job.folder.glob("victim.mkv.vsenhance/seg_*"))
 
 

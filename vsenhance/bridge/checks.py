@@ -20,13 +20,37 @@ def check_number(
     if integer:
         ok = isinstance(value, int) and not isinstance(value, bool)
     else:
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
+        # an int is never NaN: math.isnan(10**400) would raise OverflowError on the way to a float
+        ok = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and not (isinstance(value, float) and math.isnan(value))
+        )
     if ok and lo <= value <= hi:
         return
     kind = "an integer" if integer else "a number"
     bounds = f">= {lo:g}" if hi == math.inf else f"in [{lo:g}, {hi:g}]"
     what = "is not " + kind if not ok else "is out of range"
-    raise ClipError(func, f"{name}={value!r} {what}.", f"Pass {kind} {bounds}.")
+    shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:20]}... ({len(repr(value))} characters)"
+    raise ClipError(func, f"{name}={shown} {what}.", f"Pass {kind} {bounds}.")
+
+
+MAX_FRAME_SIDE = 1 << 15
+MAX_FRAME_PIXELS = 1 << 28
+"""The largest frame a filter makes: 32768 on a side, 268 MP (16384x16384). VapourSynth aborts the whole
+process (SIGABRT) when it cannot allocate a plane, so a size past this is refused when the filter is made."""
+
+
+def check_frame_size(func: str, width: int, height: int, why: str) -> None:
+    """Raise ClipError when a ``width`` x ``height`` frame (``why``: what makes it) is past what a filter makes."""
+    if width <= MAX_FRAME_SIDE and height <= MAX_FRAME_SIDE and width * height <= MAX_FRAME_PIXELS:
+        return
+    raise ClipError(
+        func,
+        f"{why} gives {width}x{height} frames ({width * height / 1e6:.0f} MP), past the largest frame it makes "
+        f"({MAX_FRAME_SIDE} on a side, {MAX_FRAME_PIXELS / 1e6:.0f} MP).",
+        "Pass a smaller scale, width or height, or upscale a crop.",
+    )
 
 
 def check_bool(func: str, name: str, value: object) -> None:

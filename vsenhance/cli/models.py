@@ -76,7 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     dl.add_argument("--url", help="download from this URL instead (a mirror)")
     dl.add_argument("-o", "--output", metavar="PATH", help="destination file or folder (default: the cache)")
     dl.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds (default 60)")
-    dl.add_argument("--force", action="store_true", help="download again even if a verified copy exists")
+    dl.add_argument("--force", action="store_true",
+                    help="download again even if a verified copy exists; replace an existing -o file")  # fmt: skip
     dl.set_defaults(handler=_download)
 
     im = msub.add_parser("import-ncnn", help="convert a Real-ESRGAN ncnn .param/.bin to .safetensors")

@@ -8,8 +8,13 @@ resolve beside the script), then ``vsenhance.export_pose`` streams the frames to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from ..errors import EncodeError
 from ..script import parse_script_args, run_script
@@ -25,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__.splitlines()[0],
     )
     p.add_argument("script", type=Path, help="VapourSynth script whose output carries pose props (vse.pose)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="JSON file to write")
+    p.add_argument("-o", "--output", type=Path, required=True, help="JSON file to write (- for the standard output)")
     p.add_argument(
         "-a",
         "--arg",
@@ -41,24 +46,52 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+STDOUT_NAMES = ("-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1")
+"""``-o`` names that mean this process's standard output: the JSON is streamed there, and only the JSON."""
+
+
+@contextlib.contextmanager
+def _stdout_for_the_output_only() -> Iterator[TextIO]:
+    """A text stream on the standard output, which nothing else reaches meanwhile: the script's ``print()``
+    and any plugin writing to fd 1 go to stderr, so ``pose-export -o - | jq`` reads JSON alone."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    shown, sys.stdout = sys.stdout, sys.stderr
+    try:
+        with os.fdopen(os.dup(saved), "w", encoding="utf-8") as out:
+            yield out
+    finally:
+        sys.stdout = shown
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def run(args: argparse.Namespace) -> int:
     import vapoursynth as vs
 
-    from ..files import check_output, open_files
-    from ..filters.pose import export_pose
+    from ..files import check_output, input_files
+    from ..filters.pose import check_prefix, export_pose, write_pose_json
 
+    check_prefix("pose-export", args.prefix)  # before the script runs, as every argument
+    to_stdout = str(args.output) in STDOUT_NAMES
     # before the script runs: never the script itself, never an existing file without -y
-    output = check_output("pose-export", args.output, [args.script], overwrite=args.overwrite)
-    try:
-        node = run_script(args.script, parse_script_args(args.arg, "pose-export"), args.index, func="pose-export")
-        node.get_frame(0)  # the script's sources are open now: the output must not be one of them
-    except vs.Error:  # ours (names its function) or VapourSynth's: main() prints it
-        raise
-    except Exception as exc:  # the user's script failed: one line, the traceback with -v
-        raise EncodeError(
-            "pose-export", f"the script {args.script} raised {type(exc).__name__}: {exc}", "correct the script."
-        ) from exc
-    check_output("pose-export", output, [Path(f) for f in open_files()], overwrite=True)
-    count = export_pose(node, output, prefix=args.prefix, include_wholebody=args.wholebody)
+    output = None if to_stdout else check_output("pose-export", args.output, [args.script], overwrite=args.overwrite)
+    with _stdout_for_the_output_only() as stdout:
+        try:
+            node = run_script(args.script, parse_script_args(args.arg, "pose-export"), args.index, func="pose-export")
+            node.get_frame(0)  # the script's sources are open now: the output must not be one of them
+        except vs.Error:  # ours (names its function) or VapourSynth's: main() prints it
+            raise
+        except Exception as exc:  # the user's script failed: one line, the traceback with -v
+            raise EncodeError(
+                "pose-export", f"the script {args.script} raised {type(exc).__name__}: {exc}", "correct the script."
+            ) from exc
+        if output is None:
+            count = write_pose_json(node, stdout, prefix=args.prefix, include_wholebody=args.wholebody,
+                                    func="pose-export")  # fmt: skip
+        else:
+            check_output("pose-export", output, [Path(f) for f in input_files()], overwrite=True)
+            count = export_pose(node, output, prefix=args.prefix, include_wholebody=args.wholebody)
     log.info("pose-export: %d frames -> %s", count, args.output)
     return 0

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ClipError, EncodeError
-from ..timecode import parse_time_exact
+from ..timecode import parse_frame_number, parse_time_exact
 from .programs import child_env
 
 __all__ = ["AudioCut", "AudioSource", "audio_input_argv", "parse_audio_start", "plan_audio", "probe_audio"]
@@ -118,8 +118,8 @@ def parse_audio_start(text: str) -> int | Fraction:
     """``--audio-start``: ``"1200"`` -> 1200 (a frame number of the source, an int), ``"11:56"`` or ``"75.5"`` ->
     seconds (a Fraction)."""
     text = text.strip()
-    if text.isdigit():
-        return int(text)
+    if (number := parse_frame_number(text)) is not None:
+        return number
     try:
         return parse_time_exact(text)
     except ClipError as exc:

@@ -51,7 +51,7 @@ def cut(
         raise EncodeError(func, f"the start {start:g}s is not a time in the input.", "pass --start >= 0.")
     if not math.isfinite(duration) or duration <= 0:
         raise EncodeError(func, f"the duration {duration:g}s is not positive.", "pass --duration > 0.")
-    output = check_output(func, output, [source], overwrite=overwrite)
+    output = check_output(func, output, [source], overwrite=overwrite, stream=False)
     length = _video_length(source)
     ends_early = ""
     if length is not None:

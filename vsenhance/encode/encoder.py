@@ -99,7 +99,7 @@ _NOT_IN_FFMPEG_ARGS = {
     **dict.fromkeys(("-c", "-codec", "-vcodec"), "the codec is --encoder's"),
     "-f": "segments are Matroska and the joined file's container comes from -o's extension",
     **dict.fromkeys(("-vf", "-filter", "-filter_complex", "-lavfi", "-s", "-r"), _FRAMES_FIX),
-    **dict.fromkeys(("-frames", "-vframes", "-ss", "-t", "-to"), "each segment must hold all of its frames"),
+    **dict.fromkeys(("-frames", "-vframes", "-ss", "-t", "-to", "-fs"), "each segment must hold all of its frames"),
     **dict.fromkeys(("-map", "-i"), "the inputs are the worker's y4m and --audio"),
     **dict.fromkeys(("-crf", "-cq"), "the quality is --crf (--cq for NVENC), which the plan records"),
     "-preset": "the preset is --preset, which the plan records",
@@ -353,14 +353,43 @@ def dry_run(ffmpeg: Path, settings: EncoderSettings, folder: Path) -> Path:
     which :func:`~.concat.dry_join` muxes as the join will."""
     frame = folder / "frame.mkv"
     argv = segment_argv(ffmpeg, settings, frame)
-    at = argv.index("-i")  # the y4m pipe becomes one generated 8-bit 4:2:0 frame, above every encoder's minimum
-    argv[at - 2 : at + 2] = ["-f", "lavfi", "-i", "color=size=256x256:rate=24:duration=0.05,format=yuv420p"]
+    at = argv.index("-i")  # the y4m pipe becomes generated 8-bit 4:2:0 frames, above every encoder's minimum
+    side, frames = _DRY_SIDE, _DRY_FRAMES
+    argv[at - 2 : at + 2] = ["-f", "lavfi", "-i", f"testsrc2=size={side}x{side}:rate=24,format=yuv420p",
+                             "-frames:v", str(frames)]  # fmt: skip
     argv[1:1] = ["-nostdin"]
     done = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
     if done.returncode != 0:
-        said = [ln.strip() for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        said = [ln.strip() for ln in done.stderr.decode("utf-8", "replace").splitlines()
+                if ln.strip() and not ln.strip().startswith("Last message repeated")]  # fmt: skip
         raise ClipError("encode", *_refusal(settings, said, ffmpeg))
+    got = _frames_and_size(frame)
+    if got != (frames, side, side):  # whatever option did it: the plan, the check and the join expect the clip
+        shown = f"{got[0]} of {got[1]}x{got[2]}" if got else "no readable frames"
+        raise ClipError(
+            "encode",
+            f"the encoder options change the frames ({settings.describe()}): {frames} frames of {side}x{side} in, "
+            f"{shown} out.",
+            "leave frame-changing options out of --ffmpeg-args; change frames in the script, where the plan sees it.",
+        )
     return frame
+
+
+_DRY_SIDE, _DRY_FRAMES = 256, 3
+
+
+def _frames_and_size(path: Path) -> tuple[int, int, int] | None:
+    """(decoded frames, width, height) of a file's video, by ffprobe; None when it cannot tell."""
+    from .programs import child_env, find_ffprobe
+
+    argv = [os.fspath(find_ffprobe()), "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+            "stream=nb_read_frames,width,height", "-of", "csv=p=0", os.fspath(path)]  # fmt: skip
+    try:
+        done = subprocess.run(argv, capture_output=True, env=child_env(), stdin=subprocess.DEVNULL, timeout=60)
+        width, height, count = (int(v) for v in done.stdout.decode().strip().split(",")[:3])
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    return count, width, height
 
 
 _NO_NVENC_DEVICE = ("cannot load libcuda", "no capable devices", "no nvenc capable devices", "cuinit",

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO, cast
 
 from ..errors import ClipError, EncodeError, PlanMismatchError
-from ..files import can_create_in, same_file, sha256_file
+from ..files import check_output, sha256_file
 from ..script import ScriptArgs, check_script
 from .audio import AudioCut, AudioSource, plan_audio, probe_audio
 from .colour import ColourTags, clip_colour, format_bits
@@ -72,22 +72,14 @@ class EncodeOptions:
 def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
     """Every check that needs no worker, before anything starts."""
     check_script(opts.script, "encode")
-    if not output.parent.is_dir():
-        raise ClipError("encode", f"the output folder {output.parent} does not exist.", "create it first.")
-    if any(same_file(output, source) for source in (script, opts.audio) if source is not None):  # links too
-        raise ClipError("encode", f"the output {output} is one of the inputs.", "pass another -o.")
+    # the joined file is renamed into place once checked: a FIFO or device is refused, never replaced
+    check_output("encode", output, [script, opts.audio], stream=False, error=ClipError)
     if opts.audio is not None and opts.audio.is_dir():
         raise ClipError("encode", f"the audio source {opts.audio} is a folder.", "pass the file that holds the audio.")
     if opts.audio is not None and not opts.audio.is_file():
         raise ClipError("encode", f"the audio source {opts.audio} does not exist.", "check the path.")
     if opts.audio_start is not None and opts.audio is None:
         raise ClipError("encode", "--audio-start was given without --audio.", "pass --audio SOURCE too.")
-    if output.is_dir():
-        raise ClipError("encode", f"the output {output} is a folder.", "pass a file name for -o, e.g. film_x4.mkv.")
-    if not can_create_in(output.parent):
-        raise ClipError(
-            "encode", f"the output folder {output.parent} is not writable.", "pass -o in a folder you can write to."
-        )
     container = check_container(output, opts.encoder.encoder)
     if container is not None:
         raise ClipError("encode", f"{container}.", "name the output .mkv (any encoder), or pick a matching --encoder.")
@@ -458,15 +450,10 @@ def _tell(stream: TextIO, message: str) -> None:
     stream.flush()
 
 
-def _refuse_sources(output: Path, open_files: tuple[str, ...]) -> None:
-    """The output is never a file the script reads: those a worker has open once it rendered frame 0."""
-    for source in open_files:
-        if same_file(output, Path(source)):
-            raise ClipError(
-                "encode",
-                f"the output {output} is {source}, which the script reads; writing it would destroy the source.",
-                "pass another -o.",
-            )
+def _refuse_sources(output: Path, read: tuple[str, ...]) -> None:
+    """The output is never a file the script reads: those a worker has open once it rendered frame 0, and the
+    files its filters were given (a model)."""
+    check_output("encode", output, [Path(f) for f in read], stream=False, error=ClipError)
 
 
 def _refuse_foreign(state: EncodeState, plan: Plan | None) -> None:

@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, TextIO, get_args
 
 import numpy as np
 import vapoursynth as vs
@@ -24,7 +24,7 @@ from ..bridge.held import Dedup, KeyFrames, ResultsByKey, resolve_dedup
 from ..bridge.props import has_pose, prop_names, read_pose, write_pose
 from ..constants import HELD_PROP
 from ..errors import ClipError
-from ..files import atomic_open
+from ..files import atomic_open, check_output, note_input
 from ..models.pose.draw_options import DrawOptions
 
 __all__ = ["auto_batch", "draw_pose", "export_pose", "pose"]
@@ -60,7 +60,7 @@ def auto_batch(num_frames: int, width: int, height: int, det_interval: int = 1) 
     return max(1, b)
 
 
-def _check_prefix(func: str, prefix) -> None:
+def check_prefix(func: str, prefix) -> None:
     if not isinstance(prefix, str) or not prefix or not prefix.replace("_", "a").isalnum():
         raise ClipError(
             func,
@@ -120,7 +120,7 @@ def pose(
         check_number(func, "threads", threads, 1, 1024, integer=True)
     if streams != "auto":
         check_number(func, "streams", streams, 1, 64, integer=True)
-    _check_prefix(func, prefix)
+    check_prefix(func, prefix)
     rule = resolve_dedup(dedup, func)
     det_interval = int(det_interval)
     if batch == "auto":
@@ -134,6 +134,8 @@ def pose(
     size = min(size, -(-clip.num_frames // det_interval) * det_interval)
     check_path(func, "detector", detector, "the path of an ONNX file")
     check_path(func, "pose_model", pose_model, "the path of an ONNX file")
+    for model in (detector, pose_model):  # inputs: no output may replace them (ONNX Runtime closes the files)
+        note_input(model)
     rgb = to_rgb(clip, color_params(clip, func))
 
     from ..models.cores import usable_cores
@@ -222,7 +224,7 @@ def draw_pose(
     """
     func = "vsenhance.draw_pose"
     check_constant(clip, func)
-    _check_prefix(func, prefix)
+    check_prefix(func, prefix)
     check_number(func, "threshold", threshold, -1e9, 1e9)
     check_number(func, "body_stick_width", body_stick_width, -1, 1000, integer=True)
     check_number(func, "hand_stick_width", hand_stick_width, -1, 1000, integer=True)
@@ -286,20 +288,33 @@ def export_pose(
     """
     func = "vsenhance.export_pose"
     check_constant(clip, func)
-    _check_prefix(func, prefix)
+    check_prefix(func, prefix)
     check_path(func, "path", path, "a file path such as 'poses.json'")
     check_bool(func, "include_wholebody", include_wholebody)
     target = Path(path)
     stream = target.exists() and not target.is_file()  # a FIFO or a device: written through, as it is
     if not stream:
         target = Path(os.path.realpath(target))  # a symlink's target: the link itself is never replaced
-    if target.is_dir():
-        raise ClipError(func, f"the output {target} is a directory.", "Pass a file path such as 'poses.json'.")
-    if not target.parent.is_dir():
-        raise ClipError(
-            func, f"the folder {target.parent} of the output does not exist.", "Create it first or pass another path."
-        )
+    # never the video the clip reads, a model it was given, or the script: the one output check
+    check_output(func, target, error=ClipError)
 
+    try:
+        with open(target, "w", encoding="utf-8") if stream else atomic_open(target, "w", encoding="utf-8") as fh:
+            count = write_pose_json(clip, fh, prefix=prefix, include_wholebody=include_wholebody, func=func)
+    except OSError as exc:  # the folder refuses the temp file (before any frame), or the disk fills up
+        raise ClipError(
+            func, f"cannot write {target} ({exc.strerror or exc}).", "Pass a path in a folder you can write to."
+        ) from exc
+    log.info("%s: wrote %d frames to %s", func, count, target)
+    return count
+
+
+def write_pose_json(
+    clip: vs.VideoNode, fh: TextIO, *, prefix: str = "Pose", include_wholebody: bool = False,
+    func: str = "vsenhance.export_pose",
+) -> int:  # fmt: skip
+    """:func:`export_pose`'s JSON, streamed frame by frame to an open text stream (``pose-export -o -``: the
+    standard output); returns the frame count."""
     from ..models.pose.skeleton import openpose_person
 
     header = {
@@ -310,28 +325,21 @@ def export_pose(
         "num_frames": clip.num_frames,
         "keypoints": "body: OpenPose 18 + LToe, RToe (20); hands: 21 each; face: 68 + 2 eyes (70); x, y, score",
     }
+    fh.write(json.dumps(header)[:-1] + ', "frames": [\n')
     count = 0
-    try:
-        with open(target, "w", encoding="utf-8") if stream else atomic_open(target, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(header)[:-1] + ', "frames": [\n')
-            for n, frame in enumerate(clip.frames(close=True)):
-                props = frame.props
-                if not has_pose(props, prefix):
-                    raise _missing(func, prefix)
-                boxes, keypoints = read_pose(props, prefix)
-                people = []
-                for box, kps in zip(boxes, keypoints, strict=True):
-                    person = openpose_person(kps, box)
-                    if include_wholebody:
-                        person["wholebody_keypoints_2d"] = kps.ravel().tolist()
-                    people.append(person)
-                entry = {"frame": n, "detected": int(props[prop_names(prefix)["Detected"]]), "people": people}
-                fh.write(("" if n == 0 else ",\n") + json.dumps(entry))
-                count += 1
-            fh.write("\n]}\n")
-    except OSError as exc:  # the folder refuses the temp file (before any frame), or the disk fills up
-        raise ClipError(
-            func, f"cannot write {target} ({exc.strerror or exc}).", "Pass a path in a folder you can write to."
-        ) from exc
-    log.info("%s: wrote %d frames to %s", func, count, target)
+    for n, frame in enumerate(clip.frames(close=True)):
+        props = frame.props
+        if not has_pose(props, prefix):
+            raise _missing(func, prefix)
+        boxes, keypoints = read_pose(props, prefix)
+        people = []
+        for box, kps in zip(boxes, keypoints, strict=True):
+            person = openpose_person(kps, box)
+            if include_wholebody:
+                person["wholebody_keypoints_2d"] = kps.ravel().tolist()
+            people.append(person)
+        entry = {"frame": n, "detected": int(props[prop_names(prefix)["Detected"]]), "people": people}
+        fh.write(("" if n == 0 else ",\n") + json.dumps(entry))
+        count += 1
+    fh.write("\n]}\n")
     return count

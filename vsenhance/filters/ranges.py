@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 
 import vapoursynth as vs
 
-from ..bridge.checks import check_number
+from ..bridge.checks import MAX_FRAME_SIDE, check_frame_size, check_number
 from ..bridge.formats import check_constant, color_params, resolve_output_format
 from ..bridge.held import KeyFrames, resolve_dedup
 from ..constants import (
@@ -28,8 +28,9 @@ from ..constants import (
     RANGES_PROP,
 )
 from ..errors import ClipError
-from ..timecode import parse_time_exact
-from .upscale import _upscale, upscale
+from ..files import note_input
+from ..timecode import parse_frame_number, parse_time_exact
+from .upscale import _MAX_SCALE, _MIN_SCALE, _upscale, upscale
 
 __all__ = ["parse_ranges", "upscale_ranges"]
 
@@ -83,7 +84,7 @@ def parse_ranges(
     if isinstance(ranges, os.PathLike):
         items = _items_from_file(Path(ranges), func)
     elif isinstance(ranges, str):
-        if ranges.strip() and Path(ranges).is_file():
+        if ranges.strip() and _is_file(ranges):
             raise ClipError(
                 func, f"ranges={ranges!r} is a string, and a file of that name exists.",
                 f"Pass Path({ranges!r}) to read the file, or frame ranges such as \"1200-1850\".",
@@ -139,6 +140,14 @@ def parse_ranges(
     return merged
 
 
+def _is_file(text: str) -> bool:
+    """Whether a range string is also a file's name; a string no file could have (too long, a NUL) is not."""
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _is_endpoint(value: object) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, str)
 
@@ -163,8 +172,20 @@ def _items_from_text(text: str, func: str) -> list[tuple[Endpoint, Endpoint | No
     return items
 
 
+_MAX_RANGES_FILE = 16 << 20
+"""Bytes: a range file of a long film is a few kilobytes; anything this big is not one (``/dev/zero``)."""
+
+
 def _items_from_file(path: Path, func: str) -> list[tuple[Endpoint, Endpoint | None]]:
+    if path.exists() and not path.is_file():  # a FIFO would block until a writer comes, a device never ends
+        kind = "a folder" if path.is_dir() else "not a regular file (a FIFO or a device)"
+        raise ClipError(func, f"the ranges file {path} is {kind}.", "Pass the path of a text file of ranges.")
     try:
+        if path.stat().st_size > _MAX_RANGES_FILE:
+            raise ClipError(
+                func, f"the ranges file {path} holds {path.stat().st_size} bytes, more than any range file.",
+                "Pass the text file of ranges (one range per line).",
+            )  # fmt: skip
         text = path.read_text(encoding="utf-8-sig")  # a UTF-8 BOM (Windows editors write one) is not a range
     except OSError as exc:
         raise ClipError(func, f"the ranges file {path} cannot be read ({exc.strerror}).", "Check the path.") from exc
@@ -172,6 +193,7 @@ def _items_from_file(path: Path, func: str) -> list[tuple[Endpoint, Endpoint | N
         raise ClipError(
             func, f"the ranges file {path} is not UTF-8 text (byte {exc.start}).", "Save it as UTF-8 text."
         ) from exc
+    note_input(path)  # an input: no output may replace it
     items: list[tuple[Endpoint, Endpoint | None]] = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
@@ -200,9 +222,14 @@ def _items_from_file(path: Path, func: str) -> list[tuple[Endpoint, Endpoint | N
 
 def _endpoint(text: str, func: str) -> Endpoint:
     """A frame number, or the text of a time (converted once the clip's frame rate is known)."""
-    if not re.fullmatch(r"[\d:.]+", text):
-        raise ClipError(func, f"{text!r} is neither a frame number nor a time.", "Write 1200 or 11:56.")
-    return text if (":" in text or "." in text) else int(text)
+    if not re.fullmatch(r"[0-9:.]+", text):
+        raise ClipError(func, f"{text[:40]!r} is neither a frame number nor a time.", "Write 1200 or 11:56.")
+    if (":" in text or "." in text) and len(text) <= 40:
+        return text
+    number = parse_frame_number(text)
+    if number is None:
+        raise ClipError(func, f"{text[:40]!r} is larger than any frame number.", "Write a frame of the clip.")
+    return number
 
 
 def _frame(value: Endpoint, fps: Fraction | None, func: str, *, last: bool) -> int:
@@ -210,8 +237,8 @@ def _frame(value: Endpoint, fps: Fraction | None, func: str, *, last: bool) -> i
     if isinstance(value, int):
         return value
     text = value.strip()
-    if text.isdigit():
-        return int(text)
+    if (number := parse_frame_number(text)) is not None:
+        return number
     if not fps:
         raise ClipError(
             func,
@@ -271,7 +298,9 @@ def upscale_ranges(
         )
     for name, value in (("width", width), ("height", height)):
         if value is not None:
-            check_number(_FUNC, name, value, 1, integer=True)
+            check_number(_FUNC, name, value, 1, MAX_FRAME_SIDE, integer=True)
+    if scale is not None:  # scale=True is not 1, nor "2" 2
+        check_number(_FUNC, "scale", scale, _MIN_SCALE, _MAX_SCALE)
     merged = parse_ranges(ranges, clip.num_frames, fps=clip.fps)
 
     # upscale's own defaults for what was not given; the held-frame decisions are made here, in this clip's
@@ -284,6 +313,7 @@ def upscale_ranges(
     keys = KeyFrames(clip, rule) if rule is not None else None
     ai = _upscale(clip, model, keys, **settings)
     size = _target_size(clip, ai, width, height, scale)
+    check_frame_size(_FUNC, *size, f"the target size for {clip.width}x{clip.height}")
     if (ai.width, ai.height) != size:
         ai = core.resize.Lanczos(ai, *size, filter_param_a=taps)
 
@@ -303,7 +333,7 @@ def upscale_ranges(
     classic = resizer(clip, *size, **kwargs)
     # the classic path says what made its frames too, so both paths carry one prop set (see CHOICE_PROPS)
     made_by = dict(zip(CHOICE_PROPS, [fallback, "cpu", "", 0], strict=True))
-    classic = core.std.SetFrameProps(classic, **{PATH_PROP: fallback}, **made_by)
+    classic = core.std.SetFrameProps(classic, **{PATH_PROP: fallback}, **made_by).std.RemoveFrameProps("_Alpha")
     ai = core.std.SetFrameProps(ai, **{PATH_PROP: "ai"})
 
     pieces: list[vs.VideoNode] = []

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal, cast, get_args
 
 import vapoursynth as vs
 
-from ..bridge.checks import check_bool, check_number, check_path
+from ..bridge.checks import check_bool, check_frame_size, check_number, check_path
 from ..bridge.evaluate import ensure_threads, map_planes
 from ..bridge.formats import (
     ColorParams,
@@ -26,6 +26,7 @@ from ..bridge.formats import (
 from ..bridge.held import Dedup, KeyFrames, map_planes_held, resolve_dedup
 from ..constants import CHOICE_PROPS, HELD_PROP
 from ..errors import ClipError
+from ..files import note_input
 from ..models.colorspec import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ def _upscale(
     """``upscale``; ``keys``: decisions made by the caller (``upscale_ranges`` registers them under its own id)."""
     check_constant(clip, _FUNC)
     check_path(_FUNC, "model", model, "a model name (`vsenhance models list`) or the path of a model file")
+    note_input(model)  # a model file is an input: no output (export_pose, encode, cut) may replace it
     for name, value, low, high in (
         ("tile", tile, 0, _MAX_SIDE),
         ("tile_pad", tile_pad, 0, _MAX_SIDE),
@@ -147,7 +149,11 @@ def _upscale(
     runtime = _runtime(model, device, precision, tile, tile_pad, pre_pad, tile_batch, streams, compile)
     ensure_threads(streams, _FUNC, held=rule is not None or keys is not None)
 
+    check_frame_size(_FUNC, clip.width * runtime.scale, clip.height * runtime.scale,
+                     f"the x{runtime.scale} model on {clip.width}x{clip.height}")  # fmt: skip
     plan = _plan(clip, params, out_fmt, on_device=_converts_on_device(runtime), model_scale=runtime.scale, scale=scale)
+    if plan.resize is not None:
+        check_frame_size(_FUNC, *plan.resize, f"scale={scale:g} on {clip.width}x{clip.height}")
     src = _prepare_input(clip, plan)
     if rule is not None and keys is None:
         keys = KeyFrames(clip, rule)
@@ -283,7 +289,8 @@ def _finish_output(out: vs.VideoNode, plan: _Conversion) -> vs.VideoNode:
             out = out.std.RemoveFrameProps("_ChromaLocation")
     if plan.resize is not None:
         out = core.resize.Lanczos(out, *plan.resize)
-    return from_rgb(out, plan.output_format, plan.params)
+    # the input's alpha plane (a frame of the input's size) does not belong to a frame of another size
+    return from_rgb(out, plan.output_format, plan.params).std.RemoveFrameProps("_Alpha")
 
 
 def _scaled_size(clip: vs.VideoNode, scale: float, fmt: vs.VideoFormat) -> tuple[int, int]:

@@ -7,6 +7,7 @@ checkpoint can never run code. TorchScript archives are refused.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pickle
 import re
@@ -129,19 +130,37 @@ def load_state_dict(path: str | os.PathLike, *, func: str = "load_state_dict") -
             f"{close!r} is a known model name: pass it as it is." if close else
             "check the path, or use a known model name (`vsenhance models list`).",
         )  # fmt: skip
+    resize: float | None = None
     if suffix == ".param":
         m = read_ncnn(path, func=func)
-        return m.state_dict, m.output_resize
-    if suffix == ".safetensors":
+        sd, resize = m.state_dict, m.output_resize
+    elif suffix == ".safetensors":
         sd, meta = _load_safetensors(path, func)
-        resize = meta.get(META_OUTPUT_RESIZE)
+        text = meta.get(META_OUTPUT_RESIZE)
         try:
-            return sd, float(resize) if resize is not None else None
+            resize = float(text) if text is not None else None
         except ValueError:
-            raise ModelError(
-                func, f"{path} has bad metadata {META_OUTPUT_RESIZE}={resize!r}.", _fix_for(path)
-            ) from None
-    return _load_pickle(path, func), None
+            resize = math.nan
+        if resize is not None and not 0 < resize <= 64:  # NaN, inf, 1e300, 0: no model resizes so
+            raise ModelError(func, f"{path} has bad metadata {META_OUTPUT_RESIZE}={text!r}.", _fix_for(path))
+    else:
+        sd = _load_pickle(path, func)
+    _check_finite(sd, path, func)
+    return sd, resize
+
+
+def _check_finite(sd: dict, path: Path, func: str) -> None:
+    """Refuse weights that hold NaN or infinity: such a model makes black (YUV) or NaN (RGBS) frames, without
+    an error, on every frame of a job of days."""
+    bad = [name for name, t in sd.items() if isinstance(t, torch.Tensor) and t.is_floating_point()
+           and not bool(torch.isfinite(t).all())]  # fmt: skip
+    if bad:
+        raise ModelError(
+            func,
+            f"{path.name} holds NaN or infinite weights ({len(bad)} of {len(sd)} tensors): its frames would be black.",
+            "use an intact copy of the model.",
+            f"first bad tensor: {bad[0]!r}; file: {path}",
+        )
 
 
 def _describe(desc) -> str:

@@ -102,9 +102,16 @@ def download(
     if target.is_dir():
         target = target / default_name
 
+    if target.exists() and not target.is_file():
+        raise DownloadError(
+            func, f"{target} is not a regular file (a FIFO or a device).", "pass a file or folder path as the output."
+        )
     if target.exists() and not force and expected is not None and sha256_file(target) == expected:
         log.info("%s already present and verified (sha256 %s)", target, expected)
         return target
+    if dest is not None and target.exists() and not force:  # the cache heals itself; a file you named is yours
+        why = "its SHA-256 differs from the model's" if expected is not None else "no checksum says it is this model"
+        raise DownloadError(func, f"{target} already exists and {why}.", "pass --force to replace it, or another -o.")
 
     target.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.sha256()

@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ... import holds
 from ...errors import VSEnhanceError
-from ...files import fsync_path, open_files
+from ...files import fsync_path, input_files
 from ...script import error_line, parse_script_args, run_script
 from ..programs import StderrTail
 from . import wire
@@ -265,7 +265,7 @@ class Worker:
                     Failed(self.worker_id, None, f"reading held frames {first}-{last}: {error_line(exc)}", tail)
                 )
                 return
-        self.channel.send(Probed(self.worker_id, props, tuple(open_files()), tuple(keys)))
+        self.channel.send(Probed(self.worker_id, props, tuple(input_files()), tuple(keys)))
 
 
 def clip_summary(clip: vs.VideoNode) -> ClipSummary:
