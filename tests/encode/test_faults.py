@@ -150,8 +150,18 @@ def damaged_segment(job: Job) -> None:
         data[offset] ^= 0xFF  # inside a frame: the packet count is right, a slice CRC is not
     seg.write_bytes(bytes(data))
     rc, err = job.encode()
-    assert rc == 0 and "segment 0 (frames 0-7) is wrong (decode errors" in err, err
+    # its record proves it is not the file that was verified: aside, without a decode that might pass
+    assert rc == 0 and "segment 0 (frames 0-7) is not the file that was verified" in err, err
     assert [p.name.split(".")[0] for p in (job.state / "rejected").iterdir()] == ["seg_00000"]  # aside, not gone
+    job.frame_exact(err)
+
+
+def swapped_segment(job: Job) -> None:
+    job.interrupted()
+    # segment 0 copied over segment 1: the same format and frame count, 8 wrong frames
+    (job.state / "seg_00001.mkv").write_bytes((job.state / "seg_00000.mkv").read_bytes())
+    rc, err = job.encode()
+    assert rc == 0 and "segment 1 (frames 8-15) is not the file that was verified" in err, err
     job.frame_exact(err)
 
 
@@ -357,6 +367,7 @@ FAULTS: list[Callable[[Job], None]] = [
     clip_size_changes,
     clip_rate_changes,
     damaged_segment,
+    swapped_segment,
     plan_deleted,
     checker_fails_for_one_file,
     checker_hangs_for_one_file,

@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,9 @@ def test_segment_done_only_once_decoded_and_a_wrong_one_is_moved_aside(tmp_path)
     make_ffv1(state.partial_path(s2, "w1", 2), 2)  # partial leftovers of any attempt: discarded
     make_ffv1(state.partial_path(s0, "w0", 1), 2)
     assert state.partial_path(s2, "w1", 2).name == "seg_00002.w1.a2.partial.mkv"
-    state.write_done(plan, {0: _rec(8), 1: _rec(8), 2: _rec(4)})  # the record alone is not trusted
+    # a record without its file is not a segment; files without a record (renamed, then the driver died before
+    # recording them) are decoded
+    state.write_done(plan, {2: _rec(4)})
     said: list[str] = []
     done = state.scan_done(plan, FFMPEG, said.append)
     assert list(done) == [0] and done[0].frames == 8 and done[0].size == state.segment_path(s0).stat().st_size
@@ -85,7 +88,7 @@ def test_segment_done_only_once_decoded_and_a_wrong_one_is_moved_aside(tmp_path)
     assert EncodeState(state.dir).load_plan() == plan
 
 
-def test_matching_bytes_are_trusted_without_decoding_and_changed_ones_are_decoded(tmp_path, monkeypatch):
+def test_matching_bytes_are_trusted_and_a_swapped_segment_is_rejected_never_decoded_and_trusted(tmp_path, monkeypatch):
     plan = _plan(total=16, size=8)
     state = EncodeState(tmp_path / "s")
     state.write_plan(plan)
@@ -97,12 +100,40 @@ def test_matching_bytes_are_trusted_without_decoding_and_changed_ones_are_decode
     real = verify.decode_segment
     monkeypatch.setattr(verify, "decode_segment", lambda f, p, n: decoded.append(p.name) or real(f, p, n))
     assert state.scan_done(plan, FFMPEG, print) == first and decoded == []  # the same bytes: trusted
-    make_ffv1(state.segment_path(s1), 8)  # new bytes (another encode): decoded again
-    os.utime(state.segment_path(s1))
+    # segment 0 copied over segment 1: 8 frames, the right format, but not the file that was verified
+    shutil.copyfile(state.segment_path(s0), state.segment_path(s1))
     with open(state.segment_path(s1), "ab") as fh:
-        fh.write(b"\0")  # trailing bytes Matroska ignores: still 8 frames, but not the recorded bytes
-    again = state.scan_done(plan, FFMPEG, print)
-    assert decoded == ["seg_00001.mkv"] and again[0] == first[0] and again[1].sha256 != first[1].sha256
+        fh.write(b"\0")  # (the two test segments are identical: make the bytes differ, as any two segments do)
+    told: list[str] = []
+    again = state.scan_done(plan, FFMPEG, told.append)
+    assert decoded == [] and list(again) == [0] and again[0] == first[0]
+    assert "segment 1 (frames 8-15) is not the file that was verified" in told[0]
+    assert not state.segment_path(s1).exists() and len(list((state.dir / "rejected").iterdir())) == 1
+    assert recorded_done(state.dir) == {0: 8}  # rendered again, never joined
+
+
+def test_a_segment_that_cannot_be_read_to_the_end_stops_the_scan_with_the_file_kept(tmp_path, monkeypatch):
+    plan = _plan(total=16, size=8)
+    state = EncodeState(tmp_path / "s")
+    state.write_plan(plan)
+    s0, s1 = plan.segments
+    make_ffv1(state.segment_path(s0), 8)
+    make_ffv1(state.segment_path(s1), 8)
+    state.scan_done(plan, FFMPEG, print)
+    verified = state.segment_path(s1).read_bytes()
+    state.segment_path(s1).unlink()
+    os.mkfifo(state.segment_path(s1))  # a read of it would block forever
+    with pytest.raises(EncodeError, match=r"is not a regular file .* it is kept"):
+        state.scan_done(plan, FFMPEG, print)
+    state.segment_path(s1).unlink()
+    state.segment_path(s1).write_bytes(verified)
+    # a stalled mount: the hash does not finish in time
+    monkeypatch.setattr(state_module, "HASH_SECONDS", 0.2)
+    monkeypatch.setattr(state_module, "sha256_file", lambda path: time.sleep(5))
+    start = time.monotonic()
+    with pytest.raises(EncodeError, match=r"reading it took over 0.2 s \(a stalled mount\?\).* it is kept"):
+        state.scan_done(plan, FFMPEG, print)
+    assert time.monotonic() - start < 4 and state.segment_path(s1).is_file()
 
 
 def test_a_segment_that_cannot_be_checked_is_kept_and_stops_the_encode(tmp_path, monkeypatch):

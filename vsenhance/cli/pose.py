@@ -50,6 +50,14 @@ STDOUT_NAMES = ("-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1")
 """``-o`` names that mean this process's standard output: the JSON is streamed there, and only the JSON."""
 
 
+def _is_stdout(path: Path) -> bool:
+    """Whether ``path`` is this process's standard output under another name (a link to /proc/self/fd/1)."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(1))
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def _stdout_for_the_output_only() -> Iterator[TextIO]:
     """A text stream on the standard output, which nothing else reaches meanwhile: the script's ``print()``
@@ -74,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from ..filters.pose import check_prefix, export_pose, write_pose_json
 
     check_prefix("pose-export", args.prefix)  # before the script runs, as every argument
-    to_stdout = str(args.output) in STDOUT_NAMES
+    to_stdout = str(args.output) in STDOUT_NAMES or _is_stdout(args.output)
     # before the script runs: never the script itself, never an existing file without -y
     output = None if to_stdout else check_output("pose-export", args.output, [args.script], overwrite=args.overwrite)
     with _stdout_for_the_output_only() as stdout:

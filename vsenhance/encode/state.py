@@ -14,7 +14,9 @@ import errno
 import json
 import logging
 import os
+import stat
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -212,8 +214,15 @@ class EncodeState:
             if not path.exists():
                 continue
             known = records.get(seg.index)
-            if known is not None and known.frames == seg.frames and _same_bytes(path, known):
-                done[seg.index] = known
+            if known is not None and known.frames == seg.frames:
+                if _same_bytes(path, known):
+                    done[seg.index] = known
+                    continue
+                # the record proves this is not the file that was verified: another segment, another job's
+                # segment, damage. Its frame count may well be right, so it is never decoded and trusted
+                moved = self.reject(path, "its bytes are not those of the segment verified before")
+                tell(f"segment {seg.index} (frames {seg.first}-{seg.last}) is not the file that was verified "
+                     f"(its size or SHA-256 differs from the record): moved to {moved}; it is rendered again")  # fmt: skip
                 continue
             verdict = self.check(ffmpeg, path, seg.frames)
             if verdict.kind == "ok":
@@ -241,12 +250,37 @@ class EncodeState:
             self.dir.rmdir()
 
 
+HASH_SECONDS = 600.0
+"""The longest a segment's hash may take before the file counts as unreadable (a stalled mount)."""
+
+
 def _same_bytes(path: Path, record: Record) -> bool:
-    """Whether ``path`` still holds the bytes its record describes (an unreadable file does not)."""
+    """Whether ``path`` still holds the bytes its record describes. A file that cannot be read to the end (a
+    FIFO put in its place, a stalled mount) stops the encode with the file kept, instead of blocking it."""
     try:
-        return path.stat().st_size == record.size and sha256_file(path) == record.sha256
+        info = path.stat()
     except OSError:
         return False
+    if not stat.S_ISREG(info.st_mode):
+        raise unreadable_error(path, "it is not a regular file (a FIFO or a device)")
+    if info.st_size != record.size:
+        return False
+    hashed: list[str | OSError] = []
+
+    def read() -> None:
+        try:
+            hashed.append(sha256_file(path))
+        except OSError as exc:
+            hashed.append(exc)
+
+    reader = threading.Thread(target=read, name="segment-hash", daemon=True)  # daemon: a stuck read never holds
+    reader.start()  # the driver's exit
+    reader.join(HASH_SECONDS)
+    if not hashed:
+        raise unreadable_error(path, f"reading it took over {HASH_SECONDS:g} s (a stalled mount?)")
+    if isinstance(hashed[0], OSError):
+        raise unreadable_error(path, f"reading it failed: {hashed[0].strerror or hashed[0]}")
+    return hashed[0] == record.sha256
 
 
 def unreadable_error(path: Path, reason: str) -> EncodeError:
