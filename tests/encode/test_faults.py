@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.encode.encode_helpers import direct_framemd5, framemd5, make_ffv1, start_cli
+from tests.encode.encode_helpers import direct_framemd5, framemd5, make_ffv1, start_cli, wait_for_done_segments
 from tests.models.pose import posekit
 from vsenhance.cli import main
 from vsenhance.encode import state as state_module
@@ -247,6 +247,28 @@ def worker_stopped(job: Job) -> None:
     job.frame_exact(err.decode())
 
 
+def script_edited_mid_encode(job: Job) -> None:
+    job.world(delay=0.05)
+    argv = ["encode", str(job.script), "-o", str(job.out), "--encoder", "ffv1", "--segment-frames", "8"]
+    proc = start_cli(*argv, "--workers", "2")
+    wait_for_done_segments(job.state, 1, proc, timeout=120)
+    original = job.script.read_text()
+    job.script.write_text(original + "clip = clip.std.Invert()\nclip.set_output()\n")  # the edit
+    worker = _worker_pid(job.script)
+    assert worker is not None
+    os.kill(worker, signal.SIGKILL)  # its replacement executes the script as it is now
+    _out, err = proc.communicate(timeout=180)
+    said = err.decode()
+    assert proc.returncode == 2 and "executed the script as it is now, which is not the script" in said, said[-3000:]
+    kept = job.segments()
+    assert kept  # finished segments are kept; the old script resumes them
+    job.script.write_text(original)
+    job.world(delay=None)
+    rc, err2 = job.encode()
+    assert rc == 0, err2
+    job.frame_exact(err2)
+
+
 def _worker_pid(script: Path) -> int | None:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -374,6 +396,7 @@ FAULTS: list[Callable[[Job], None]] = [
     frame_never_returns,
     cuda_context_breaks,
     worker_stopped,
+    script_edited_mid_encode,
     closed_ray_port,
     token_cluster_with_its_token,
     token_cluster_without_a_token,

@@ -166,8 +166,9 @@ class _Job:
         self.check_saved_state(draft)
         pool, where = _make_pool(self.opts, self.script, self.state)
         scheduler = Scheduler(
-            pool, max_retries=self.opts.max_retries, stall_seconds=self.opts.stall_timeout, tell=self.tell
-        )
+            pool, max_retries=self.opts.max_retries, stall_seconds=self.opts.stall_timeout, tell=self.tell,
+            script_sha256=draft.script_sha256,
+        )  # fmt: skip
         try:
             workers = scheduler.start()
             self.tell(f"encode: started {workers} worker{'s' if workers > 1 else ''} ({where}); "

@@ -98,9 +98,10 @@ class Scheduler:
     def __init__(
         self, pool: Pool, *, max_retries: int = DEFAULT_MAX_RETRIES, poll_seconds: float = 0.25,
         stall_seconds: float = DEFAULT_STALL_SECONDS, tell: Callable[[str], None] = log.info,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, script_sha256: str | None = None,
     ) -> None:  # fmt: skip
         self.pool = pool
+        self.script_sha256 = script_sha256  # what every worker must have executed (None: not checked)
         self.max_retries = max_retries
         self.poll_seconds = poll_seconds
         self.stall_seconds = stall_seconds
@@ -282,6 +283,15 @@ class Scheduler:
 
     def _ready(self, event: Ready) -> None:
         info = event.worker
+        if self.script_sha256 is not None and info.script_sha256 != self.script_sha256:
+            raise EncodeError(
+                "encode",
+                f"worker {info.worker_id} on {info.host} executed the script as it is now, which is not the script "
+                "this encode was planned from (it was edited since the encode started); its segments would mix two "
+                "scripts.",
+                "restore the script and run the same command again (finished segments are kept), or pass --restart "
+                "to encode the edited one.",
+            )
         if self.clip is None:
             self.clip, self.clip_from = event.clip, info
         elif event.clip != self.clip:

@@ -58,6 +58,7 @@ class WorkerInfo:
     gpu: str | None  # the CUDA device(s) it sees (CUDA_VISIBLE_DEVICES), None on the CPU
     cpus: str | None  # cores it is pinned to, e.g. "0-3", or None when not pinned
     load_seconds: float  # time to execute the script
+    script_sha256: str = ""  # of the script bytes it executed: every worker renders the script the plan was made of
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ... import holds
 from ...errors import VSEnhanceError
-from ...files import fsync_path, input_files
+from ...files import fsync_path, input_files, sha256_file
 from ...script import error_line, parse_script_args, run_script
 from ..programs import StderrTail
 from . import wire
@@ -323,7 +323,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if cpus is not None:  # VapourSynth sizes its pool by the machine, not by this worker's share of it
             vs.core.num_threads = len(os.sched_getaffinity(0))
+        executed = sha256_file(args.script)
         clip = run_script(args.script, parse_script_args(args.script_args, "worker"), args.output_index, "worker")
+        if sha256_file(args.script) != executed:  # edited while it ran: what was executed is not known
+            executed = "changed while it was executed"
     except VSEnhanceError as exc:  # ours (no output 0, not video...): the message says it all, no traceback
         hint = f" ({exc.fix.rstrip('.')})" if exc.fix else ""
         channel.send(Failed(args.worker_id, None, f"executing {args.script}: {exc.problem}{hint}", ""))
@@ -348,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         gpu=os.environ.get("CUDA_VISIBLE_DEVICES"),
         cpus=cpus,
         load_seconds=time.perf_counter() - start,
+        script_sha256=executed,
     )
     worker = Worker(args.worker_id, clip, channel)
     channel.send(Ready(info, clip_summary(clip)))
