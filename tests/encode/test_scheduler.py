@@ -455,3 +455,20 @@ def test_segments_with_the_most_ai_frames_go_first(tmp_path, ffv1_files):
     pool = FakePool(1, finish, ffv1_files)
     _, done, _ = _run(tmp_path, pool, 1, ai_frames={0: 0, 1: 3, 2: 4})
     assert [t.index for _, t in pool.submitted] == [2, 1, 0] and frames_of(done) == {0: 8, 1: 8, 2: 4}
+
+
+def test_a_paused_driver_does_not_blame_a_worker_that_rendered_all_along(tmp_path, ffv1_files):
+    clock = Clock(0.01)
+    paused: list[int] = []
+
+    def renders_while_the_driver_is_stopped(worker_id, task):
+        if task.index == 1 and not paused:
+            paused.append(1)
+            clock.now += 12  # SIGSTOP on the driver for 12 s; its worker kept rendering (frames not read yet)
+            return None
+        return finish(worker_id, task)
+
+    pool = FakePool(1, renders_while_the_driver_is_stopped, ffv1_files)
+    _, done, display = _run(tmp_path, pool, 1, stall_seconds=4, clock=clock)
+    assert paused and pool.stopped == [] and frames_of(done) == {0: 8, 1: 8, 2: 4}
+    assert "delivered no frame" not in display.stream.getvalue()

@@ -109,6 +109,7 @@ class Scheduler:
         self.clock = clock
         self._activity: dict[str, float] = {}  # busy (or probing) worker -> when it last delivered a frame
         self._stalled: dict[str, float] = {}  # worker -> the seconds without a frame after which it was ended
+        self._watched_at: float | None = None  # when the stall watch last ran
         self._executing: dict[str, tuple[str, float]] = {}  # started worker -> (its script, since when)
         self._last_report = clock()
         self.starting = 0  # started, neither Ready nor Died yet
@@ -216,6 +217,13 @@ class Scheduler:
     def _watch(self) -> None:
         """End workers that stalled (no frame for ``stall_seconds``); say which are still executing the script."""
         now = self.clock()
+        away = now - self._watched_at - self.poll_seconds if self._watched_at is not None else 0.0
+        self._watched_at = now
+        if away > max(2.0, self.stall_seconds / 2):
+            # the driver itself was away (stopped with SIGSTOP, a suspended machine, swapping): the frames
+            # its workers made meanwhile are not read yet, so that time counts for no worker
+            log.info("the driver did not watch its workers for %s: their stall clocks restart", format_duration(away))
+            self._activity = {worker_id: since + away for worker_id, since in self._activity.items()}
         watched = [*self.busy, *([self._probing] if self._probing else [])]
         for worker_id in watched:
             quiet = now - self._activity.get(worker_id, now)
