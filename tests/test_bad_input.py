@@ -688,6 +688,8 @@ CLI_CASES = [
         "the encoder options change the frames",
         id="encode-ffmpeg-args-filter-script",
     ),
+    pytest.param(_encode("--ray", "127.0.0.1:0"), "is not a Ray address", id="encode-ray-port-0"),
+    pytest.param(_encode("--ray", "127.0.0.1:99999"), "is not a Ray address", id="encode-ray-port-99999"),
     pytest.param(
         _encode("--ffmpeg-args", "-fs 1000"),
         "may not hold -fs: each segment must hold all of its frames",
@@ -910,3 +912,14 @@ def test_a_stale_alpha_prop_is_not_kept_on_a_larger_frame(env) -> None:
     assert "_Alpha" not in out.get_frame(0).props
     hybrid = vse.upscale_ranges(clip, "0", env.model, device="cpu")
     assert all("_Alpha" not in hybrid.get_frame(n).props for n in range(2))
+
+
+def test_a_ray_client_address_without_ray_client_is_refused_up_front(media, capsys) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None or importlib.util.find_spec("grpc") is not None:
+        pytest.skip("needs Ray without Ray Client (the cluster extra as it installs)")
+    argv = ["encode", str(media.dir / "sleeps.vpy"), "-o", str(media.dir / "o.mkv"), "--ray", "ray://127.0.0.1:10001"]
+    assert main(argv) == 2
+    assert "Ray Client (grpcio) is not installed" in capsys.readouterr().err
+    assert not (media.dir / "executed").exists()

@@ -101,12 +101,19 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
             raise ClipError(
                 "encode", "--gpus and --ray were both given.", "leave --gpus out: Ray gives each worker one GPU."
             )
-        if not _RAY_ADDRESS.match(opts.ray):
+        if not _RAY_ADDRESS.match(opts.ray) or (
+            opts.ray != "auto" and not 1 <= int(opts.ray.rsplit(":", 1)[1]) <= 65535
+        ):
             raise ClipError(
                 "encode", f"--ray {opts.ray!r} is not a Ray address.", "pass auto, HOST:PORT or ray://HOST:PORT."
             )
         if importlib.util.find_spec("ray") is None:
             raise EncodeError("encode", "--ray needs Ray, which is not installed.", "pip install 'vsenhance[cluster]'.")
+        if opts.ray.startswith("ray://") and importlib.util.find_spec("grpc") is None:
+            raise EncodeError(
+                "encode", f"--ray {opts.ray} is a Ray Client address, and Ray Client (grpcio) is not installed.",
+                "pip install 'ray[client]', or pass the cluster's HOST:PORT (GCS port) instead.",
+            )  # fmt: skip
 
 
 def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:

@@ -430,11 +430,14 @@ class Scheduler:
         self.start_errors.append(self._failed_start.pop(event.worker_id, event.message))
         log.warning("worker %s could not start: %s", event.worker_id, event.message)
         if self.starting <= 0 and not self.workers:
-            last = self.start_errors[-1] if self.start_errors else "(no message)"
+            last = (self.start_errors[-1] if self.start_errors else "") or "(no message)"
+            lines = [line for line in last.splitlines() if line.strip()] or ["(no message)"]
+            reason = lines[0].split(" Fix: ")[0].strip()  # the reason on the first line; one Fix, ours
             raise EncodeError(
                 "encode",
-                f"every worker failed to execute the script; the last one said:\n{_indent(last)}",
+                f"every worker failed to execute the script: {reason}",
                 "fix the script (try it with `vspipe --info SCRIPT -`) and run the same command again.",
+                _indent("\n".join(lines[1:])) if len(lines) > 1 else None,
             )
 
 
