@@ -923,3 +923,28 @@ def test_a_ray_client_address_without_ray_client_is_refused_up_front(media, caps
     assert main(argv) == 2
     assert "Ray Client (grpcio) is not installed" in capsys.readouterr().err
     assert not (media.dir / "executed").exists()
+
+
+def test_an_interlaced_clip_is_refused_when_upscale_is_made(env) -> None:
+    for field, order in ((1, "bottom"), (2, "top")):
+        with pytest.raises(ClipError, match=f"frame 0 is interlaced \\(_FieldBased={field}, {order} field first\\)"):
+            vse.upscale(env.rgb.std.SetFieldBased(field), env.model, device="cpu")
+    vse.upscale(env.rgb.std.SetFieldBased(0), env.model, device="cpu")  # progressive: fine
+
+
+def test_gpus_without_an_nvidia_driver_is_said(media, tmp_path, capsys) -> None:
+    if Path("/proc/driver/nvidia/gpus").is_dir():
+        pytest.skip("this machine has an NVIDIA driver")
+    out, script = tmp_path / "o.mkv", tmp_path / "yuv.vpy"
+    script.write_text("import vapoursynth as vs\nvs.core.std.BlankClip(format=vs.YUV420P8, length=2).set_output()\n")
+    assert main(["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--gpus", "0"]) == 0
+    assert "this machine shows no NVIDIA GPU" in capsys.readouterr().err
+
+
+def test_a_state_folder_that_is_a_file_and_an_empty_plugin_dir_are_refused(media, tmp_path, capsys) -> None:
+    (tmp_path / "o.mkv.vsenhance").write_text("not a folder")
+    assert main(["encode", str(media.dir / "sleeps.vpy"), "-o", str(tmp_path / "o.mkv")]) == 2
+    assert "where this encode keeps its state, is a file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["preview-plugin", "install", "--dir", ""])
+    assert "--dir is empty" in capsys.readouterr().err and not (Path.cwd() / "vsenhance.pth").exists()

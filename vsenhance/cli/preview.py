@@ -22,6 +22,13 @@ def _uninstall(args: argparse.Namespace) -> int:
     return 0
 
 
+def _folder_arg(text: str) -> Path:
+    """``--dir``: an empty value is refused, not taken as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("--dir is empty: pass vs-preview's plugins folder, or leave --dir out")
+    return Path(text)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``vsenhance preview-plugin {install,uninstall}``."""
     p = sub.add_parser(
@@ -34,5 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("uninstall", _uninstall, "remove vsenhance.pth from vs-preview's plugins folder"),
     ):
         a = psub.add_parser(name, help=text)
-        a.add_argument("--dir", type=Path, help=f"vs-preview's global plugins folder (default {install.plugins_dir()})")
+        a.add_argument(
+            "--dir", type=_folder_arg, help=f"vs-preview's global plugins folder (default {install.plugins_dir()})"
+        )
         a.set_defaults(handler=handler)

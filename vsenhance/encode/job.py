@@ -83,6 +83,12 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
     container = check_container(output, opts.encoder.encoder)
     if container is not None:
         raise ClipError("encode", f"{container}.", "name the output .mkv (any encoder), or pick a matching --encoder.")
+    state_dir = state_dir_for(output)
+    if state_dir.exists() and not state_dir.is_dir():
+        raise ClipError(
+            "encode", f"{state_dir}, where this encode keeps its state, is a file.",
+            "move it away, or pass another -o.",
+        )  # fmt: skip
     if opts.resume and opts.restart:
         raise ClipError(
             "encode", "--resume and --restart were both given: one keeps the finished segments, one discards them.",
@@ -450,6 +456,11 @@ def _placement_warnings(opts: EncodeOptions) -> list[str]:
         missing = [g for g in opts.gpus if g >= count]
         if missing:
             out.append(f"--gpus lists {missing}, but this machine shows {count} NVIDIA GPU(s) (0-{count - 1})")
+    elif opts.gpus:
+        out.append(
+            f"--gpus {','.join(map(str, opts.gpus))}: this machine shows no NVIDIA GPU (no NVIDIA driver in "
+            "/proc/driver/nvidia), so a script with device='cuda' fails and device='auto' runs on the CPU"
+        )
     return out
 
 

@@ -141,6 +141,7 @@ def _upscale(
         )
     rule = resolve_dedup(dedup, _FUNC)
     out_fmt = resolve_output_format(clip, output_format, _FUNC)
+    _check_progressive(clip)
     # read now (frame 0) so bad colour props fail before the model loads: YUV/GRAY on either side needs the
     # matrix, and integer RGB its _Range
     needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
@@ -279,6 +280,20 @@ def _infer(
         return map_planes(src, template, process, lambda n: choice() | {HELD_PROP: n})
     # the outputs of the keys of every frame in flight stay until their held frames have them
     return map_planes_held(src, template, process, choice, keys, cache_frames=max(core.num_threads, streams) + 2)
+
+
+def _check_progressive(clip: vs.VideoNode) -> None:
+    """Refuse an interlaced clip (frame 0's ``_FieldBased`` 1 or 2): the model sees one picture, the two fields'
+    combing included, and the classic resizers would scale the fields apart, so the paths would disagree."""
+    field = clip.get_frame(0).props.get("_FieldBased", 0)
+    if field in (1, 2):
+        raise ClipError(
+            _FUNC,
+            f"frame 0 is interlaced (_FieldBased={field}, {'bottom' if field == 1 else 'top'} field first): the "
+            "model would upscale the two fields as one picture, combing and all.",
+            "Deinterlace first (e.g. core.bwdif.Bwdif); for progressive video flagged interlaced, "
+            "clip = core.std.SetFieldBased(clip, 0).",
+        )
 
 
 def _finish_output(out: vs.VideoNode, plan: _Conversion) -> vs.VideoNode:
