@@ -285,6 +285,7 @@ FILTER_CASES = [
     ),
     pytest.param(_up(scale=10**400), ClipError, "is out of range", id="upscale-scale-10e400"),
     pytest.param(_ranges([("²", "3")]), ClipError, "'²' is not a time", id="ranges-superscript-digit"),
+    pytest.param(_ranges("0", taps=16), ClipError, "taps=16 is out of range", id="ranges-taps-past-zimg"),
     pytest.param(_ranges("9" * 5000), ClipError, "is larger than any frame number", id="ranges-5000-digits"),
     pytest.param(
         _ranges(lambda e: e.fifo), ClipError, "is not a regular file (a FIFO or a device)", id="ranges-file-fifo"

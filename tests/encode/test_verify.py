@@ -66,3 +66,22 @@ def test_a_check_that_fails_is_not_a_verdict_on_the_file(segment, tmp_path):
     killed.write_text("#!/bin/sh\nkill -9 $$\n")
     killed.chmod(killed.stat().st_mode | stat.S_IEXEC)
     assert decode_segment(killed, segment, 24).kind == "unreadable"
+
+
+def test_an_io_error_from_ffmpeg_on_bytes_that_read_fine_is_settled_by_decoding_those_bytes(segment, monkeypatch):
+    """ffmpeg's EIO is both a storage error and a Matroska file that ends early: the piped decode tells them apart."""
+    from vsenhance.encode import verify
+
+    real = verify.decode_segment
+
+    def storage_says_eio(ffmpeg, path, expected, *, through_pipe=False):
+        if not through_pipe:  # ffmpeg reading the file itself: the mount fails it
+            return verify.Verdict("unreadable", "[in#0] Error reading header: Input/output error")
+        return real(ffmpeg, path, expected, through_pipe=True)
+
+    monkeypatch.setattr(verify, "decode_segment", storage_says_eio)
+    verdict = check_segment(FFMPEG, segment, 24)
+    assert verdict.kind == "ok" and verdict.frames == 24  # the content is fine: kept, not re-rendered
+    segment.write_bytes(segment.read_bytes()[:100])  # and a file that really ends early is still wrong
+    verdict = check_segment(FFMPEG, segment, 24)
+    assert verdict.kind == "wrong"

@@ -14,8 +14,10 @@ again without decoding them; any other bytes are decoded again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -69,28 +71,40 @@ def check_segment(ffmpeg: Path, path: Path, expected: int) -> Verdict:
         return Verdict("unreadable", f"reading it failed: {exc}")
     verdict = decode_segment(ffmpeg, path, expected)
     if verdict.kind == "unreadable" and verdict.reason.endswith("Input/output error"):
-        verdict = decode_segment(ffmpeg, path, expected)
-        if verdict.kind == "unreadable" and verdict.reason.endswith("Input/output error"):
-            return Verdict("wrong", f"its {size} bytes read, but ffmpeg cannot parse them: it is truncated", 0)
+        # ffmpeg says EIO both for a read the storage refused and for a Matroska file that ends early. Decode
+        # the bytes we read ourselves instead: what that finds is about the content, not the storage
+        verdict = decode_segment(ffmpeg, path, expected, through_pipe=True)
     if verdict.kind != "ok":
         return verdict
     return Verdict("ok", frames=verdict.frames, record=Record(expected, size, digest))
 
 
-def decode_segment(ffmpeg: Path, path: Path, expected: int) -> Verdict:
-    """Decode every video frame of ``path`` (the driver's check before it trusts a segment)."""
+def decode_segment(ffmpeg: Path, path: Path, expected: int, *, through_pipe: bool = False) -> Verdict:
+    """Decode every video frame of ``path`` (the driver's check before it trusts a segment); ``through_pipe``:
+    from the bytes this process reads and pipes to ffmpeg, so that a storage error cannot pass for damage."""
+    source = "pipe:0" if through_pipe else os.fspath(path)
     argv = [
         os.fspath(ffmpeg), "-v", "error", "-nostdin", "-err_detect", "crccheck+bitstream+buffer",
-        "-i", os.fspath(path), "-map", "0:v:0", "-f", "framecrc", "-",
+        *(["-f", "matroska"] if through_pipe else []), "-i", source, "-map", "0:v:0", "-f", "framecrc", "-",
     ]  # fmt: skip
+    if through_pipe:
+        argv.remove("-nostdin")
     timeout = max(CHECK_MIN_SECONDS, expected * CHECK_SECONDS_PER_FRAME)
     try:
-        done = subprocess.run(argv, capture_output=True, env=child_env(), stdin=subprocess.DEVNULL, timeout=timeout)
+        done = _run_decoder(argv, path if through_pipe else None, timeout)
     except subprocess.TimeoutExpired:
         return Verdict("unreadable", f"decoding it took longer than {timeout:.0f} s")
     except OSError as exc:
         return Verdict("unreadable", f"could not run {argv[0]}: {exc}")
+    except _ReadFailed as exc:
+        return Verdict("unreadable", f"reading it failed: {exc.__cause__}")
     errors = done.stderr.decode("utf-8", "replace").strip()
+    if through_pipe and done.returncode == 0 and not errors:
+        pass  # the content decodes: what failed before was the storage, and the frames are counted below
+    elif through_pipe and "Input/output error" in errors:
+        return Verdict(
+            "wrong", f"its bytes read, but ffmpeg cannot parse them: it is truncated ({_last_line(errors)})", 0
+        )
     if done.returncode < 0:
         return Verdict("unreadable", f"the decoder was killed by signal {-done.returncode}")
     if any(text in errors for text in _IO_ERRORS):
@@ -106,6 +120,46 @@ def decode_segment(ffmpeg: Path, path: Path, expected: int) -> Verdict:
     if frames != expected:
         return Verdict("wrong", f"it decodes to {frames} frames, not {expected}", frames)
     return Verdict("ok", frames=frames)
+
+
+class _ReadFailed(Exception):
+    """Our own read of the segment failed while it was piped to the decoder."""
+
+
+def _run_decoder(argv: list[str], piped: Path | None, timeout: float) -> subprocess.CompletedProcess:
+    """The decoder, with ``piped``'s bytes on its stdin (copied by a thread, so a large segment is never held in
+    memory) or with no stdin."""
+    if piped is None:
+        return subprocess.run(argv, capture_output=True, env=child_env(), stdin=subprocess.DEVNULL, timeout=timeout)
+    failed: list[OSError] = []
+    outputs: dict[str, bytes] = {}
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=child_env()) as proc:  # fmt: skip
+        readers = [threading.Thread(target=lambda name=name, stream=stream: outputs.__setitem__(name, stream.read()),
+                                    daemon=True) for name, stream in (("out", proc.stdout), ("err", proc.stderr))]  # fmt: skip
+        for reader in readers:
+            reader.start()
+        try:
+            with open(piped, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    proc.stdin.write(chunk)
+        except BrokenPipeError:
+            pass  # the decoder stopped reading: its verdict says why
+        except OSError as exc:
+            failed.append(exc)
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        for reader in readers:
+            reader.join(5)
+    if failed:
+        raise _ReadFailed() from failed[0]
+    return subprocess.CompletedProcess(argv, proc.returncode, outputs.get("out", b""), outputs.get("err", b""))
 
 
 def _last_line(text: str) -> str:

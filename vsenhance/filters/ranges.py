@@ -172,6 +172,9 @@ def _items_from_text(text: str, func: str) -> list[tuple[Endpoint, Endpoint | No
     return items
 
 
+_MAX_TAPS = 15
+"""zimg's most Lanczos taps (measured: 16 fails with "lanczos tap count too high" on every frame)."""
+
 _MAX_RANGES_FILE = 16 << 20
 """Bytes: a range file of a long film is a few kilobytes; anything this big is not one (``/dev/zero``)."""
 
@@ -284,7 +287,8 @@ def upscale_ranges(
     check_constant(clip, _FUNC)
     if fallback not in _FALLBACKS:
         raise ClipError(_FUNC, f"fallback={fallback!r} is not known.", f"Use one of {sorted(_FALLBACKS)}.")
-    check_number(_FUNC, "taps", taps, 1, integer=True)  # taps=True is a mistake, not taps=1
+    # taps=True is a mistake, not taps=1; above 15, zimg refuses every frame ("lanczos tap count too high")
+    check_number(_FUNC, "taps", taps, 1, _MAX_TAPS, integer=True)
     if "scale" in upscale_kwargs:
         raise ClipError(_FUNC, "scale is this function's own argument.", "Pass scale= once.")
     unknown = sorted(set(upscale_kwargs) - _UPSCALE_ARGS)
