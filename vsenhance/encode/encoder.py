@@ -411,7 +411,7 @@ def _refusal(settings: EncoderSettings, said: list[str], ffmpeg: Path) -> tuple[
         return (f"--encoder {settings.encoder} needs an NVIDIA GPU with NVENC, and this machine has none that ffmpeg "
                 f"can open ({line.split('] ', 1)[-1]})",
                 "run the encode where an NVIDIA GPU and its driver are, or pick --encoder x264, x265 or svt-av1.")  # fmt: skip
-    return (f"ffmpeg refuses the encoder options ({settings.describe()}): {line}",
+    return (f"ffmpeg refuses the encoder options ({settings.describe()[:80]}): {line[:120]}",
             "check --encoder, --crf/--cq, --preset, --profile and --ffmpeg-args.")  # fmt: skip
 
 

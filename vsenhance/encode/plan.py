@@ -138,7 +138,10 @@ class Plan:
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise EncodeError(
-                "Plan.from_json", f"the saved plan is not readable ({exc!r}).", "pass --restart to start over."
+                "Plan.from_json",
+                f"the saved plan is not readable ({type(exc).__name__}: {str(exc)[:80]}).",
+                "pass --restart to start over.",
+                f"the full error: {exc!r}",
             ) from exc
 
     def differences(self, other: Plan) -> list[str]:

@@ -126,7 +126,7 @@ class EncodeState:
         except (OSError, ValueError) as exc:
             raise EncodeError(
                 "EncodeState.load_plan",
-                f"the plan {self.plan_path} is not readable ({exc}).",
+                f"the plan {self.plan_path} is not readable ({str(exc)[:100]}).",
                 "pass --restart to discard it and start over.",
             ) from exc
         return Plan.from_json(data)
