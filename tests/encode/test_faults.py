@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -269,6 +270,20 @@ def script_edited_mid_encode(job: Job) -> None:
     job.frame_exact(err2)
 
 
+def output_folder_removed_mid_encode(job: Job) -> None:
+    job.world(delay=0.05)
+    folder = job.folder / "films"
+    folder.mkdir()
+    out = folder / "o.mkv"
+    proc = start_cli("encode", str(job.script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "8")
+    wait_for_done_segments(folder / "o.mkv.vsenhance", 1, proc, timeout=120)
+    shutil.rmtree(folder)
+    _out, err = proc.communicate(timeout=120)
+    said = err.decode()
+    assert proc.returncode == 2 and "is gone (the output's folder removed or unmounted?)" in said, said[-2000:]
+    assert "Traceback" not in said and said.count("error:") == 1
+
+
 def _worker_pid(script: Path) -> int | None:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -397,6 +412,7 @@ FAULTS: list[Callable[[Job], None]] = [
     cuda_context_breaks,
     worker_stopped,
     script_edited_mid_encode,
+    output_folder_removed_mid_encode,
     closed_ray_port,
     token_cluster_with_its_token,
     token_cluster_without_a_token,

@@ -386,6 +386,13 @@ class Scheduler:
             run.display.segment_discarded(worker_id)
         if DISK_FULL_TEXT in tail or DISK_FULL_TEXT in message:
             raise disk_full_error("encode", run.state.dir, f"segment {seg.index} could not be written")
+        if not run.state.dir.is_dir():  # no retry can write there: say what happened, once
+            raise EncodeError(
+                "encode",
+                f"the state folder {run.state.dir} is gone (the output's folder removed or unmounted?): segment "
+                f"{seg.index} could not be written there.",
+                "restore the folder (or its mount) and run the same command again: what is in it resumes.",
+            )
         run.failures[seg.index] += 1
         where = _where(seg, self.workers.get(worker_id), worker_id)
         if run.failures[seg.index] > self.max_retries:
