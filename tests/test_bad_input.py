@@ -437,9 +437,11 @@ def media(tmp_path_factory) -> SimpleNamespace:
     (d / "half.txt").write_text("scale=32:24")  # a filter graph in a file: past the option check, caught by the dry run
     (d / "ncnn").mkdir()
     param, _ = _write_srvgg(d / "ncnn")
+    fifo = d / "audio.fifo"  # exists, but is not a file: not "does not exist"
+    os.mkfifo(fifo)
     link = d / "link.mkv"  # an output name that is the script under another name
     link.symlink_to(d / "sleeps.vpy")
-    return SimpleNamespace(dir=d, video=video, audio=audio, param=param, link=link)
+    return SimpleNamespace(dir=d, video=video, audio=audio, param=param, link=link, fifo=fifo)
 
 
 def _encode(*extra):
@@ -688,6 +690,16 @@ CLI_CASES = [
         _encode("--ffmpeg-args", lambda m: f"-filter_script {m.dir / 'half.txt'}"),
         "the encoder options change the frames",
         id="encode-ffmpeg-args-filter-script",
+    ),
+    pytest.param(
+        _cmd("models", "download", "http://[::1"), "is not an http(s) URL with a host", id="download-bad-ipv6-url"
+    ),
+    pytest.param(
+        _cmd("models", "download", "http://exa mple.com/a.pth"), "is not an http(s) URL", id="download-url-space"
+    ),
+    pytest.param(_cmd("models", "download", "ftp://host/a.pth"), "is not an http(s) URL", id="download-url-ftp"),
+    pytest.param(
+        _encode("--audio", lambda m: m.fifo), "is not a regular file (a FIFO or a device)", id="encode-audio-fifo"
     ),
     pytest.param(_encode("--ray", "127.0.0.1:0"), "is not a Ray address", id="encode-ray-port-0"),
     pytest.param(_encode("--ray", "127.0.0.1:99999"), "is not a Ray address", id="encode-ray-port-99999"),

@@ -76,6 +76,11 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
     check_output("encode", output, [script, opts.audio], stream=False, error=ClipError)
     if opts.audio is not None and opts.audio.is_dir():
         raise ClipError("encode", f"the audio source {opts.audio} is a folder.", "pass the file that holds the audio.")
+    if opts.audio is not None and opts.audio.exists() and not opts.audio.is_file():
+        raise ClipError(
+            "encode", f"the audio source {opts.audio} is not a regular file (a FIFO or a device).",
+            "pass the file that holds the audio: it is read twice (probed, then muxed).",
+        )  # fmt: skip
     if opts.audio is not None and not opts.audio.is_file():
         raise ClipError("encode", f"the audio source {opts.audio} does not exist.", "check the path.")
     if opts.audio_start is not None and opts.audio is None:

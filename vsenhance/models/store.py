@@ -59,6 +59,24 @@ def _normalize_sha(sha256: str | None, func: str) -> str | None:
     return s
 
 
+def _check_url(url: str, func: str) -> None:
+    """An http(s) URL with a host (and a port in range), checked before anything is created or connected."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port_ok = parts.port is None or 0 < parts.port < 65536  # .port raises ValueError past 65535
+    except ValueError:
+        parts, port_ok = None, False
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or any(c.isspace() or ord(c) < 32 for c in url)
+    ):
+        shown = url if len(url) <= 80 else url[:77] + "..."
+        raise DownloadError(func, f"{shown!r} is not an http(s) URL with a host.", "pass e.g. https://host/model.pth.")
+
+
 def download(
     name_or_url: str,
     dest: str | os.PathLike | None = None,
@@ -80,6 +98,9 @@ def download(
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < float("inf"):
         raise DownloadError(func, f"the timeout {timeout!r} is not a positive number of seconds.", "pass e.g. 60.")
     info: ModelInfo | None = None
+    for given in (name_or_url if "://" in name_or_url else None, url):
+        if given is not None:
+            _check_url(given, func)
     if "://" in name_or_url:
         src = name_or_url
         default_name = Path(urllib.parse.urlparse(src).path).name or "model.pth"
