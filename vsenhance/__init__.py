@@ -32,6 +32,7 @@ _LAZY = {
     "pose": "vsenhance.filters.pose",
     "draw_pose": "vsenhance.filters.pose",
     "export_pose": "vsenhance.filters.pose",
+    "script_arg": "vsenhance.script",
 }
 
 __all__ = [
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from .filters.pose import pose as pose
     from .filters.ranges import upscale_ranges as upscale_ranges
     from .filters.upscale import upscale as upscale
+    from .script import script_arg as script_arg
 
 
 def __getattr__(name: str) -> Any:

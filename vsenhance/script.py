@@ -34,6 +34,7 @@ __all__ = [
     "parse_script_arg",
     "parse_script_args",
     "run_script",
+    "script_arg",
     "script_args_argv",
 ]
 
@@ -53,6 +54,29 @@ def parse_script_args(items: Iterable[str] | None, func: str = "script arguments
     """``-a`` items as a dict sorted by key (order does not matter to a script); a repeated key keeps its last
     value (as vspipe does)."""
     return dict(sorted(dict(parse_script_arg(item, func) for item in items or ()).items()))
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def script_arg[T: (str, int, float, bool)](args: Mapping[str, object], name: str, default: T) -> T:
+    """Inside a script: ``-a name=value`` as the type of ``default`` (vspipe passes strings; vs-preview and
+    vsview may pass ints). A bool takes 1/0, true/false, yes/no, on/off; a value that is none of its type is
+    one line naming the argument, not a ``ValueError`` from deep inside the script.
+
+    ``tile = vse.script_arg(globals(), "tile", 512)``
+    """
+    value = args.get(name, default)
+    if isinstance(default, bool):
+        text = str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE  # type: ignore[return-value]
+        raise ClipError("script_arg", f"-a {name}={value} is not true or false.", f"pass -a {name}=1 or {name}=0.")
+    try:
+        return type(default)(value)  # type: ignore[return-value]
+    except (TypeError, ValueError):
+        kind = {int: "a whole number", float: "a number"}.get(type(default), "text")
+        raise ClipError("script_arg", f"-a {name}={value} is not {kind}.", f"pass e.g. -a {name}={default}.") from None
 
 
 def script_args_argv(args: ScriptArgs) -> list[str]:
