@@ -434,8 +434,12 @@ class Scheduler:
         """No replacement: a script that fails to load would fail again (no retry storm)."""
         self.starting -= 1
         self._executing.pop(event.worker_id, None)
-        self.start_errors.append(self._failed_start.pop(event.worker_id, event.message))
-        log.warning("worker %s could not start: %s", event.worker_id, event.message)
+        reason = self._failed_start.pop(event.worker_id, event.message)  # the worker's own words, when it sent them
+        self.start_errors.append(reason)
+        first = next((line for line in reason.splitlines() if line.strip()), event.message)
+        if self.workers:  # the encode goes on with the others: say why this one is missing, in one line
+            self._say(f"worker {event.worker_id} could not start: {first.split(' Fix: ')[0]}")
+        log.warning("worker %s could not start: %s", event.worker_id, first)
         if self.starting <= 0 and not self.workers:
             last = (self.start_errors[-1] if self.start_errors else "") or "(no message)"
             lines = [line for line in last.splitlines() if line.strip()] or ["(no message)"]
