@@ -66,7 +66,7 @@ def test_script_arg_types_what_vspipe_passes_as_text_and_names_a_bad_value():
     assert script_arg(args, "tile", 512) == 256 and script_arg(args, "missing", 512) == 512
     assert script_arg(args, "compile", False) is True and script_arg(args, "off", True) is False
     assert script_arg(args, "strength", 1.0) == 0.5 and script_arg(args, "vsview", 1) == 3  # a previewer's int
-    with pytest.raises(ClipError, match="-a tile=abc is not a whole number. Fix: pass e.g. -a tile=512"):
+    with pytest.raises(ClipError, match=r"-a tile=abc is not a whole number\. Fix: pass e.g\. -a tile=512"):
         script_arg({"tile": "abc"}, "tile", 512)
     with pytest.raises(ClipError, match="-a compile=maybe is not true or false"):
         script_arg({"compile": "maybe"}, "compile", False)

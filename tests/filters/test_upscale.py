@@ -237,3 +237,26 @@ def test_every_frame_says_what_made_it(photo, tiny_model_path) -> None:
     got = {k: v.decode() if isinstance(v, bytes) else v for k, v in got.items()}
     assert got == {"VSEnhanceModel": tiny_model_path.name, "VSEnhanceDevice": "cpu",
                    "VSEnhancePrecision": "float32", "VSEnhanceTile": 16}  # fmt: skip
+
+
+def test_real_esrgans_x1_models_run_same_size_tiled_as_untiled(photo, tmp_path) -> None:
+    """Real-ESRGAN's x1 models (denoise, dejpeg) are "Restoration" to spandrel; they run, padded as RealESRGANer
+    pads scale 1 (a multiple of 4), and tiles match the whole frame."""
+    from safetensors.torch import save_file
+    from spandrel.architectures.Compact import Compact
+
+    torch.manual_seed(0)
+    net = Compact(num_in_ch=3, num_out_ch=3, num_feat=8, num_conv=2, upscale=1).eval()
+    path = tmp_path / "x1.safetensors"
+    save_file(net.state_dict(), path)
+    clip = rgbs_clip(np.ascontiguousarray(photo[:46, :62]), length=1)  # 62x46: not a multiple of 4: mod-padded
+    whole = vse.upscale(clip, path, device="cpu", tile=0, precision="fp32")
+    tiled = vse.upscale(clip, path, device="cpu", tile=24, tile_pad=8, precision="fp32")
+    assert (whole.width, whole.height) == (62, 46)
+    src = np.stack(read_planes(clip.get_frame(0)))
+    with torch.no_grad():  # RealESRGANer's scale-1 path: reflect-pad to a multiple of 4, infer, crop
+        padded = torch.nn.functional.pad(torch.from_numpy(src)[None], (0, 2, 0, 2), mode="reflect")
+        ref = net(padded).clamp(0, 1)[0, :, :46, :62].numpy()
+    for out in (whole, tiled):
+        got = np.stack(read_planes(out.get_frame(0)))
+        assert np.abs(got - ref).max() < 1e-5

@@ -163,6 +163,10 @@ def _check_finite(sd: dict, path: Path, func: str) -> None:
         )
 
 
+_X1_ARCHITECTURES = ("Compact", "ESRGAN")
+"""The architectures whose x1 (same-size) models are accepted: Real-ESRGAN's, tiled as its inference tiles them."""
+
+
 def _describe(desc) -> str:
     return (
         f"{type(desc).__name__} {desc.architecture.name} (purpose {desc.purpose}, scale {desc.scale}, "
@@ -194,7 +198,13 @@ def load_model(model: str | os.PathLike, *, func: str) -> spandrel.ImageModelDes
         ) from None
     except (RuntimeError, ValueError, KeyError, AssertionError, TypeError, IndexError) as exc:
         raise ModelError(func, f"{path} could not be built as a model ({exc}).", _fix_for(path)) from None
-    if not isinstance(desc, spandrel.ImageModelDescriptor) or desc.purpose != "SR":
+    # Real-ESRGAN's own x1 models (Compact, RRDBNet: denoise, dejpeg) are "Restoration" to spandrel; tiling.py
+    # pads them as RealESRGANer does (a multiple of 4). Other restoration networks have other size rules
+    x1_real_esrgan = (
+        isinstance(desc, spandrel.ImageModelDescriptor) and desc.purpose == "Restoration" and desc.scale == 1
+        and desc.architecture.id in _X1_ARCHITECTURES
+    )  # fmt: skip
+    if not isinstance(desc, spandrel.ImageModelDescriptor) or (desc.purpose != "SR" and not x1_real_esrgan):
         raise ModelError(
             func,
             f"{path} is a {_describe(desc)}, not a single-image super-resolution model.",
