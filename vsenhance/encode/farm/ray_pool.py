@@ -110,11 +110,17 @@ def _token_source() -> str | None:
 
 
 def _connect_error(address: str, problem: str, tried: list[str]) -> EncodeError:
+    """One short first line (what failed), then what was tried and what to do; a token, when the cause may be one."""
+    short = problem if len(problem) <= 100 else problem[:97] + "..."
+    token_words = any(word in problem.lower() for word in ("auth", "token", "unauthenticated"))
+    fix = (f"give this driver the cluster's token: {TOKEN_VARIABLES} (`ray get-auth-token` on its head node)."
+           if token_words else
+           f"start the cluster (ray start --head) and pass its address; a token cluster needs {TOKEN_VARIABLES}.")  # fmt: skip
     return EncodeError(
         "encode --ray",
-        f"could not connect to the Ray cluster at {address}: {problem} (tried: {'; '.join(tried)}).",
-        "start the cluster (ray start --head) and pass its address (auto, HOST:PORT or ray://HOST:PORT); a cluster "
-        f"with token authentication, Ray's default, also needs its token here: {TOKEN_VARIABLES}.",
+        f"could not connect to the Ray cluster at {address}: {short}.",
+        fix,
+        f"tried: {'; '.join(tried)}" + (f"\nRay said: {problem}" if short != problem else ""),
     )
 
 
