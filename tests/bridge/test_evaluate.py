@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 import vapoursynth as vs
 
+from tests.bridge.doubler import SlowDoubler
 from vsenhance.bridge.evaluate import ensure_threads, map_planes
 from vsenhance.constants import HELD_IN_FLIGHT
 
@@ -18,17 +16,7 @@ def test_callbacks_run_concurrently_and_frames_stay_in_order() -> None:
     clip = core.std.BlankClip(format=vs.GRAYS, width=8, height=8, length=8)
     clip = core.std.FrameEval(clip, lambda n: clip.std.BlankClip(color=[n], length=1), clip_src=clip)
     template = clip.std.BlankClip(width=16, height=16, keep=True)
-    active, peak, lock = [0], [0], threading.Lock()
-
-    def double(src, dst) -> None:
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
-        dst[0][...] = np.kron(src[0], np.ones((2, 2), np.float32))
-        with lock:
-            active[0] -= 1
-
+    double = SlowDoubler()
     out = map_planes(clip, template, double)
     old = core.num_threads
     core.num_threads = 4
@@ -37,7 +25,7 @@ def test_callbacks_run_concurrently_and_frames_stay_in_order() -> None:
     finally:
         core.num_threads = old
     assert values == [float(n) for n in range(8)]
-    assert peak[0] >= 2, "the callback never ran for two frames at once"
+    assert double.peak >= 2, "the callback never ran for two frames at once"
 
 
 def test_threads_cover_the_streams_and_with_held_frames_their_holds() -> None:

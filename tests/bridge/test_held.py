@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
+from tests.bridge.doubler import SlowDoubler
 from vsenhance import holds
 from vsenhance.bridge.held import (
     NEAR_TOLERANCE,
@@ -225,18 +226,7 @@ def test_held_frames_in_flight_leave_keys_computing_at_once() -> None:
     clip = core.std.ModifyFrame(clip, clip, lambda n, f: _with_prop(f, "Own", n))
     template = clip.std.BlankClip(width=16, height=16, keep=True)
     keys = KeyFrames(clip, resolve_dedup("exact", "test"))
-    calls, active, peak, lock = [], [0], [0], threading.Lock()
-
-    def double(src, dst) -> None:
-        with lock:
-            calls.append(float(src[0][0, 0]))
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
-        dst[0][...] = np.kron(src[0], np.ones((2, 2), np.float32))
-        with lock:
-            active[0] -= 1
-
+    double = SlowDoubler()
     out = map_planes_held(clip, template, double, lambda: {"Made": 1}, keys, cache_frames=6)
     old = core.num_threads
     core.num_threads = 3
@@ -244,8 +234,8 @@ def test_held_frames_in_flight_leave_keys_computing_at_once() -> None:
         frames = list(out.frames(prefetch=2 * HELD_IN_FLIGHT + 1))
     finally:
         core.num_threads = old
-    assert sorted(calls) == [10.0 * k for k in range(8)]
-    assert peak[0] >= 2, "held frames in flight kept the next key from starting"
+    assert sorted(double.calls) == [10.0 * k for k in range(8)]
+    assert double.peak >= 2, "held frames in flight kept the next key from starting"
     for n, f in enumerate(frames):
         assert float(np.asarray(f[0])[5, 5]) == 10 * (n // 3)
         assert (f.props["Own"], f.props["Made"], f.props[HELD_PROP]) == (n, 1, n - n % 3)

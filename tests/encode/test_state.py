@@ -88,14 +88,19 @@ def test_segment_done_only_once_decoded_and_a_wrong_one_is_moved_aside(tmp_path)
     assert EncodeState(state.dir).load_plan() == plan
 
 
-def test_matching_bytes_are_trusted_and_a_swapped_segment_is_rejected_never_decoded_and_trusted(tmp_path, monkeypatch):
+def _two_verified_segments(tmp_path) -> tuple[Plan, EncodeState, dict[int, Record]]:
+    """A plan of two 8-frame segments, both on disk and verified (on record)."""
     plan = _plan(total=16, size=8)
     state = EncodeState(tmp_path / "s")
     state.write_plan(plan)
+    for seg in plan.segments:
+        make_ffv1(state.segment_path(seg), 8)
+    return plan, state, state.scan_done(plan, FFMPEG, print)
+
+
+def test_matching_bytes_are_trusted_and_a_swapped_segment_is_rejected_never_decoded_and_trusted(tmp_path, monkeypatch):
+    plan, state, first = _two_verified_segments(tmp_path)
     s0, s1 = plan.segments
-    make_ffv1(state.segment_path(s0), 8)
-    make_ffv1(state.segment_path(s1), 8)
-    first = state.scan_done(plan, FFMPEG, print)
     decoded: list[str] = []
     real = verify.decode_segment
     monkeypatch.setattr(verify, "decode_segment", lambda f, p, n: decoded.append(p.name) or real(f, p, n))
@@ -113,13 +118,8 @@ def test_matching_bytes_are_trusted_and_a_swapped_segment_is_rejected_never_deco
 
 
 def test_a_segment_that_cannot_be_read_to_the_end_stops_the_scan_with_the_file_kept(tmp_path, monkeypatch):
-    plan = _plan(total=16, size=8)
-    state = EncodeState(tmp_path / "s")
-    state.write_plan(plan)
-    s0, s1 = plan.segments
-    make_ffv1(state.segment_path(s0), 8)
-    make_ffv1(state.segment_path(s1), 8)
-    state.scan_done(plan, FFMPEG, print)
+    plan, state, _ = _two_verified_segments(tmp_path)
+    s1 = plan.segments[1]
     verified = state.segment_path(s1).read_bytes()
     state.segment_path(s1).unlink()
     os.mkfifo(state.segment_path(s1))  # a read of it would block forever

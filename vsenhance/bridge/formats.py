@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import vapoursynth as vs
@@ -121,7 +122,7 @@ def _check_props(props: vs.FrameProps, fmt: vs.VideoFormat, func: str) -> None:
             )
 
 
-def color_params(clip: vs.VideoNode, func: str = "color_params") -> ColorParams:
+def color_params(clip: vs.VideoNode, func: str = "color_params", props: Mapping[str, Any] | None = None) -> ColorParams:
     """Colour metadata from the first frame's ``_Matrix``/``_Transfer``/``_Primaries``/``_Range`` props.
 
     Absent or "unspecified" values get the usual defaults: BT.709 for HD and larger, BT.601 (170m) below;
@@ -131,8 +132,9 @@ def color_params(clip: vs.VideoNode, func: str = "color_params") -> ColorParams:
     This reads frame 0 when the filter is created: one decode for a source, but one frame of the whole chain
     for a clip behind other filters. The conversion parameters need it anyway, so checking the props here costs
     nothing more. A later frame whose props differ from frame 0's still fails in resize when it is requested.
+    ``props``: frame 0's, when the caller has read them already (one render of frame 0, not two).
     """
-    props = clip.get_frame(0).props
+    props = clip.get_frame(0).props if props is None else props
     fmt = clip.format
     _check_props(props, fmt, func)
     hd = clip.width >= 1280 or clip.height >= 720

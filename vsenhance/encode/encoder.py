@@ -241,10 +241,11 @@ class EncoderSettings:
         and a full-range clip becomes limited)."""
         if self.encoder != "prores" or not format_name:
             return None
-        chroma = "4:4:4" if self.prores_pix_fmt.startswith("yuv444") else "4:2:2"
+        chroma = "444" if self.prores_pix_fmt.startswith("yuv444") else "422"
         said = []
-        if _layout(format_name) != (chroma.replace(":", "")[:3], 10) or format_name.upper().startswith("GRAY"):
-            said.append(f"{format_name} converted to {chroma} 10-bit ({self.prores_pix_fmt}) for ProRes {self.profile}")
+        if _layout(format_name) != (chroma, 10) or format_name.upper().startswith("GRAY"):
+            said.append(f"{format_name} converted to {':'.join(chroma)} 10-bit ({self.prores_pix_fmt}) for ProRes "
+                        f"{self.profile}")  # fmt: skip
         if colour is not None and colour.range == "full":
             said.append("full range scaled to limited (ProRes has no full-range flag)")
         return ", ".join(said) or None

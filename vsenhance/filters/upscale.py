@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import vapoursynth as vs
 
@@ -141,12 +141,13 @@ def _upscale(
         )
     rule = resolve_dedup(dedup, _FUNC)
     out_fmt = resolve_output_format(clip, output_format, _FUNC)
-    _check_progressive(clip)
+    first = clip.get_frame(0).props  # read once: the field order here, the colour props below
+    _check_progressive(first)
     # read now (frame 0) so bad colour props fail before the model loads: YUV/GRAY on either side needs the
     # matrix, and integer RGB its _Range
     needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
     integer_rgb = clip.format.color_family == vs.RGB and clip.format.sample_type == vs.INTEGER
-    params = color_params(clip, _FUNC) if needs_matrix or integer_rgb else None
+    params = color_params(clip, _FUNC, first) if needs_matrix or integer_rgb else None
     runtime = _runtime(model, device, precision, tile, tile_pad, pre_pad, tile_batch, streams, compile)
     ensure_threads(streams, _FUNC, held=rule is not None or keys is not None)
 
@@ -282,10 +283,10 @@ def _infer(
     return map_planes_held(src, template, process, choice, keys, cache_frames=max(core.num_threads, streams) + 2)
 
 
-def _check_progressive(clip: vs.VideoNode) -> None:
+def _check_progressive(props: Mapping[str, Any]) -> None:
     """Refuse an interlaced clip (frame 0's ``_FieldBased`` 1 or 2): the model sees one picture, the two fields'
     combing included, and the classic resizers would scale the fields apart, so the paths would disagree."""
-    field = clip.get_frame(0).props.get("_FieldBased", 0)
+    field = props.get("_FieldBased", 0)
     if field in (1, 2):
         raise ClipError(
             _FUNC,

@@ -166,12 +166,12 @@ class AIRangesPlugin(WidgetPluginBase):
         this workspace and read as its own Export does (its selected scene's ``ranges``, each ``as_frames``)."""
         tools = [w for w in self.window().findChildren(QWidget)
                  if getattr(type(w), "identifier", None) == SCENING and getattr(w, "api", None) is self.api]  # fmt: skip
-        rows = [row for tool in tools for row in tool.scenes_view.selectionModel().selectedRows()]
-        if not rows:
+        selected = [(tool, row) for tool in tools for row in tool.scenes_view.selectionModel().selectedRows()]
+        if not selected:
             self.status.setText("Select a scene in the Scening tool first (View → Tool Docks → Scening)")
             return
-        tool = tools[0]
-        scene = rows[-1].data(tool.scenes_model.SceneRowRole)
+        tool, row = selected[-1]
+        scene = row.data(tool.scenes_model.SceneRowRole)
         shift = self.source_frame() - int(self.api.current_frame)  # the output's frame numbers -> the file's
         ranges = [tuple(n + shift for n in r.as_frames(self.api.current_voutput)) for r in scene.ranges]
         if not ranges:
