@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,12 +192,13 @@ def _encode(
     output: Path,
     *where: str,
     env: dict[str, str] | None = None,
+    enter: Sequence[str] = (),
     encoder: tuple[str, ...] = ("--encoder", "ffv1"),
 ) -> tuple[float, list[str]]:
     """``vsenhance encode`` with its stderr on a terminal (so the per-worker lines are drawn); the seconds it took
     and the screen's lines, without escape codes. ``env``: the whole environment (a Ray cluster's own), else
-    this process's."""
-    argv = [sys.executable, "-m", "vsenhance", "encode", str(script), "-o", str(output), *encoder,
+    this process's; ``enter``: an argv prefix (a test Ray cluster's, into its network namespace)."""
+    argv = [*enter, sys.executable, "-m", "vsenhance", "encode", str(script), "-o", str(output), *encoder,
             "--segment-frames", str(check.sizes.farm_segment), "-y", *where]  # fmt: skip
     for arg in args:
         argv += ["-a", arg]
@@ -273,7 +274,7 @@ def step_farm_ray(check: Check) -> dict:
         cluster = RayCluster(Path(tmp), nodes=1, num_gpus=0 if check.dry_run else 1)
         try:
             seconds, lines = _encode(
-                check, script, args, output, "--ray", cluster.address, env=cluster.env
+                check, script, args, output, "--ray", cluster.address, env=cluster.env, enter=cluster.enter
             )  # the cluster's own HOME and no inherited RAY_AUTH_*: a token in the user's HOME changes nothing
         finally:
             cluster.stop()

@@ -702,6 +702,10 @@ CLI_CASES = [
         _encode("--audio", lambda m: m.fifo), "is not a regular file (a FIFO or a device)", id="encode-audio-fifo"
     ),
     pytest.param(_encode("--ray", "127.0.0.1:0"), "is not a Ray address", id="encode-ray-port-0"),
+    pytest.param(_encode("--env", "MY-VAR"), "does not name an environment variable", id="encode-env-bad-name"),
+    pytest.param(
+        _encode("--env", "VSE_SURELY_UNSET_VARIABLE"), "is not set in this environment", id="encode-env-not-set"
+    ),
     pytest.param(_encode("--ray", "127.0.0.1:99999"), "is not a Ray address", id="encode-ray-port-99999"),
     pytest.param(
         _encode("--ffmpeg-args", "-fs 1000"),

@@ -8,7 +8,7 @@ import pytest
 import vapoursynth as vs
 
 from vsenhance.errors import ClipError
-from vsenhance.script import parse_script_args, run_script
+from vsenhance.script import parse_script_args, parse_script_env, run_script
 
 HEAD = "import vapoursynth as vs\ncore = vs.core\n"
 
@@ -70,3 +70,15 @@ def test_script_arg_types_what_vspipe_passes_as_text_and_names_a_bad_value():
         script_arg({"tile": "abc"}, "tile", 512)
     with pytest.raises(ClipError, match="-a compile=maybe is not true or false"):
         script_arg({"compile": "maybe"}, "compile", False)
+
+
+def test_parse_script_env_takes_this_shells_values_and_refuses_what_names_no_variable(monkeypatch):
+    monkeypatch.setenv("GRAIN", "0.3")
+    monkeypatch.delenv("NOT_SET_HERE", raising=False)
+    assert parse_script_env(["TINT=a=b", "GRAIN", "EMPTY="]) == {"EMPTY": "", "GRAIN": "0.3", "TINT": "a=b"}
+    assert list(parse_script_env(["b=1", "a=2"])) == ["a", "b"]  # sorted: order means nothing to a script
+    with pytest.raises(ClipError, match=r"encode: --env NOT_SET_HERE: NOT_SET_HERE is not set .* Fix: export"):
+        parse_script_env(["NOT_SET_HERE"], "encode")
+    for bad in ("", "=x", "1ST", "A-B", "A B", "GRÜN", "$HOME"):
+        with pytest.raises(ClipError, match="does not name an environment variable"):
+            parse_script_env([bad], "encode")

@@ -33,6 +33,7 @@ __all__ = [
     "error_line",
     "parse_script_arg",
     "parse_script_args",
+    "parse_script_env",
     "run_script",
     "script_arg",
     "script_args_argv",
@@ -57,6 +58,29 @@ def parse_script_args(items: Iterable[str] | None, func: str = "script arguments
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def parse_script_env(items: Iterable[str] | None, func: str = "script environment") -> dict[str, str]:
+    """``--env`` items (``NAME``, taking this process's value, or ``NAME=VALUE``) as a dict sorted by name.
+
+    Why: a local worker inherits the driver's whole environment, a Ray worker its node's; a script that reads
+    ``os.environ`` renders the same everywhere only for the variables named here, which every worker is given
+    and the plan records. A name that is not a variable's, or one this process does not have, is refused now.
+    """
+    env: dict[str, str] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not name.isascii() or not name.replace("_", "a").isalnum() or name[0].isdigit():
+            shown = item if len(item) <= 40 else item[:37] + "..."
+            raise ClipError(func, f"--env {shown!r} does not name an environment variable.", "pass NAME or NAME=VALUE.")
+        if not sep and name not in os.environ:
+            raise ClipError(
+                func,
+                f"--env {name}: {name} is not set in this environment.",
+                f"export {name}, or pass --env {name}=VALUE.",
+            )
+        env[name] = value if sep else os.environ[name]
+    return dict(sorted(env.items()))
 
 
 def script_arg[T: (str, int, float, bool)](args: Mapping[str, object], name: str, default: T) -> T:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from vsenhance.encode.programs import child_env
@@ -125,10 +126,11 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def start_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """``vsenhance ARGS`` in its own session; ``env`` adds to (or replaces in) the CLI's environment."""
+def start_cli(*args: str, env: dict[str, str] | None = None, enter: Sequence[str] = ()) -> subprocess.Popen:
+    """``vsenhance ARGS`` in its own session; ``env`` adds to (or replaces in) the CLI's environment; ``enter``:
+    an argv prefix it runs under (a test Ray cluster's ``enter``, into its network namespace)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "vsenhance", *args],
+        [*enter, sys.executable, "-m", "vsenhance", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=cli_env() | (env or {}),

@@ -314,8 +314,11 @@ def _ray_token(job: Job, token: str) -> tuple[int, str]:
     if token == "missing":
         env["RAY_AUTH_MODE"] = "token"  # the cluster's mode, without its token
     argv = ["encode", str(job.script), "-o", str(job.out), "--encoder", "ffv1", "--segment-frames", "8"]
-    proc = start_cli(*argv, "--ray", cluster.address, env=env)
+    start = time.monotonic()
+    proc = start_cli(*argv, "--ray", cluster.address, env=env, enter=cluster.enter)
     _out, err = proc.communicate(timeout=180)
+    if token != "right":  # said at Ray's first refusal, not after its ~20 s of retries
+        assert time.monotonic() - start < 15, err
     # no local Ray was started in the cluster's place: it would have written a token of its own into HOME
     assert sorted(p.name for p in (home / ".ray").iterdir()) == (["auth_token"] if token == "wrong" else [])
     return proc.returncode, err.decode()
@@ -335,7 +338,8 @@ def token_cluster_without_a_token(job: Job) -> None:
 
 def token_cluster_with_a_wrong_token(job: Job) -> None:
     rc, err = _ray_token(job, "wrong")
-    assert rc == 2 and "could not connect" in err and "RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH" in err, err
+    first = err.splitlines()[0]
+    assert rc == 2 and "refused this driver's token" in first and "RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH" in err, err
     assert not job.out.exists()
 
 

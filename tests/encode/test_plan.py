@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 
 from vsenhance.encode.encoder import EncoderSettings
-from vsenhance.encode.plan import Plan, make_segments
+from vsenhance.encode.plan import Plan, env_digests, make_segments
 from vsenhance.errors import ClipError, EncodeError
 
 
@@ -101,3 +104,17 @@ def test_new_encoder_fields_keep_old_plans_resumable_and_are_recorded_where_set(
     nvenc = _plan(encoder=EncoderSettings.create("nvenc-hevc", None, "p7", None, cq=24))
     again = Plan.from_json(nvenc.to_json())
     assert again == nvenc and again.encoder.cq == 24 and again.encoder.crf is None
+
+
+def test_env_variables_are_recorded_as_digests_and_old_plans_keep_their_fingerprint():
+    assert "env" not in _plan().to_json()  # no --env: the plan reads as before --env existed
+    secret = _plan(env=env_digests({"API_KEY": "hunter2", "GRAIN": "0.3"}))
+    saved = secret.to_json()
+    assert saved["env"] == {
+        name: hashlib.sha256(v).hexdigest() for name, v in [("API_KEY", b"hunter2"), ("GRAIN", b"0.3")]
+    }
+    assert "hunter2" not in json.dumps(saved) and Plan.from_json(saved) == secret
+    other = _plan(env=env_digests({"API_KEY": "hunter2", "GRAIN": "0.5"}))
+    assert other.fingerprint != secret.fingerprint != _plan().fingerprint
+    assert secret.differences(other) == ["the --env variables (GRAIN changed)"]
+    assert _plan().differences(secret) == ["the --env variables (API_KEY, GRAIN changed)"]

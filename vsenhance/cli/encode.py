@@ -15,7 +15,7 @@ from ..encode.encoder import CODECS, DEFAULT_ENCODER, DEFAULT_PRORES_PROFILE, EN
 from ..encode.plan import DEFAULT_SEGMENT_FRAMES
 from ..encode.scheduler import DEFAULT_MAX_RETRIES, DEFAULT_STALL_SECONDS
 from ..errors import ClipError, EncodeError
-from ..script import parse_script_args
+from ..script import parse_script_args, parse_script_env
 
 __all__ = ["parse_gpus", "register"]
 
@@ -76,6 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run the workers on a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (the script, "
                    "sources and output folder on shared storage at the same path on every node)")  # fmt: skip
+    p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="an environment variable the script reads, given to every worker (local or Ray) and "
+                   "recorded in the plan; NAME alone takes this shell's value; repeatable")  # fmt: skip
     p.add_argument("--max-retries", type=int, default=DEFAULT_MAX_RETRIES, metavar="N",
                    help=f"attempts per segment after its first failure before the encode stops ({DEFAULT_MAX_RETRIES})")  # fmt: skip
     p.add_argument("--stall-timeout", type=float, default=DEFAULT_STALL_SECONDS, metavar="SECONDS",
@@ -181,6 +184,7 @@ def _encode(args: argparse.Namespace) -> int:
         ray=args.ray,
         max_retries=args.max_retries,
         stall_timeout=args.stall_timeout,
+        env=parse_script_env(args.env, "encode"),
     )
     with _sigterm_as_interrupt():
         return run_encode(opts)

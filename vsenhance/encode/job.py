@@ -35,7 +35,7 @@ from .farm.protocol import ClipSummary, Pool, RenderTask
 from .heldcount import Computed, count_computed, held_pieces
 from .lock import OutputLock
 from .pathmap import PathMap, map_clip, sample, segment_ai_frames
-from .plan import DEFAULT_SEGMENT_FRAMES, Plan, Segment
+from .plan import DEFAULT_SEGMENT_FRAMES, Plan, Segment, env_digests
 from .programs import find_ffmpeg, find_ffprobe
 from .progress import GpuMonitor, ProgressDisplay
 from .scheduler import DEFAULT_MAX_RETRIES, DEFAULT_STALL_SECONDS, Scheduler
@@ -67,6 +67,7 @@ class EncodeOptions:
     ray: str | None = None  # "auto", "HOST:PORT" or "ray://HOST:PORT"
     max_retries: int = DEFAULT_MAX_RETRIES
     stall_timeout: float = DEFAULT_STALL_SECONDS  # seconds without a frame before a rendering worker is ended
+    env: dict[str, str] = field(default_factory=dict)  # --env: variables every worker's script sees, local or Ray
 
 
 def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
@@ -149,6 +150,7 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
         encoder=opts.encoder,
         segment_frames=opts.segment_frames,
         total_frames=0,
+        env=env_digests(opts.env),
     )
     try:
         with OutputLock(state.dir):
@@ -408,11 +410,12 @@ def _make_pool(opts: EncodeOptions, script: Path, state: EncodeState) -> tuple[P
     if opts.ray is not None:
         from .farm.ray_pool import RayPool
 
-        return RayPool(opts.ray, script, opts.script_args, state_dir=state.dir, workers=opts.workers), f"Ray {opts.ray}"
+        pool = RayPool(opts.ray, script, opts.script_args, state_dir=state.dir, workers=opts.workers, env=opts.env)
+        return pool, f"Ray {opts.ray}"
     from .farm.local import LocalPool
 
     workers = opts.workers or 1
-    pool = LocalPool(script, opts.script_args, workers=workers, gpus=opts.gpus, per_gpu=workers)
+    pool = LocalPool(script, opts.script_args, workers=workers, gpus=opts.gpus, per_gpu=workers, env=opts.env)
     where = f"GPUs {','.join(map(str, opts.gpus))}, {workers} per GPU" if opts.gpus else "this machine"
     return pool, where
 

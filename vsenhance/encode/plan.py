@@ -1,14 +1,16 @@
 """The encode plan: segments of N frames and a fingerprint of everything that decides the segments' content.
 
 The fingerprint is the SHA-256 of: the script file's bytes (only the script itself: files it imports or the
-source video it reads are *not* hashed), the ``-a`` arguments (sorted), the encoder settings, the segment size
-and the clip's total frame count.
+source video it reads are *not* hashed), the ``-a`` arguments (sorted), the ``--env`` variables (their values'
+SHA-256, so that a secret never lands in ``plan.json``), the encoder settings, the segment size and the clip's
+total frame count.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from ..errors import ClipError, EncodeError
@@ -20,6 +22,7 @@ __all__ = [
     "DEFAULT_SEGMENT_FRAMES",
     "Plan",
     "Segment",
+    "env_digests",
     "make_segments",
 ]
 
@@ -47,6 +50,11 @@ class Segment:
     @property
     def name(self) -> str:
         return f"seg_{self.index:05d}{SEGMENT_EXT}"
+
+
+def env_digests(env: Mapping[str, str]) -> dict[str, str]:
+    """``--env`` values as the plan keeps them: each value's SHA-256, never the value."""
+    return {name: hashlib.sha256(value.encode()).hexdigest() for name, value in sorted(env.items())}
 
 
 def make_segments(total_frames: int, segment_frames: int) -> list[Segment]:
@@ -77,13 +85,14 @@ class Plan:
     height: int = 0
     colour: ColourTags = field(default_factory=ColourTags)  # frame 0's, written into every segment
     format: str | None = None  # the clip's VapourSynth format name
+    env: Mapping[str, str] = field(default_factory=dict)  # --env NAME -> SHA-256 of its value (env_digests)
 
     @property
     def segments(self) -> list[Segment]:
         return make_segments(self.total_frames, self.segment_frames)
 
     def fingerprint_fields(self) -> dict:
-        return {
+        fields = {
             "script_sha256": self.script_sha256,
             "script_args": [f"{k}={v}" for k, v in sorted(self.script_args.items())],
             "encoder": _encoder_fields(self.encoder),
@@ -91,6 +100,9 @@ class Plan:
             "total_frames": self.total_frames,
             "colour": self.colour.to_json(),
         }
+        if self.env:  # only where set: a plan saved before --env existed keeps its fingerprint
+            fields["env"] = dict(sorted(self.env.items()))
+        return fields
 
     @property
     def fingerprint(self) -> str:
@@ -135,6 +147,7 @@ class Plan:
                 height=int(size[1]),
                 colour=ColourTags.from_json(data.get("colour") or {}),
                 format=data.get("format"),
+                env={str(k): str(v) for k, v in (data.get("env") or {}).items()},
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise EncodeError(
@@ -154,12 +167,17 @@ class Plan:
             "segment_frames": "the segment size",
             "total_frames": "the clip's frame count",
             "colour": "the clip's colour description (frame 0's props)",
+            "env": "the --env variables",
         }
+        a["env"], b["env"] = a.get("env", {}), b.get("env", {})
         out = []
         for key, label in names.items():
             if a[key] != b[key]:
                 if key == "script_sha256":
                     out.append(label)
+                elif key == "env":  # digests say nothing to a person: name the variables
+                    changed = sorted(k for k in {**a[key], **b[key]} if a[key].get(k) != b[key].get(k))
+                    out.append(f"{label} ({', '.join(changed)} changed)")
                 elif isinstance(a[key], dict) and isinstance(b[key], dict):  # name only what changed in it
                     changed = [k for k in {**a[key], **b[key]} if a[key].get(k) != b[key].get(k)]
                     old, new = ({k: side.get(k) for k in changed} for side in (a[key], b[key]))

@@ -6,10 +6,13 @@ import contextlib
 import os
 import queue
 import secrets
+import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.encode.encode_helpers import find_vspipe
@@ -134,6 +137,12 @@ class RayCluster:
     user's ``HOME`` changes nothing. Every process ``ray start`` leaves behind stays in the session it was started
     in, so :meth:`stop` ends exactly those sessions' processes (never ``ray stop``, which would end every Ray on
     the machine).
+
+    Private: Ray's GCS, raylets and agents listen on every interface whatever ``--node-ip-address`` says (Ray has
+    no setting that binds them), so where this process may (root, with ``unshare``), the nodes run in a network
+    namespace of their own that has loopback alone (``netns``): reachable from no other machine and no other
+    namespace. A driver joins it: a subprocess through ``enter`` (an argv prefix, empty without a namespace),
+    this process through :meth:`inside`.
     """
 
     def __init__(self, temp_dir: Path, nodes: int = 2, num_gpus: int = 0, token: bool = False) -> None:
@@ -149,9 +158,14 @@ class RayCluster:
             (self.home / ".ray").mkdir(exist_ok=True)
             (self.home / ".ray" / "auth_token").write_text(self.token)
         self.sessions: list[int] = []
-        port = free_port()
-        self.address = f"127.0.0.1:{port}"
+        self.nodes: dict[str, int] = {}  # tag -> session
+        self.netns: Path | None = None  # /proc/PID/ns/net of the namespace's holder
+        self.enter: list[str] = []
         try:
+            if private_network_why_not() is None:
+                self._private_network()
+            port = free_port()
+            self.address = f"127.0.0.1:{port}"
             self._start("a", num_gpus, "--head", f"--port={port}", "--include-dashboard=false")
             for tag in "bcdefgh"[: nodes - 1]:
                 self._start(tag, num_gpus, f"--address={self.address}")
@@ -159,18 +173,58 @@ class RayCluster:
             self.stop()
             raise
 
+    def _private_network(self) -> None:
+        """A network namespace with loopback up, held by a sleeping process in a session of ours."""
+        holder = subprocess.Popen(
+            ["unshare", "--net", "sh", "-c", "ip link set lo up && echo up && exec sleep 86400"],
+            stdout=subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+        self.sessions.append(holder.pid)
+        assert holder.stdout is not None
+        if holder.stdout.readline().strip() != b"up":
+            raise RuntimeError(f"could not bring loopback up in a new network namespace ({holder.wait()})")
+        self.netns = Path(f"/proc/{holder.pid}/ns/net")
+        self.enter = ["nsenter", f"--net={self.netns}", "--"]
+
+    @contextlib.contextmanager
+    def inside(self) -> Iterator[None]:
+        """This thread (and the threads and children it starts) in the cluster's network namespace."""
+        if self.netns is None:
+            yield
+            return
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        try:
+            with open(self.netns, "rb") as ns:
+                os.setns(ns.fileno(), os.CLONE_NEWNET)
+            try:
+                yield
+            finally:
+                os.setns(own, os.CLONE_NEWNET)
+        finally:
+            os.close(own)
+
     def _start(self, tag: str, num_gpus: int, *args: str) -> None:
         ray = Path(sys.executable).with_name("ray")
         argv = [os.fspath(ray), "start", *args, "--node-ip-address=127.0.0.1", "--num-cpus=2", f"--num-gpus={num_gpus}"]
         argv += [f'--resources={{"node_{tag}": 1}}', f"--temp-dir={self.temp_dir}", "--disable-usage-stats"]
         env = self.env | {"NODE_TAG": tag} | ({"RAY_AUTH_MODE": "token"} if self.token else {})
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            [*self.enter, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         self.sessions.append(proc.pid)
+        self.nodes[tag] = proc.pid  # the session its processes stay in
         out, _ = proc.communicate(timeout=90)
         if proc.returncode != 0:
             raise RuntimeError(f"ray start failed ({proc.returncode}): {out.decode()[-2000:]}")
 
-    def _members(self) -> list[int]:
+    def stop_node(self, tag: str) -> None:
+        """Kill every process of node ``tag`` at once (a machine that vanished); the other nodes go on."""
+        for pid in self._members([self.nodes[tag]]):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _members(self, sessions: list[int] | None = None) -> list[int]:
+        wanted = self.sessions if sessions is None else sessions
         pids = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -178,13 +232,11 @@ class RayCluster:
                     stat = (entry / "stat").read_text()
                 except OSError:
                     continue
-                if int(stat[stat.rindex(")") + 2 :].split()[3]) in self.sessions:
+                if int(stat[stat.rindex(")") + 2 :].split()[3]) in wanted:
                     pids.append(int(entry.name))
         return pids
 
     def stop(self, grace: float = 5.0) -> None:
-        import signal
-
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for pid in self._members():
                 with contextlib.suppress(ProcessLookupError):
@@ -192,6 +244,18 @@ class RayCluster:
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and any(alive(p) for p in self._members()):
                 time.sleep(0.1)
+
+
+def private_network_why_not() -> str | None:
+    """None where test clusters get a network namespace of their own; else why not (for a skip's reason)."""
+    if os.geteuid() != 0:
+        return "a network namespace needs root (unshare --net)"
+    missing = [tool for tool in ("unshare", "nsenter", "ip", "ss") if shutil.which(tool) is None]
+    if missing:
+        return f"{', '.join(missing)} not found (util-linux, iproute2)"
+    if subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode != 0:
+        return "unshare --net is not permitted here (a container without CAP_SYS_ADMIN)"
+    return None
 
 
 def copy_task(tmp: Path, index: int, first: int, last: int) -> RenderTask:

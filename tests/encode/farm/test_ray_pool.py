@@ -36,9 +36,10 @@ def ray_pool(ray_cluster, tmp_path, monkeypatch):
         made.append(RayPool(ray_cluster.address, script, parse_script_args(args), state_dir=tmp_path, **kwargs))
         return made[-1]
 
-    yield make
-    for pool in made:
-        pool.shutdown()
+    with ray_cluster.inside():  # the cluster's network namespace, where it has one
+        yield make
+        for pool in made:
+            pool.shutdown()
 
 
 def test_workers_on_both_nodes_and_deaths(ray_pool, tmp_path):

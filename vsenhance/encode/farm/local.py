@@ -30,7 +30,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,12 +78,14 @@ class LocalPool:
         output_index: int = 0,
         stop_seconds: float = 5.0,
         id_prefix: str = "w",
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.script = Path(os.path.abspath(script))
         self.script_args = dict(script_args or {})
         self.output_index = output_index
         self.stop_seconds = stop_seconds
         self.id_prefix = id_prefix  # worker ids are id_prefix + 0, 1, ... (unique in one encode)
+        self.env = dict(env or {})  # --env: set in every worker over this process's environment
         if gpus:
             self.slots = [_Placement(gpu=g) for g in gpus for _ in range(per_gpu)]
         else:
@@ -150,7 +152,7 @@ class LocalPool:
     def _spawn(self, slot: _Placement) -> str:
         worker_id = f"{self.id_prefix}{self._next_id}"
         self._next_id += 1
-        env = child_env()
+        env = child_env() | self.env
         argv = [sys.executable, "-m", "vsenhance.encode.farm.worker", os.fspath(self.script), "--id", worker_id]
         argv += [*script_args_argv(self.script_args), "--output-index", str(self.output_index)]
         if slot.gpu is not None:

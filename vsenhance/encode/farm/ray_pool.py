@@ -24,12 +24,14 @@ driver has already counted dead, and the driver's retry count decides what is re
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,8 @@ from .local import LocalPool
 from .protocol import Died, Event, Failed, Finished, Probed, RenderTask, Started, Task, drain
 
 __all__ = ["RayPool"]
+
+log = logging.getLogger(__name__)
 
 EVENT_WAIT_SECONDS = 1.0  # how long one relay call waits for the actor's next events
 START_SECONDS = 120.0  # for the cluster to place every actor and for each storage check
@@ -60,6 +64,7 @@ ray.shutdown()
 """
 """Connecting in a child first: ``ray.init`` can retry forever (a refused port, a port that is not Ray's), and
 only a child can be stopped when it does."""
+_REFUSED_TOKEN = ("Unauthenticated", "InvalidAuthToken")  # what Ray's GCS client logs for a wrong or missing token
 
 
 def connect(address: str) -> Any:
@@ -80,22 +85,59 @@ def connect(address: str) -> Any:
         except OSError as exc:
             raise _connect_error(address, f"nothing answers there ({exc.strerror or exc})", tried) from exc
         tried.append("a TCP connection to it (it answered)")
-    try:
-        done = subprocess.run([sys.executable, "-c", _PROBE, address], capture_output=True, text=True,
-                              timeout=CONNECT_SECONDS, env=os.environ | {"RAY_ENABLE_AUTO_CONNECT": "0"})  # fmt: skip
-    except subprocess.TimeoutExpired as exc:
-        raise _connect_error(address, f"no Ray cluster answered within {CONNECT_SECONDS:.0f} s", tried) from exc
-    said = done.stderr.strip().splitlines()[-1][:300] if done.stderr.strip() else ""  # the test's last word
-    if done.returncode == 3:
+    rc, said = _probe(address)
+    if rc is None:
+        raise _connect_error(address, f"no Ray cluster answered within {CONNECT_SECONDS:.0f} s", tried)
+    if rc == 3 or (rc == 4 and token is None):
         raise EncodeError(
             "encode --ray",
             f"the Ray cluster at {address} requires a token and this driver has none ({said}).",
             f"set {TOKEN_VARIABLES} to the cluster's token (`ray get-auth-token` on its head node).",
         )
-    if done.returncode != 0:
-        raise _connect_error(address, said or f"the connection test exited with {done.returncode}", tried)
+    if rc == 4:
+        raise EncodeError(
+            "encode --ray",
+            f"the Ray cluster at {address} refused this driver's token from {token} ({said}).",
+            f"set {TOKEN_VARIABLES} to the cluster's own token (`ray get-auth-token` on its head node).",
+        )
+    if rc != 0:
+        raise _connect_error(address, said or f"the connection test exited with {rc}", tried)
     ray.init(address=address, log_to_driver=False, logging_level="warning")
     return ray
+
+
+def _probe(address: str) -> tuple[int | None, str]:
+    """Run :data:`_PROBE` against ``address``: its exit code (None: no answer within :data:`CONNECT_SECONDS`;
+    4: the cluster refused the token) and its last word. Ray retries a refused token for about 20 s before it
+    says only "Failed to connect"; its GCS client logs the refusal on its first try, so the first such line ends
+    the test at once."""
+    proc = subprocess.Popen([sys.executable, "-c", _PROBE, address], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, errors="replace",
+                            env=os.environ | {"RAY_ENABLE_AUTO_CONNECT": "0"})  # fmt: skip
+    lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+
+    def read() -> None:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline, last = time.monotonic() + CONNECT_SECONDS, ""
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return None, last
+            if line is None:
+                return proc.wait(), last
+            if any(word in line for word in _REFUSED_TOKEN):
+                return 4, line.rsplit(": ", 1)[-1].strip()[:200]
+            last = line.strip()[:300] or last
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _token_source() -> str | None:
@@ -162,11 +204,16 @@ def _node_ip() -> str:
 class RenderActor:
     """Runs on a node: one worker subprocess (a one-worker LocalPool) and a relay of its events."""
 
-    def __init__(self, worker_id: str, script: str, script_args: ScriptArgs, output_index: int, state_dir: str):
+    def __init__(
+        self, worker_id: str, script: str, script_args: ScriptArgs, output_index: int, state_dir: str,
+        env: dict[str, str],
+    ) -> None:  # fmt: skip
         self.problem = check_storage(Path(script), Path(state_dir))
         self.pool: LocalPool | None = None
         if self.problem is None:
-            self.pool = LocalPool(Path(script), script_args, output_index=output_index, id_prefix=f"{worker_id}-w")
+            self.pool = LocalPool(
+                Path(script), script_args, output_index=output_index, id_prefix=f"{worker_id}-w", env=env
+            )
             self.pool.start()
 
     def check(self) -> str | None:
@@ -210,8 +257,10 @@ class RayPool:
         state_dir: Path,
         workers: int | None = None,
         output_index: int = 0,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.address = address
+        self.env = dict(env or {})  # --env: the driver's variables every worker's script sees
         self.script = Path(os.path.abspath(script))
         self.script_args = dict(script_args or {})
         self.state_dir = Path(os.path.abspath(state_dir))
@@ -322,7 +371,7 @@ class RayPool:
         if self._remote is None:
             self._remote = ray.remote(max_concurrency=4, max_restarts=0)(RenderActor)
         handle = self._remote.options(**self._options).remote(
-            worker_id, os.fspath(self.script), self.script_args, self.output_index, os.fspath(self.state_dir)
+            worker_id, os.fspath(self.script), self.script_args, self.output_index, os.fspath(self.state_dir), self.env
         )
         actor = _Actor(f"{worker_id}-w0", handle)  # the id its one-worker LocalPool gives the worker
         self._actors[actor.worker_id] = actor
@@ -334,7 +383,7 @@ class RayPool:
         try:
             problem = ray.get(actor.handle.check.remote(), timeout=START_SECONDS)
         except Exception as exc:  # the actor died or could not be placed
-            problem = f"the worker actor could not start: {_first_line(exc)}"
+            problem = _why_gone(exc)
         if problem:
             actor.gone = True
             self._events.put(Failed(actor.worker_id, None, problem, ""))
@@ -363,7 +412,7 @@ class RayPool:
                     task, actor.task = actor.task, None
                 _remove_partial(task)  # shared storage: the node may be gone with its worker
                 index = task.index if isinstance(task, RenderTask) else None
-                self._events.put(Died(actor.worker_id, index, f"its Ray actor died: {_first_line(exc)}"))
+                self._events.put(Died(actor.worker_id, index, _why_gone(exc)))
                 return
             for event in events:
                 if isinstance(event, Finished | Failed | Probed | Died):
@@ -375,6 +424,18 @@ class RayPool:
                     with contextlib.suppress(Exception):
                         ray.kill(actor.handle)
                     return
+
+
+def _why_gone(exc: BaseException) -> str:
+    """One short line for an actor Ray reports gone; Ray's own words (actor ids, RPC codes) go to the log."""
+    text = str(exc)
+    log.debug("Ray on the lost actor: %s", text)
+    if "node" in text.lower() and any(word in text for word in ("died", "dead", "removed", "lost")):
+        return "its Ray node left the cluster"
+    if "unavailable" in text or "Socket closed" in text:
+        return "its Ray actor stopped answering (its process or its node is gone)"
+    first = _first_line(exc).split(". ")[0]
+    return f"its Ray actor died ({first if len(first) <= 120 else first[:117] + '...'})"
 
 
 def _first_line(exc: BaseException) -> str:
