@@ -69,6 +69,12 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
     apt_install ffmpeg
 fi
 
+# the Ray tests run their clusters in a network namespace of their own (unshare, nsenter) and check it with ss
+if ! command -v ss >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1 || ! command -v nsenter >/dev/null 2>&1; then
+    log "installing iproute2 and util-linux with apt-get (for the Ray tests' private network)"
+    apt_install iproute2 util-linux || log "apt-get failed: the Ray tests' clusters will use this machine's loopback"
+fi
+
 # the previewers' plugin tests run Qt under Xvfb; Qt 6.5+'s xcb platform needs libraries that slim images lack
 qxcb=$(.venv/bin/python -c 'import pathlib, PyQt6; print(pathlib.Path(PyQt6.__file__).parent / "Qt6/plugins/platforms/libqxcb.so")')
 if ! command -v xvfb-run >/dev/null 2>&1 || ldd "$qxcb" | grep -q "not found"; then

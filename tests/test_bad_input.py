@@ -355,10 +355,10 @@ def test_props_of_a_later_frame_fail_only_when_it_is_requested(env) -> None:
         out.get_frame(1)
 
 
-@pytest.mark.parametrize("where", ["folder", "missing-parent", "unwritable"])
+@pytest.mark.parametrize("where", ["folder", "missing-parent", "unwritable", "full-device"])
 def test_export_pose_checks_destination_before_any_frame(env, where) -> None:
     target = {"folder": env.dir / "folder", "missing-parent": env.dir / "none" / "p.json",
-              "unwritable": Path("/proc/p.json")}[where]  # fmt: skip
+              "unwritable": Path("/proc/p.json"), "full-device": Path("/dev/full")}[where]  # fmt: skip
     env.requests.clear()
     with pytest.raises(ClipError, match="export_pose: "):
         vse.export_pose(env.counted, target)
@@ -474,6 +474,11 @@ CLI_CASES = [
         _cmd("pose-export", lambda m: m.dir / "raises.vpy", "-o", lambda m: m.dir / "p.json"),
         "raised RuntimeError: boom in the script",
         id="pose-export-script-raises",
+    ),
+    pytest.param(
+        _cmd("pose-export", lambda m: m.dir / "plain.vpy", "-o", "/dev/full"),
+        "the output /dev/full refuses writes (No space left on device)",
+        id="pose-export-to-dev-full",
     ),
     pytest.param(
         _cmd("pose-export", lambda m: m.dir / "plain.vpy", "-o", lambda m: m.dir / "folder"),

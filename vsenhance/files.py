@@ -30,6 +30,7 @@ __all__ = [
     "atomic_open",
     "atomic_path",
     "atomic_write_json",
+    "can_create_in",
     "check_output",
     "fsync_path",
     "input_files",
@@ -148,6 +149,8 @@ def check_output(
     if out.is_dir():
         raise error(func, f"the output {output} is a directory.", "pass a file name for the output.")
     if out.exists() and not out.is_file():  # a FIFO, a device, a terminal (through links too)
+        if stream and (refused := _device_refuses_writes(out)) is not None:
+            raise error(func, f"the output {output} refuses writes ({refused}).", "pass a file, a pipe or a terminal.")
         if stream:
             return out
         raise error(
@@ -163,6 +166,24 @@ def check_output(
     if out.exists() and not overwrite:
         raise error(func, f"the output {output} already exists.", "pass -y/--overwrite or another path.")
     return out
+
+
+def _device_refuses_writes(path: Path) -> str | None:
+    """Why a device refuses a write (``/dev/full``: ENOSPC), found now by writing nothing to it, rather than
+    after the first frame's work; None for one that takes writes, and for a FIFO, whose open would wait for a
+    reader."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISFIFO(os.stat(path).st_mode):
+            return None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, b"")
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 _given: set[str] = set()

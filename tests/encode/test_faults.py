@@ -284,6 +284,27 @@ def output_folder_removed_mid_encode(job: Job) -> None:
     assert "Traceback" not in said and said.count("error:") == 1
 
 
+def state_folder_not_writable(job: Job) -> None:
+    kept = job.interrupted()
+    os.chmod(job.state, 0o555)  # another user's, or made read-only since
+    # root writes anywhere: the encode runs as root without the capabilities that override permissions
+    as_user = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    if as_user and shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to run the encode without root's permission override")
+    try:
+        proc = start_cli("encode", str(job.script), "-o", str(job.out), "--encoder", "ffv1", "--segment-frames", "8",
+                         "--resume", enter=as_user)  # fmt: skip
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        os.chmod(job.state, 0o755)
+    said = err.decode()
+    assert proc.returncode == 2 and "cannot be written by this user" in said.splitlines()[0], said
+    assert "Traceback" not in said and job.segments() == kept
+    rc, err = job.encode("--resume")
+    assert rc == 0, err
+    job.frame_exact(err)
+
+
 def _worker_pid(script: Path) -> int | None:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -417,6 +438,7 @@ FAULTS: list[Callable[[Job], None]] = [
     worker_stopped,
     script_edited_mid_encode,
     output_folder_removed_mid_encode,
+    state_folder_not_writable,
     closed_ray_port,
     token_cluster_with_its_token,
     token_cluster_without_a_token,

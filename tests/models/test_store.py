@@ -199,3 +199,35 @@ def test_a_model_cache_that_is_a_file_is_one_line(tmp_path, monkeypatch) -> None
     monkeypatch.setenv("VSENHANCE_MODEL_DIR", str(not_a_folder))
     with pytest.raises(ModelError, match="is a file, not a folder"):
         store.resolve("realesr-animevideov3", func="t")
+
+
+@pytest.mark.parametrize(
+    ("place", "fragment"),
+    [
+        pytest.param(lambda tmp: Path("/proc/vsenhance-models"), r"/proc/vsenhance-models cannot be created", id="proc"),
+        pytest.param(
+            lambda tmp: (tmp / "link").symlink_to(tmp / "nowhere") or tmp / "link",
+            r"is a link to .*nowhere, which does not exist",
+            id="dangling-link",
+        ),
+        pytest.param(
+            lambda tmp: (tmp / "realesr-animevideov3.safetensors").mkdir() or tmp,
+            r"realesr-animevideov3.safetensors, where the model goes in the cache, is a folder",
+            id="folder-named-like-the-model",
+        ),
+    ],
+)
+def test_a_model_cache_that_cannot_take_the_converted_model_is_one_line(tmp_path, monkeypatch, place, fragment):
+    if store.ncnn_files(store.get_model_info("realesr-animevideov3", func="t")) is None:
+        pytest.skip("the ncnn wheel is not installed")
+    monkeypatch.setenv("VSENHANCE_MODEL_DIR", str(place(tmp_path)))
+    with pytest.raises(ModelError, match=fragment) as caught:
+        store.resolve("realesr-animevideov3", func="vsenhance.upscale")
+    assert len(str(caught.value).splitlines()) == 1 and "Fix:" in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["link"], ["realesr-animevideov3.safetensors"])
+
+
+def test_a_download_into_a_cache_under_proc_is_one_line(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("VSENHANCE_MODEL_DIR", "/proc/vsenhance-models")
+    with pytest.raises(ModelError, match="cannot be created"):
+        store.download("http://127.0.0.1:9/m.pth", func="models download")  # refused before any connection

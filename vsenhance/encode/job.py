@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO, cast
 
 from ..errors import ClipError, EncodeError, PlanMismatchError
-from ..files import check_output, sha256_file
+from ..files import can_create_in, check_output, sha256_file
 from ..script import ScriptArgs, check_script
 from .audio import AudioCut, AudioSource, plan_audio, probe_audio
 from .colour import ColourTags, clip_colour, format_bits
@@ -94,6 +94,11 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
         raise ClipError(
             "encode", f"{state_dir}, where this encode keeps its state, is a file.",
             "move it away, or pass another -o.",
+        )  # fmt: skip
+    if state_dir.is_dir() and not can_create_in(state_dir):  # another user's, or made read-only: not a traceback
+        raise ClipError(
+            "encode", f"{state_dir}, where this encode keeps its state, cannot be written by this user.",
+            "give this user write permission to it (chmod u+w, or chown), or pass another -o.",
         )  # fmt: skip
     if opts.resume and opts.restart:
         raise ClipError(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import DownloadError, ModelError
-from ..files import atomic_open, sha256_file
+from ..files import atomic_open, can_create_in, sha256_file
 from .registry import MODELS, OR_A_PATH, ModelInfo, get_model_info
 
 __all__ = [
@@ -134,7 +134,10 @@ def download(
         why = "its SHA-256 differs from the model's" if expected is not None else "no checksum says it is this model"
         raise DownloadError(func, f"{target} already exists and {why}.", "pass --force to replace it, or another -o.")
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if dest is None:
+        _check_cache_dir(func, target)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.sha256()
     received = 0
     with atomic_open(target, "wb") as out:
@@ -238,7 +241,7 @@ def resolve(name: str, *, func: str = "resolve", names_only: bool = False) -> Pa
         from .ncnn import import_ncnn
 
         out = _converted_path(info)
-        _check_cache_dir(func)
+        _check_cache_dir(func, out)
         log.info("model %s: converting %s from the %s wheel to %s", info.name, files[0].name, NCNN_WHEEL, out)
         import_ncnn(files[0], out, files[1], func=func)
         return out
@@ -271,17 +274,29 @@ def _whole_safetensors(path: Path) -> bool:
         return False
 
 
-def _check_cache_dir(func: str) -> None:
-    """The model cache can take a converted model: a folder (or none yet) that this user can write."""
-    folder = cache_dir()
+def _check_cache_dir(func: str, target: Path) -> None:
+    """The model cache can take ``target`` (a converted or downloaded model): its folder exists or is created
+    now, this user can create files in it (found by creating one: ``os.access`` says yes to root in ``/proc``),
+    and nothing but a file stands at ``target``'s path. Each problem is one line, before any work."""
+    folder = target.parent
+    fix = "set VSENHANCE_MODEL_DIR to a folder you can write."
+    if folder.is_symlink() and not folder.exists():
+        raise ModelError(func, f"the model cache {folder} is a link to {os.readlink(folder)}, which does not exist.",
+                         f"create that folder, or {fix}")  # fmt: skip
     if folder.exists() and not folder.is_dir():
+        raise ModelError(func, f"the model cache {folder} is a file, not a folder.", fix)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(func, f"the model cache {folder} cannot be created ({exc.strerror or exc}).", fix) from exc
+    if not can_create_in(folder):
+        raise ModelError(func, f"the model cache {folder} is not writable.", fix)
+    if target.is_dir() or (target.exists() and not target.is_file()):
+        kind = "a folder" if target.is_dir() else "not a regular file"
         raise ModelError(
-            func, f"the model cache {folder} is a file, not a folder.", "set VSENHANCE_MODEL_DIR to a folder."
-        )
-    probe = folder if folder.exists() else next((p for p in folder.parents if p.exists()), folder)
-    if not os.access(probe, os.W_OK):
-        raise ModelError(
-            func, f"the model cache {folder} is not writable.", "set VSENHANCE_MODEL_DIR to a folder you can write."
+            func,
+            f"{target}, where the model goes in the cache, is {kind}.",
+            "move it away (vsenhance never removes it).",
         )
 
 
