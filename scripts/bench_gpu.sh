@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU row of the README's performance tables, in one go (about 15 minutes on an H100):
+# Every GPU row of the performance tables in docs/performance.md, in one go (about 15 minutes on an H100):
 #   scripts/bench_gpu.sh [OUT_DIR]      JSON per row into OUT_DIR (default out/bench-gpu), tables on stdout
 # Uses the active Python (.venv/bin/python after scripts/setup.sh, if it exists).
 set -euo pipefail

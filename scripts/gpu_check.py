@@ -1,4 +1,4 @@
-"""The prepared GPU check: every GPU figure the README needs, in one run that fits a short loan.
+"""The prepared GPU check: every GPU figure docs/performance.md needs, in one run that fits a short loan.
 
 Run it through ``scripts/gpu_check.sh`` (which installs what was carried to the GPU machine), or here with
 ``--dry-run``: every step then runs on this machine's CPU at tiny sizes, so the script itself is tested.

@@ -1,4 +1,4 @@
-"""The README's benchmark scripts run, on a tiny CPU workload, and write the table and JSON they promise."""
+"""The benchmark scripts of docs/performance.md run, on a tiny CPU workload, and write the table and JSON they promise."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(script: str, *args: str) -> str:
-    """A script as the README runs it: by path, or ``-m scripts.NAME`` for one that imports the tests' helpers."""
+    """A script as docs/performance.md runs it: by path, or ``-m scripts.NAME`` for one that imports the tests' helpers."""
     as_module = script in (
         "bench_pose.py",
         "bench_pose_precision.py",

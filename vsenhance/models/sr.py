@@ -43,7 +43,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-AUTO_BF16_UNITS = ("amx", "avx512_bf16")  # precision="auto" picks bf16 on these CPU units (measured: README)
+AUTO_BF16_UNITS = ("amx", "avx512_bf16")  # precision="auto" picks bf16 on these CPU units (measured: docs/performance.md)
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 _NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16,
                 np.dtype(np.uint8): torch.uint8, np.dtype(np.uint16): torch.uint16}  # fmt: skip
@@ -125,7 +125,7 @@ def _no_cuda(device: str, func: str) -> DeviceError:
 
 def resolve_dtype(precision: str, device: torch.device, descriptor: ImageModelDescriptor, func: str) -> torch.dtype:
     """``"auto"``: fp16 on CUDA (when the architecture supports it); on the CPU bf16 where it has AMX bf16 units
-    (and the architecture supports bf16), else fp32 (see the README's CPU section for the measurements)."""
+    (and the architecture supports bf16), else fp32 (docs/performance.md has the measurements)."""
     if precision == "auto":
         if device.type == "cuda" and descriptor.supports_half:
             return torch.float16
