@@ -18,10 +18,25 @@ import vapoursynth as vs
 from ..errors import VSEnhanceError
 from ..script import error_line
 from . import encode, models, pose, preview
+from .args import HelpFormatter
+
+DESCRIPTION = """\
+AI video enhancement for VapourSynth. The filters (vse.upscale, vse.upscale_ranges, vse.pose) go in your .vpy
+scripts; these commands encode such a script safely, time it, cut test pieces, manage models and export poses."""
+
+EPILOG = """\
+examples:
+  vsenhance estimate film.vpy
+  vsenhance encode film.vpy -o film_x4.mkv --encoder x265 --crf 18 --audio film.mkv
+  vsenhance models list
+
+'vsenhance COMMAND --help' gives a command's options."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vsenhance", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="vsenhance", description=DESCRIPTION, epilog=EPILOG, formatter_class=HelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (models, encode, pose, preview):

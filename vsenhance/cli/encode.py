@@ -16,27 +16,29 @@ from ..encode.plan import DEFAULT_SEGMENT_FRAMES
 from ..encode.scheduler import DEFAULT_MAX_RETRIES, DEFAULT_STALL_SECONDS
 from ..errors import ClipError, EncodeError
 from ..script import parse_script_args, parse_script_env
+from .args import add_command, add_script, add_script_args
 
 __all__ = ["parse_gpus", "register"]
 
 
-def _add_script_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-a", "--arg", dest="script_args", action="append", default=[], metavar="key=value",
-                   help="argument passed to the script (vspipe -a), repeatable")  # fmt: skip
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``encode``, ``estimate`` and ``cut`` to the top-level parser."""
-    p = sub.add_parser(
-        "encode",
-        help="encode a .vpy in resumable segments on long-lived workers, then join them frame-exactly",
-        description="Encode SCRIPT in segments of N frames on render workers that execute the script once and "
-        "pipe each segment into ffmpeg, on this machine (--workers, --gpus) or a Ray cluster (--ray), recording "
-        "progress in OUT.vsenhance/ beside the output; an interrupted job resumes where it stopped.",
-    )
-    p.add_argument("script", type=Path, metavar="SCRIPT.vpy")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="final file (e.g. OUT.mkv)")
-    _add_script_args(p)
+    p = add_command(
+        sub, "encode",
+        summary="encode a script in segments that survive a crash, on this machine's GPUs or a Ray cluster",
+        description="Encode what SCRIPT.vpy outputs, in segments of N frames, into OUT. Workers execute the script "
+        "once each and render segment after segment; each finished segment is checked by decoding it. Progress "
+        "is kept in OUT.vsenhance/ beside OUT: run the same command again after a crash, a Ctrl-C or a reboot "
+        "and it resumes without losing or repeating a frame. The plan is printed before the first frame.",
+        examples="  vsenhance encode film.vpy -o film_x4.mkv --encoder x265 --crf 18 --audio film.mkv\n"
+        "  vsenhance encode film.vpy -o film_x4.mkv -a source=film.mkv --gpus 0,1\n"
+        "  vsenhance encode film.vpy -o film_x4.mov --encoder prores --profile hq\n"
+        "  vsenhance encode /mnt/films/film.vpy -o /mnt/films/film_x4.mkv --ray head:6379 --env GRAIN",
+    )  # fmt: skip
+    add_script(p, "the VapourSynth script to encode (its output 0)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT",
+                   help="the finished file (.mkv for every encoder; .mp4, .webm, .mov where the encoder fits)")  # fmt: skip
+    add_script_args(p)
     p.add_argument("--segment-frames", type=int, default=DEFAULT_SEGMENT_FRAMES, metavar="N",
                    help=f"frames per segment ({DEFAULT_SEGMENT_FRAMES})")  # fmt: skip
     p.add_argument("--resume", action="store_true",
@@ -86,28 +88,33 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"counts as a failed attempt ({DEFAULT_STALL_SECONDS:g})")  # fmt: skip
     p.set_defaults(handler=_encode)
 
-    p = sub.add_parser(
-        "estimate",
-        help="render frames spread across a script and project the total render time",
-        description="Render N frames spread across SCRIPT in a subprocess, report fps and the projected "
-        "render time; for hybrid scripts (frame prop VSEnhancePath) the AI and Lanczos parts separately.",
-    )
-    p.add_argument("script", type=Path, metavar="SCRIPT.vpy")
+    p = add_command(
+        sub, "estimate",
+        summary="say how long encoding a script will take, from a sample of its frames",
+        description="Render N frames spread across SCRIPT.vpy and project the whole render time, with an ETA. "
+        "Scripts that mix AI and Lanczos (vse.upscale_ranges) get each part timed on its own; held frames "
+        "(dedup) are counted as the free frames they are.",
+        examples="  vsenhance estimate film.vpy\n  vsenhance estimate film.vpy --frames 40 -a source=film.mkv --json",
+    )  # fmt: skip
+    add_script(p, "the VapourSynth script to time")
     p.add_argument("--frames", type=int, default=20, metavar="N", help="frames to sample (20)")
-    _add_script_args(p)
+    add_script_args(p)
     p.add_argument("--json", action="store_true", help="print the estimate as JSON on stdout")
     p.set_defaults(handler=_estimate)
 
-    p = sub.add_parser(
-        "cut",
-        help="extract a short test clip from a video to try settings on",
-        description="Cut DURATION seconds from INPUT starting at START. Stream copy by default: it starts at "
-        "the keyframe at or before START, so the clip may start up to one GOP early; --reencode is exact.",
-    )
-    p.add_argument("input", type=Path, metavar="INPUT")
+    p = add_command(
+        sub, "cut",
+        summary="cut a short piece of a video, to try settings on before the long encode",
+        description="Copy DURATION seconds of INPUT, from START, into OUT. Without --reencode the streams are "
+        "copied, so the piece starts at the keyframe at or before START (up to one GOP early); --reencode "
+        "cuts exactly.",
+        examples="  vsenhance cut film.mkv --start 11:56 --duration 30 -o test.mkv\n"
+        "  vsenhance cut film.mkv --start 1:02:03.5 -o test.mkv --reencode",
+    )  # fmt: skip
+    p.add_argument("input", type=Path, metavar="INPUT", help="the video to cut from")
     p.add_argument("--start", required=True, type=_time_arg, help="11:56, 1:02:03.5 or 75 (seconds)")
     p.add_argument("--duration", type=_time_arg, default=30.0, help="length, same formats (30)")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="the piece (never INPUT)")
     p.add_argument("--reencode", action="store_true", help="exact cut, re-encoded with x264 crf 16 and AAC")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(handler=_cut)

@@ -18,31 +18,29 @@ from typing import TextIO
 
 from ..errors import EncodeError
 from ..script import parse_script_args, run_script
+from .args import add_command, add_script, add_script_args
 
 log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``pose-export`` to the top-level parser."""
-    p = sub.add_parser(
-        "pose-export",
-        help="write the pose props of a .vpy script's output to JSON",
-        description=__doc__.splitlines()[0],
-    )
-    p.add_argument("script", type=Path, help="VapourSynth script whose output carries pose props (vse.pose)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="JSON file to write (- for the standard output)")
-    p.add_argument(
-        "-a",
-        "--arg",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="script argument, as vspipe -a (repeatable)",
-    )
-    p.add_argument("--index", type=int, default=0, help="output index of the script (default 0)")
-    p.add_argument("--prefix", default="Pose", help="prop name prefix given to vse.pose (default Pose)")
-    p.add_argument("--wholebody", action="store_true", help="also write the raw 133 keypoints per person")
-    p.add_argument("-y", "--overwrite", action="store_true", help="replace the output file if it exists")
+    p = add_command(
+        sub, "pose-export",
+        summary="write the people and poses a script found (vse.pose) to a JSON file",
+        description="Run SCRIPT.vpy, whose output carries vse.pose's props, and write every frame's people (box, "
+        "body, feet, face and hands keypoints) to OUT as JSON, frame by frame. With -o - the JSON goes to the "
+        "standard output and nothing else does: the script's own prints go to stderr.",
+        examples="  vsenhance pose-export dance.vpy -o dance.json\n"
+        "  vsenhance pose-export dance.vpy -o - -a source=dance.mp4 | jq '.frames[0]'",
+    )  # fmt: skip
+    add_script(p, "a script whose output went through vse.pose")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="the JSON file (- for stdout)")
+    add_script_args(p)
+    p.add_argument("--index", type=int, default=0, metavar="N", help="the script's output to read (0)")
+    p.add_argument("--prefix", default="Pose", help="the prefix given to vse.pose (Pose)")
+    p.add_argument("--wholebody", action="store_true", help="also write the raw 133 keypoints of each person")
+    p.add_argument("-y", "--overwrite", action="store_true", help="replace OUT if it exists")
     p.set_defaults(handler=run)
 
 
@@ -87,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     output = None if to_stdout else check_output("pose-export", args.output, [args.script], overwrite=args.overwrite)
     with _stdout_for_the_output_only() as stdout:
         try:
-            node = run_script(args.script, parse_script_args(args.arg, "pose-export"), args.index, func="pose-export")
+            node = run_script(
+                args.script, parse_script_args(args.script_args, "pose-export"), args.index, func="pose-export"
+            )
             node.get_frame(0)  # the script's sources are open now: the output must not be one of them
         except vs.Error:  # ours (names its function) or VapourSynth's: main() prints it
             raise

@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from ..preview import install
+from .args import add_command
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -31,16 +32,19 @@ def _folder_arg(text: str) -> Path:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``vsenhance preview-plugin {install,uninstall}``."""
-    p = sub.add_parser(
-        "preview-plugin",
-        help="install the vs-preview 0.20 plugin that shows the AI ranges (vsview needs none: the view extra)",
-    )
+    p = add_command(
+        sub, "preview-plugin",
+        summary="install or remove the vs-preview plugin that shows the AI ranges (vsview needs none)",
+        description="vs-preview 0.20 loads plugins from its plugins folder: install writes vsenhance.pth there, "
+        "uninstall removes it. vsview finds vsenhance's plugin by itself (pip install 'vsenhance[view]').",
+        examples="  vsenhance preview-plugin install\n  vsenhance preview-plugin uninstall --dir ~/my-plugins",
+    )  # fmt: skip
     psub = p.add_subparsers(dest="preview_command", required=True, metavar="ACTION")
     for name, handler, text in (
         ("install", _install, "write vsenhance.pth into vs-preview's plugins folder"),
         ("uninstall", _uninstall, "remove vsenhance.pth from vs-preview's plugins folder"),
     ):
-        a = psub.add_parser(name, help=text)
+        a = add_command(psub, name, summary=text, description=text[0].upper() + text[1:] + ".")
         a.add_argument(
             "--dir", type=_folder_arg, help=f"vs-preview's global plugins folder (default {install.plugins_dir()})"
         )

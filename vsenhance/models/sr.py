@@ -43,7 +43,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-AUTO_BF16_UNITS = ("amx", "avx512_bf16")  # precision="auto" picks bf16 on these CPU units (measured: docs/performance.md)
+AUTO_BF16_UNITS = (
+    "amx",
+    "avx512_bf16",
+)  # precision="auto" picks bf16 on these CPU units (measured: docs/performance.md)
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 _NP_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16,
                 np.dtype(np.uint8): torch.uint8, np.dtype(np.uint16): torch.uint16}  # fmt: skip
