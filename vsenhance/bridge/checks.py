@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any, get_args
 
 from ..errors import ClipError
 
-__all__ = ["check_bool", "check_number", "check_path"]
+__all__ = ["check_bool", "check_choice", "check_number", "check_path"]
 
 
 def check_number(
@@ -51,6 +52,19 @@ def check_frame_size(func: str, width: int, height: int, why: str) -> None:
         f"({MAX_FRAME_SIDE} on a side, {MAX_FRAME_PIXELS / 1e6:.0f} MP).",
         "Pass a smaller scale, width or height, or upscale a crop.",
     )
+
+
+def check_choice(func: str, name: str, value: object, choices: Any, fix: str | None = None) -> Any:
+    """``value`` as one of ``choices`` (a ``Literal`` of strings, or a tuple of them), spaces and case ignored
+    (``precision="FP32 "`` is ``"fp32"``: names arrive as people type them); else ClipError listing them.
+
+    Returns the normalized string, typed as the caller's ``Literal`` (``cast`` it there). ``fix``: the fix to
+    say when the option takes more than these names (``dedup`` takes a number too)."""
+    options = choices if isinstance(choices, tuple) else get_args(choices)
+    name_of = value.strip().lower() if isinstance(value, str) else value
+    if name_of in options:
+        return name_of
+    raise ClipError(func, f"{name}={name_of!r} is not known.", fix or f"Use one of {', '.join(options)}.")
 
 
 def check_bool(func: str, name: str, value: object) -> None:

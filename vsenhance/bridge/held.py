@@ -40,6 +40,7 @@ from .. import holds
 from ..constants import DEDUP_FRAME_PROP, DEDUP_ID_PROP, HELD_PROP, KEY_INTERVAL
 from ..errors import ClipError
 from .batching import GroupCache
+from .checks import check_choice
 from .evaluate import PlaneFunction
 from .frames import read_planes
 
@@ -55,7 +56,8 @@ __all__ = [
 
 core = vs.core
 
-Dedup = Literal["off", "exact", "near"] | float
+DedupName = Literal["off", "exact", "near"]
+Dedup = DedupName | float
 """``"off"``, ``"exact"`` (bit-identical pictures only), ``"near"`` (lossy sources) or a tolerance in 8-bit codes."""
 
 NEAR_TOLERANCE = 8.0
@@ -99,14 +101,8 @@ def resolve_dedup(dedup: object, func: str) -> HeldRule | None:
     """The rule ``dedup`` names (None for ``"off"``), or one line naming the choices."""
     choices = '"off", "exact", "near" or a tolerance in 8-bit codes (0-64)'
     if isinstance(dedup, str):
-        name = dedup.strip().lower()
-        if name == "off":
-            return None
-        if name == "exact":
-            return HeldRule(None)
-        if name == "near":
-            return HeldRule(NEAR_TOLERANCE)
-        raise ClipError(func, f"dedup={dedup!r} is not known.", f"Pass {choices}.")
+        name = check_choice(func, "dedup", dedup, DedupName, f"Pass {choices}.")
+        return {"off": None, "exact": HeldRule(None), "near": HeldRule(NEAR_TOLERANCE)}[name]
     if isinstance(dedup, bool) or not isinstance(dedup, int | float):
         raise ClipError(func, f"dedup={dedup!r} is not a choice or a number.", f"Pass {choices}.")
     if not math.isfinite(dedup) or not 0 <= dedup <= MAX_TOLERANCE:

@@ -11,13 +11,13 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, TextIO, get_args
+from typing import Literal, TextIO
 
 import numpy as np
 import vapoursynth as vs
 
 from ..bridge.batching import batched_modify
-from ..bridge.checks import check_bool, check_number, check_path
+from ..bridge.checks import check_bool, check_choice, check_number, check_path
 from ..bridge.formats import check_constant, color_params, from_rgb, to_rgb
 from ..bridge.frames import read_rgb, write_planes
 from ..bridge.held import Dedup, KeyFrames, ResultsByKey, resolve_dedup
@@ -231,10 +231,7 @@ def draw_pose(
     for name, value in (("draw_body", draw_body), ("draw_hands", draw_hands), ("draw_head", draw_head),
                         ("draw_face", draw_face)):  # fmt: skip
         check_bool(func, name, value)
-    if background not in get_args(Background):
-        raise ClipError(
-            func, f"background={background!r} is not understood.", f"Use one of {', '.join(get_args(Background))}."
-        )
+    background = check_choice(func, "background", background, Background)
     if background == "black":
         base = core.std.BlankClip(clip, format=vs.RGB24, color=[0, 0, 0], keep=True)
     else:

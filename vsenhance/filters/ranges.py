@@ -11,11 +11,11 @@ import uuid
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import vapoursynth as vs
 
-from ..bridge.checks import MAX_FRAME_SIDE, check_frame_size, check_number
+from ..bridge.checks import MAX_FRAME_SIDE, check_choice, check_frame_size, check_number
 from ..bridge.formats import check_constant, color_params, resolve_output_format
 from ..bridge.held import KeyFrames, resolve_dedup
 from ..constants import (
@@ -39,7 +39,6 @@ core = vs.core
 _FUNC = "vsenhance.upscale_ranges"
 
 Fallback = Literal["lanczos", "spline36", "bicubic", "bilinear", "point"]
-_FALLBACKS: tuple[Fallback, ...] = get_args(Fallback)
 
 Endpoint = int | str
 RangeSpec = (
@@ -285,8 +284,7 @@ def upscale_ranges(
     :param upscale_kwargs: passed to :func:`vsenhance.upscale` (tile, device, precision, output_format, ...).
     """
     check_constant(clip, _FUNC)
-    if fallback not in _FALLBACKS:
-        raise ClipError(_FUNC, f"fallback={fallback!r} is not known.", f"Use one of {sorted(_FALLBACKS)}.")
+    fallback = check_choice(_FUNC, "fallback", fallback, Fallback)
     # taps=True is a mistake, not taps=1; above 15, zimg refuses every frame ("lanczos tap count too high")
     check_number(_FUNC, "taps", taps, 1, _MAX_TAPS, integer=True)
     if "scale" in upscale_kwargs:

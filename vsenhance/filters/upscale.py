@@ -8,11 +8,11 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import vapoursynth as vs
 
-from ..bridge.checks import check_bool, check_frame_size, check_number, check_path
+from ..bridge.checks import check_bool, check_choice, check_frame_size, check_number, check_path
 from ..bridge.evaluate import ensure_threads, map_planes
 from ..bridge.formats import (
     ColorParams,
@@ -133,12 +133,7 @@ def _upscale(
     if scale is not None:
         check_number(_FUNC, "scale", scale, _MIN_SCALE, _MAX_SCALE)
     check_bool(_FUNC, "compile", compile)
-    if isinstance(precision, str):  # "FP32" as device="CPU": names are case-insensitive
-        precision = cast(Precision, precision.strip().lower())
-    if precision not in get_args(Precision):
-        raise ClipError(
-            _FUNC, f"precision={precision!r} is not known.", f"Use one of {', '.join(get_args(Precision))}."
-        )
+    precision = cast(Precision, check_choice(_FUNC, "precision", precision, Precision))
     rule = resolve_dedup(dedup, _FUNC)
     out_fmt = resolve_output_format(clip, output_format, _FUNC)
     first = clip.get_frame(0).props  # read once: the field order here, the colour props below
