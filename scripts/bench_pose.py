@@ -318,7 +318,7 @@ def _observed_filter():
 
 def run_filter(det: Path, pose: Path, frames: np.ndarray, batch, providers: str, streams) -> tuple[float, list, dict]:
     import vsenhance as vse
-    from vsenhance.bridge.props import read_pose
+    from vsenhance.bridge.pose_props import read_pose
 
     clip = posekit.clip_from_frames(frames)
     with _observed_filter() as seen:

@@ -173,7 +173,7 @@ def mode_runtime(args: argparse.Namespace) -> dict:
     import numpy as np
     import vapoursynth as vs
 
-    from vsenhance.bridge.formats import color_params
+    from vsenhance.bridge.colour import colour_params
     from vsenhance.filters.upscale import _plan
 
     streams = max(int(s) for s in args.streams.split(","))
@@ -186,7 +186,7 @@ def mode_runtime(args: argparse.Namespace) -> dict:
     planes = [np.array(frame[p]) for p in range(3)]
     out_fmt = vs.core.get_video_format(getattr(vs, args.output_format))
     s = rt.scale
-    plan = _plan(clip, color_params(clip), out_fmt, on_device=True, model_scale=s, scale=None)  # upscale's, on a GPU
+    plan = _plan(clip, colour_params(clip), out_fmt, on_device=True, model_scale=s, scale=None)  # upscale's, on a GPU
     shapes = [((height * s) >> (p and out_fmt.subsampling_h), (width * s) >> (p and out_fmt.subsampling_w))
               for p in range(out_fmt.num_planes)]  # fmt: skip
     dtype = np.uint8 if out_fmt.bits_per_sample == 8 else np.uint16 if out_fmt.sample_type == vs.INTEGER else np.float32

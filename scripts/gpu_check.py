@@ -138,7 +138,7 @@ def step_tools(check: Check) -> dict:
 
 
 def step_cuda_tests(check: Check) -> dict:
-    files = ["tests/filters/test_upscale_cuda.py", "tests/models/test_color.py"]
+    files = ["tests/filters/test_upscale_cuda.py", "tests/models/test_colour_convert.py"]
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *files],
                           capture_output=True, text=True, timeout=min(240.0, check.left()), cwd=ROOT)  # fmt: skip
     check.log.write(done.stdout + done.stderr)

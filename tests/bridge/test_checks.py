@@ -18,5 +18,5 @@ def test_check_choice_takes_names_as_people_type_them_and_lists_the_choices():
     for bad in ("purple", None, 1, True, ["red"]):
         with pytest.raises(ClipError, match=r"^f: colour=.* is not known\. Fix: Use one of red, green\.$"):
             check_choice("f", "colour", bad, Colour)
-    with pytest.raises(ClipError, match="Fix: Pass red, green or a number."):
+    with pytest.raises(ClipError, match=r"Fix: Pass red, green or a number\."):
         check_choice("f", "colour", "x", Colour, "Pass red, green or a number.")

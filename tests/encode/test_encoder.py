@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.encode.test_colour import HDR10
-from vsenhance.encode.colour import ColourTags
+from tests.encode.test_colour_tags import HDR10
+from vsenhance.encode.colour_tags import ColourTags
 from vsenhance.encode.encoder import EncoderSettings, hdr_warnings, merge_encoder_params, segment_argv
 from vsenhance.errors import ClipError
 

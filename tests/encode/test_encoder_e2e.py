@@ -18,7 +18,7 @@ from vsenhance.encode.state import count_frames
 from vsenhance.errors import ClipError
 
 from .encode_helpers import find_vspipe, framemd5
-from .test_colour import CASES, HDR10, frame_side_data, hdr10_of, probe_stream
+from .test_colour_tags import CASES, HDR10, frame_side_data, hdr10_of, probe_stream
 
 pytestmark = pytest.mark.slow
 

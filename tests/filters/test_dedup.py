@@ -15,7 +15,7 @@ import vapoursynth as vs
 import vsenhance as vse
 from scripts import held_clips
 from tests.models.pose import posekit
-from vsenhance.bridge.props import read_pose
+from vsenhance.bridge.pose_props import read_pose
 from vsenhance.constants import DEDUP_FRAME_PROP, DEDUP_ID_PROP, HELD_PROP
 from vsenhance.errors import ClipError
 from vsenhance.models.pose.pipeline import PosePipeline

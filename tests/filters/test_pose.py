@@ -11,7 +11,7 @@ import vapoursynth as vs
 import vsenhance as vse
 from tests.models.pose import posekit
 from tests.models.pose import reference as ref
-from vsenhance.bridge.props import read_pose
+from vsenhance.bridge.pose_props import read_pose
 from vsenhance.errors import ClipError, DeviceError, ModelError
 from vsenhance.filters import pose as pose_filter
 from vsenhance.models.pose import skeleton

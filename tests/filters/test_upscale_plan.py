@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import vapoursynth as vs
 
-from vsenhance.bridge.formats import ColorParams
+from vsenhance.bridge.colour import ColourParams
 from vsenhance.filters.upscale import _plan
 
 core = vs.core
-BT709_LIMITED = ColorParams(matrix=1, transfer=1, primaries=1, range=vs.RANGE_LIMITED, chroma_location=1)
-YCGCO = ColorParams(matrix=8, transfer=1, primaries=1, range=vs.RANGE_LIMITED)  # no coefficients on the device
+BT709_LIMITED = ColourParams(matrix=1, transfer=1, primaries=1, range=vs.RANGE_LIMITED, chroma_location=1)
+YCGCO = ColourParams(matrix=8, transfer=1, primaries=1, range=vs.RANGE_LIMITED)  # no coefficients on the device
 
 
-def plan(fmt: int, params: ColorParams | None, out: int, *, on_device: bool, scale: float | None = None):
+def plan(fmt: int, params: ColourParams | None, out: int, *, on_device: bool, scale: float | None = None):
     clip = core.std.BlankClip(format=fmt, width=32, height=24, length=1)
     out_fmt = core.get_video_format(out)
     return _plan(clip, params, out_fmt, on_device=on_device, model_scale=2, scale=scale)
@@ -41,7 +41,7 @@ def test_rgb_float_is_read_as_is_and_labelled_like_zimg() -> None:
 
 
 def test_limited_integer_rgb_is_read_as_limited_and_written_full() -> None:
-    params = ColorParams(matrix=1, transfer=1, primaries=1, range=vs.RANGE_LIMITED)
+    params = ColourParams(matrix=1, transfer=1, primaries=1, range=vs.RANGE_LIMITED)
     p = plan(vs.RGB24, params, vs.RGB24, on_device=True)
     assert not p.source.full_range and p.output.full_range and p.written.id == vs.RGB24
 

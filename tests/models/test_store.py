@@ -204,7 +204,9 @@ def test_a_model_cache_that_is_a_file_is_one_line(tmp_path, monkeypatch) -> None
 @pytest.mark.parametrize(
     ("place", "fragment"),
     [
-        pytest.param(lambda tmp: Path("/proc/vsenhance-models"), r"/proc/vsenhance-models cannot be created", id="proc"),
+        pytest.param(
+            lambda tmp: Path("/proc/vsenhance-models"), r"/proc/vsenhance-models cannot be created", id="proc"
+        ),
         pytest.param(
             lambda tmp: (tmp / "link").symlink_to(tmp / "nowhere") or tmp / "link",
             r"is a link to .*nowhere, which does not exist",

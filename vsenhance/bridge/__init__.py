@@ -1,4 +1,4 @@
 """The only code that touches VideoFrame: frames <-> arrays, callbacks, prefetch.
 
-It knows no model runtime: it uses only the torch-free specs of ``models.colorspec``.
+It knows no model runtime: it uses only the torch-free specs of ``models.colour_spec``.
 """

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal, cast, get_args
 
 from ..errors import ClipError
-from .colour import PQ, ColourTags, vui_names
+from .colour_tags import PQ, ColourTags, vui_names
 
 __all__ = [
     "DEFAULT_CRF",

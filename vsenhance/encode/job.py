@@ -27,7 +27,7 @@ from ..errors import ClipError, EncodeError, PlanMismatchError
 from ..files import can_create_in, check_output, sha256_file
 from ..script import ScriptArgs, check_script
 from .audio import AudioCut, AudioSource, plan_audio, probe_audio
-from .colour import ColourTags, clip_colour, format_bits
+from .colour_tags import ColourTags, clip_colour, format_bits
 from .concat import concat_segments, dry_join
 from .encoder import EncoderSettings, check_container, dry_run, hdr_warnings, segment_argv
 from .estimate import sample_indices

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..errors import ClipError, EncodeError
 from ..script import ScriptArgs, parse_script_arg
-from .colour import ColourTags
+from .colour_tags import ColourTags
 from .encoder import EncoderSettings
 
 __all__ = [

@@ -18,10 +18,10 @@ import vapoursynth as vs
 
 from ..bridge.batching import batched_modify
 from ..bridge.checks import check_bool, check_choice, check_number, check_path
-from ..bridge.formats import check_constant, color_params, from_rgb, to_rgb
+from ..bridge.colour import check_constant, colour_params, from_rgb, to_rgb
 from ..bridge.frames import read_rgb, write_planes
 from ..bridge.held import Dedup, KeyFrames, ResultsByKey, resolve_dedup
-from ..bridge.props import has_pose, prop_names, read_pose, write_pose
+from ..bridge.pose_props import has_pose, prop_names, read_pose, write_pose
 from ..constants import HELD_PROP
 from ..errors import ClipError
 from ..files import atomic_open, check_output, note_input
@@ -136,7 +136,7 @@ def pose(
     check_path(func, "pose_model", pose_model, "the path of an ONNX file")
     for model in (detector, pose_model):  # inputs: no output may replace them (ONNX Runtime closes the files)
         note_input(model)
-    rgb = to_rgb(clip, color_params(clip, func))
+    rgb = to_rgb(clip, colour_params(clip, func))
 
     from ..models.cores import usable_cores
     from ..models.pose.pipeline import PosePipeline
@@ -236,7 +236,7 @@ def draw_pose(
         base = core.std.BlankClip(clip, format=vs.RGB24, color=[0, 0, 0], keep=True)
     else:
         rgb24 = core.get_video_format(vs.RGB24)
-        params = color_params(clip, func)
+        params = colour_params(clip, func)
         base = clip if clip.format.id == vs.RGB24 else from_rgb(to_rgb(clip, params), rgb24, params)
 
     from ..models.pose import skeleton

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import vapoursynth as vs
 
 from ..bridge.checks import MAX_FRAME_SIDE, check_choice, check_frame_size, check_number
-from ..bridge.formats import check_constant, color_params, resolve_output_format
+from ..bridge.colour import check_constant, colour_params, resolve_output_format
 from ..bridge.held import KeyFrames, resolve_dedup
 from ..constants import (
     CHOICE_PROPS,
@@ -325,7 +325,7 @@ def upscale_ranges(
     if fallback == "lanczos":
         kwargs["filter_param_a"] = taps
     if clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB:
-        params = color_params(clip)
+        params = colour_params(clip)
         if clip.format.color_family != vs.RGB:
             kwargs.update(params.resize_in())
         if out_fmt.color_family != vs.RGB:

@@ -13,21 +13,21 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import vapoursynth as vs
 
 from ..bridge.checks import check_bool, check_choice, check_frame_size, check_number, check_path
-from ..bridge.evaluate import ensure_threads, map_planes
-from ..bridge.formats import (
-    ColorParams,
+from ..bridge.colour import (
+    ColourParams,
     check_constant,
     chroma_upsampling,
-    color_params,
+    colour_params,
     from_rgb,
     resolve_output_format,
     to_rgb,
 )
+from ..bridge.evaluate import ensure_threads, map_planes
 from ..bridge.held import Dedup, KeyFrames, map_planes_held, resolve_dedup
 from ..constants import CHOICE_PROPS, HELD_PROP
 from ..errors import ClipError
 from ..files import note_input
-from ..models.colorspec import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
+from ..models.colour_spec import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
 
 if TYPE_CHECKING:
     from ..models.sr import SRRuntime
@@ -142,7 +142,7 @@ def _upscale(
     # matrix, and integer RGB its _Range
     needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
     integer_rgb = clip.format.color_family == vs.RGB and clip.format.sample_type == vs.INTEGER
-    params = color_params(clip, _FUNC, first) if needs_matrix or integer_rgb else None
+    params = colour_params(clip, _FUNC, first) if needs_matrix or integer_rgb else None
     runtime = _runtime(model, device, precision, tile, tile_pad, pre_pad, tile_batch, streams, compile)
     ensure_threads(streams, _FUNC, held=rule is not None or keys is not None)
 
@@ -171,7 +171,7 @@ class _Conversion:
     ``written`` → ``props`` → Lanczos to ``resize`` → VapourSynth's conversion to ``output_format``.
     """
 
-    params: ColorParams | None  # the clip's colour parameters; None where RGB float in and RGB out need none
+    params: ColourParams | None  # the clip's colour parameters; None where RGB float in and RGB out need none
     rgb_input: bool  # VapourSynth converts the clip to RGBS first; False: the runtime reads the clip's own planes
     source: PlaneSpec  # how the runtime reads the planes it is given
     chroma: ChromaUpsampling | None  # how it upsamples their subsampled chroma (None: not subsampled)
@@ -184,7 +184,7 @@ class _Conversion:
 
 def _plan(
     clip: vs.VideoNode,
-    params: ColorParams | None,
+    params: ColourParams | None,
     out_fmt: vs.VideoFormat,
     *,
     on_device: bool,
@@ -240,12 +240,12 @@ def _plan(
     )
 
 
-def _device_converts(fmt: vs.VideoFormat, params: ColorParams | None) -> bool:
+def _device_converts(fmt: vs.VideoFormat, params: ColourParams | None) -> bool:
     """Whether the inference device can convert ``fmt`` (RGB, or a matrix it has coefficients for)."""
     return fmt.color_family == vs.RGB or params.matrix in MATRIX_COEFFICIENTS
 
 
-def _plane_spec(fmt: vs.VideoFormat, params: ColorParams | None, *, full_range: bool) -> PlaneSpec:
+def _plane_spec(fmt: vs.VideoFormat, params: ColourParams | None, *, full_range: bool) -> PlaneSpec:
     """``fmt``'s planes as the runtime reads or writes them (YUV/GRAY with the clip's matrix)."""
     family = _FAMILIES[fmt.color_family]
     matrix = 0 if family == "rgb" else params.matrix

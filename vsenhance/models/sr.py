@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from spandrel import ImageModelDescriptor
 
 from ..errors import DeviceError, ModelError
-from .color import planes_to_rgb, rgb_to_planes
-from .colorspec import ChromaUpsampling, PlaneSpec
+from .colour_convert import planes_to_rgb, rgb_to_planes
+from .colour_spec import ChromaUpsampling, PlaneSpec
 from .compile_cache import CompileCache
 from .cores import usable_cores
 from .tiling import Tile, padding, tile_grid

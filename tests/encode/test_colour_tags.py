@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.encode.encode_helpers import find_vspipe
-from vsenhance.encode.colour import ColourTags, clip_colour, colour_changes
+from vsenhance.encode.colour_tags import ColourTags, clip_colour, colour_changes
 from vsenhance.encode.encoder import EncoderSettings, vui_params
 from vsenhance.encode.programs import child_env
 
@@ -223,7 +223,7 @@ def test_odd_props_are_warned_about_and_left_unspecified(props, fragment):
 
 
 def test_old_colorrange_prop_and_chroma_of_444():
-    assert ColourTags.from_props({"_ColorRange": 0}).range == "full"  # the old prop: 0 = full
+    assert ColourTags.from_props({"_ColourRange": 0}).range == "full"  # the old prop: 0 = full
     assert ColourTags.from_props({"_Range": 1}).range == "full"  # R74+: 1 = full
     assert ColourTags.from_props({"_ChromaLocation": 2}, subsampled=False).chroma_location is None
 

@@ -13,13 +13,13 @@ import vapoursynth as vs
 from ..errors import ClipError
 
 if TYPE_CHECKING:  # torch stays out of what the CLI imports
-    from ..models.colorspec import ChromaUpsampling
+    from ..models.colour_spec import ChromaUpsampling
 
 __all__ = [
-    "ColorParams",
+    "ColourParams",
     "check_constant",
     "chroma_upsampling",
-    "color_params",
+    "colour_params",
     "from_rgb",
     "resolve_output_format",
     "to_rgb",
@@ -61,7 +61,7 @@ def _check_depth(fmt: vs.VideoFormat, func: str, fix: str) -> None:
 
 
 @dataclass(frozen=True)
-class ColorParams:
+class ColourParams:
     """Colour metadata used for both directions of the RGB conversion (VapourSynth prop values)."""
 
     matrix: int
@@ -122,7 +122,9 @@ def _check_props(props: vs.FrameProps, fmt: vs.VideoFormat, func: str) -> None:
             )
 
 
-def color_params(clip: vs.VideoNode, func: str = "color_params", props: Mapping[str, Any] | None = None) -> ColorParams:
+def colour_params(
+    clip: vs.VideoNode, func: str = "colour_params", props: Mapping[str, Any] | None = None
+) -> ColourParams:
     """Colour metadata from the first frame's ``_Matrix``/``_Transfer``/``_Primaries``/``_Range`` props.
 
     Absent or "unspecified" values get the usual defaults: BT.709 for HD and larger, BT.601 (170m) below;
@@ -150,12 +152,12 @@ def color_params(clip: vs.VideoNode, func: str = "color_params", props: Mapping[
         rng = vs.RANGE_FULL
     else:
         rng = vs.RANGE_LIMITED
-    params = ColorParams(matrix, transfer, primaries, int(rng), int(props.get("_ChromaLocation", 0)))
+    params = ColourParams(matrix, transfer, primaries, int(rng), int(props.get("_ChromaLocation", 0)))
     log.debug("colour parameters for conversion: %s", params)
     return params
 
 
-def to_rgb(clip: vs.VideoNode, params: ColorParams | None, *, half: bool = False) -> vs.VideoNode:
+def to_rgb(clip: vs.VideoNode, params: ColourParams | None, *, half: bool = False) -> vs.VideoNode:
     """Convert a clip to full-range RGBS (or RGBH), chroma upsampled with Spline36.
 
     ``params`` is required for YUV and GRAY input; RGB input keeps its own ``_Range`` prop.
@@ -174,7 +176,7 @@ def chroma_upsampling(fmt: vs.VideoFormat, width: int, height: int, chroma_locat
     float rounding. A chroma plane resized alone with ``src_left``/``src_top`` equal to the siting offset is
     what zimg does to the chroma of a YUV clip.
     """
-    from ..models.colorspec import ChromaUpsampling
+    from ..models.colour_spec import ChromaUpsampling
 
     left = chroma_location in (0, 2, 4)  # left, top-left, bottom-left: co-sited with the first luma column
     top = {2: 1, 3: 1, 4: -1, 5: -1}.get(chroma_location, 0)  # top(-left) +, bottom(-left) -, else centred
@@ -203,7 +205,7 @@ def _impulse_responses(size: int, width: int, height: int, **shift: float) -> np
     return np.array(core.resize.Spline36(impulses, width, height, **shift).get_frame(0)[0])
 
 
-def from_rgb(clip: vs.VideoNode, fmt: vs.VideoFormat, params: ColorParams | None) -> vs.VideoNode:
+def from_rgb(clip: vs.VideoNode, fmt: vs.VideoFormat, params: ColourParams | None) -> vs.VideoNode:
     """Convert an RGB float clip to ``fmt`` (dithered when reducing depth); RGB output is full range.
 
     ``params`` (the source's colour parameters) is required for YUV and GRAY output.

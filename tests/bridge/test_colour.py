@@ -7,9 +7,9 @@ import pytest
 import torch
 import vapoursynth as vs
 
-from vsenhance.bridge.formats import chroma_upsampling, color_params, to_rgb
-from vsenhance.models.color import planes_to_rgb
-from vsenhance.models.colorspec import PlaneSpec
+from vsenhance.bridge.colour import chroma_upsampling, colour_params, to_rgb
+from vsenhance.models.colour_convert import planes_to_rgb
+from vsenhance.models.colour_spec import PlaneSpec
 
 core = vs.core
 
@@ -28,7 +28,7 @@ def clip_of(photo: np.ndarray, fmt: int, **kwargs) -> vs.VideoNode:
 
 
 def on_device(clip: vs.VideoNode) -> np.ndarray:
-    fmt, params = clip.format, color_params(clip)
+    fmt, params = clip.format, colour_params(clip)
     family = {vs.RGB: "rgb", vs.YUV: "yuv", vs.GRAY: "gray"}[fmt.color_family]
     spec = PlaneSpec(family, fmt.bits_per_sample, fmt.sample_type == vs.FLOAT, params.range == vs.RANGE_FULL,
                      fmt.subsampling_w, fmt.subsampling_h, params.matrix)  # fmt: skip
@@ -40,7 +40,7 @@ def on_device(clip: vs.VideoNode) -> np.ndarray:
 
 
 def by_zimg(clip: vs.VideoNode) -> np.ndarray:
-    params = color_params(clip) if clip.format.color_family != vs.RGB else None
+    params = colour_params(clip) if clip.format.color_family != vs.RGB else None
     frame = to_rgb(clip, params).get_frame(0)
     return np.stack([np.asarray(frame[p]) for p in range(3)])
 

@@ -87,11 +87,11 @@ def _code(props: Mapping[str, Any], key: str, table: Mapping[int, object]) -> in
 
 def _range(props: Mapping[str, Any]) -> Literal["limited", "full"] | None:
     # VapourSynth R74+ names it _Range (1 = full, as H.273's full_range_flag); older sources set
-    # _ColorRange with the opposite numbers (0 = full), which R74+ translates but a saved prop dump may not.
+    # _ColourRange with the opposite numbers (0 = full), which R74+ translates but a saved prop dump may not.
     if "_Range" in props:
         return {1: "full", 0: "limited"}.get(_int(props, "_Range"))  # type: ignore[return-value]
-    if "_ColorRange" in props:
-        return {0: "full", 1: "limited"}.get(_int(props, "_ColorRange"))  # type: ignore[return-value]
+    if "_ColourRange" in props:
+        return {0: "full", 1: "limited"}.get(_int(props, "_ColourRange"))  # type: ignore[return-value]
     return None
 
 

@@ -2,7 +2,7 @@
 
 Converting after the upload and before the download moves 1.5–6 bytes per pixel over PCIe and through the
 CPU instead of 12 (RGB float), which is what keeps the GPU busy at 4K/8K. Pure PyTorch; the filter decides
-when it applies and supplies the specs (``colorspec``, torch-free) and the chroma upsampling weights (from
+when it applies and supplies the specs (``colour_spec``, torch-free) and the chroma upsampling weights (from
 VapourSynth's own resizer).
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .colorspec import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
+from .colour_spec import MATRIX_COEFFICIENTS, ChromaUpsampling, PlaneSpec
 
 __all__ = ["planes_to_rgb", "rgb_to_planes", "torch_dtype", "upsample_chroma"]
 

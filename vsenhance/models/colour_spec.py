@@ -1,6 +1,6 @@
 """What a frame's planes hold and how they map to RGB: plain data, no torch.
 
-The filters build these specs when a graph is built (cheap, and without loading torch); ``models.color``
+The filters build these specs when a graph is built (cheap, and without loading torch); ``models.colour_convert``
 applies them on the inference device.
 """
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
-from vsenhance.bridge.props import has_pose, prop_names, read_pose, write_pose
+from vsenhance.bridge.pose_props import has_pose, prop_names, read_pose, write_pose
 
 
 @pytest.mark.parametrize("persons", [1, 3])

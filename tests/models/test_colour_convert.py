@@ -8,8 +8,8 @@ import pytest
 import torch
 import vapoursynth as vs
 
-from vsenhance.models.color import planes_to_rgb, rgb_to_planes
-from vsenhance.models.colorspec import ChromaUpsampling, PlaneSpec
+from vsenhance.models.colour_convert import planes_to_rgb, rgb_to_planes
+from vsenhance.models.colour_spec import ChromaUpsampling, PlaneSpec
 
 core = vs.core
 
