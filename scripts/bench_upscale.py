@@ -81,15 +81,9 @@ def parse_size(text: str) -> tuple[int, int]:
 def load_runtime(args: argparse.Namespace, streams: int = 1):
     import torch
 
+    from vsenhance.models.cores import cpu_threads
     from vsenhance.models.loading import load_model
-    from vsenhance.models.sr import (
-        SRRuntime,
-        TileSettings,
-        configure_process,
-        cpu_threads,
-        resolve_device,
-        resolve_dtype,
-    )
+    from vsenhance.models.sr import SRRuntime, TileSettings, configure_process, resolve_device, resolve_dtype
 
     arch = args.model.startswith("arch:")
     descriptor = synthetic_model(args.model) if arch else load_model(args.model, func="bench")

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from tests.tiny_models import make_compact
 from vsenhance.errors import DeviceError, ModelError
-from vsenhance.models import sr
+from vsenhance.models import cores, sr
 from vsenhance.models.sr import SRRuntime, TileSettings, resolve_device, resolve_dtype
 
 
@@ -283,7 +283,7 @@ def test_process_settings_are_applied_once_and_not_by_runtimes(monkeypatch) -> N
     monkeypatch.setattr(sr, "_configured", False)
     monkeypatch.setattr(sr.gc, "freeze", lambda: calls.append("freeze"))
     monkeypatch.setattr(sr.torch, "set_num_threads", lambda n: calls.append(n))
-    monkeypatch.setattr(sr, "usable_cores", lambda: 8)
+    monkeypatch.setattr(cores, "usable_cores", lambda: 8)
     runtime(make_compact())
     assert calls == []
     sr.configure_process(torch.device("cpu"), streams=2)

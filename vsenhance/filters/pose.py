@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 import numpy as np
 import vapoursynth as vs
@@ -20,14 +20,18 @@ from ..bridge.batching import batched_modify
 from ..bridge.checks import check_bool, check_choice, check_number, check_path
 from ..bridge.colour import check_constant, colour_params, from_rgb, to_rgb
 from ..bridge.frames import read_rgb, write_planes
-from ..bridge.held import Dedup, KeyFrames, ResultsByKey, resolve_dedup
+from ..bridge.held import Dedup, HeldRule, KeyFrames, ResultsByKey, resolve_dedup
 from ..bridge.pose_props import has_pose, prop_names, read_pose, write_pose
 from ..constants import HELD_PROP
 from ..errors import ClipError
 from ..files import atomic_open, check_output, note_input
 from ..models.pose.draw_options import DrawOptions
+from ..models.pose.runtime import MAX_BATCH, MAX_STREAMS, PoseRuntime
 
-__all__ = ["auto_batch", "draw_pose", "export_pose", "pose"]
+if TYPE_CHECKING:  # onnxruntime loads when a pose filter is made, not when vsenhance is imported
+    from ..models.pose.pipeline import PosePipeline
+
+__all__ = ["draw_pose", "export_pose", "pose"]
 
 log = logging.getLogger(__name__)
 core = vs.core
@@ -36,28 +40,22 @@ _DRAW = DrawOptions()  # draw_pose's defaults
 Background = Literal["black", "frame"]
 
 
-def _mem_available() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def auto_batch(num_frames: int, width: int, height: int, det_interval: int = 1) -> int:
-    """``max(8, min(16, frames // 4))`` capped at the clip length and at a quarter of the available memory,
-    rounded up to a multiple of ``det_interval``."""
-    b = min(max(8, min(16, num_frames // 4)), num_frames)
-    avail = _mem_available()
-    if avail:
-        per_frame = width * height * 3 * 4 * 3 + 640 * 640 * 3 * 4 * 2 + 256 * 192 * 3 * 8
-        b = max(1, min(b, int(avail * 0.25) // per_frame))
-    if det_interval > 1:
-        b = -(-b // det_interval) * det_interval
-    return max(1, b)
+def _check_pose_args(clip: vs.VideoNode, func: str, args: dict) -> None:
+    """Every argument of :func:`pose` (``args``: its locals) that can be checked before a model loads."""
+    check_constant(clip, func)
+    if clip.num_frames < 1:
+        raise ClipError(func, "the clip has no frames.", "Pass a clip with at least one frame.")
+    for name, low, high, integer in (
+        ("det_threshold", 0.0, 1.0, False), ("nms_iou", 0.0, 1.0, False), ("max_persons", 1, 1000, True),
+        ("det_interval", 1, 100000, True), ("cache_frames", 1, 10**7, True),
+    ):  # fmt: skip
+        check_number(func, name, args[name], low, high, integer=integer)
+    for name, high in (("threads", 1024), ("batch", MAX_BATCH), ("streams", MAX_STREAMS)):
+        if args[name] not in (None, "auto"):
+            check_number(func, name, args[name], 1, high, integer=True)
+    check_prefix(func, args["prefix"])
+    check_path(func, "detector", args["detector"], "the path of an ONNX file")
+    check_path(func, "pose_model", args["pose_model"], "the path of an ONNX file")
 
 
 def check_prefix(func: str, prefix) -> None:
@@ -95,11 +93,8 @@ def pose(
     memory); ``providers``: ``"auto"`` (TensorRT/CUDA when usable, else CPU), a name (``"cuda"``, ``"cpu"``)
     or a list; ``det_interval`` k > 1 runs the detector on every k-th frame and reuses its boxes in between.
 
-    ``streams``: groups computed at once (``"auto"``: 2 with a GPU provider, so that one group's detector runs
-    while the other's pose model runs and the CPU pre/post-processing overlaps the device; 1 on CPU only, where
-    two 1-thread groups at once gave no gain over one group on all cores and hold twice the activations, see
-    docs/pose.md); ``threads``: ONNX Runtime intra-op threads per session (default: usable cores // ``streams``,
-    so the concurrent runs together use the cores).
+    ``streams``: groups computed at once (``"auto"``: 2 with a GPU provider, 1 on the CPU); ``threads``: ONNX
+    Runtime threads per session (default: the cores over ``streams``). Why: :func:`.models.pose.runtime.plan_runtime`.
 
     ``dedup``: held frames (the picture of the frame before, repeated) take the boxes and keypoints of the frame
     they repeat, which alone goes through the models: ``"exact"`` (bit-identical frames; the props are those of
@@ -108,67 +103,37 @@ def pose(
     runs on every k-th computed frame of a group.
     """
     func = "vsenhance.pose"
-    check_constant(clip, func)
-    if clip.num_frames < 1:
-        raise ClipError(func, "the clip has no frames.", "Pass a clip with at least one frame.")
-    check_number(func, "det_threshold", det_threshold, 0.0, 1.0)
-    check_number(func, "nms_iou", nms_iou, 0.0, 1.0)
-    check_number(func, "max_persons", max_persons, 1, 1000, integer=True)
-    check_number(func, "det_interval", det_interval, 1, 100000, integer=True)
-    check_number(func, "cache_frames", cache_frames, 1, 10**7, integer=True)
-    if threads is not None:
-        check_number(func, "threads", threads, 1, 1024, integer=True)
-    if streams != "auto":
-        check_number(func, "streams", streams, 1, 64, integer=True)
-    check_prefix(func, prefix)
+    _check_pose_args(clip, func, locals())
     rule = resolve_dedup(dedup, func)
-    det_interval = int(det_interval)
-    if batch == "auto":
-        size = auto_batch(clip.num_frames, clip.width, clip.height, det_interval)
-    else:
-        check_number(func, "batch", batch, 1, 4096, integer=True)
-        size = int(batch)
-        if det_interval > 1 and size % det_interval:
-            size = -(-size // det_interval) * det_interval
-            log.info("%s: batch rounded up to %d, a multiple of det_interval=%d", func, size, det_interval)
-    size = min(size, -(-clip.num_frames // det_interval) * det_interval)
-    check_path(func, "detector", detector, "the path of an ONNX file")
-    check_path(func, "pose_model", pose_model, "the path of an ONNX file")
     for model in (detector, pose_model):  # inputs: no output may replace them (ONNX Runtime closes the files)
         note_input(model)
     rgb = to_rgb(clip, colour_params(clip, func))
 
-    from ..models.cores import usable_cores
     from ..models.pose.pipeline import PosePipeline
-    from ..models.pose.session import _GPU_PROVIDERS, resolve_providers
+    from ..models.pose.runtime import plan_runtime
 
-    groups = -(-clip.num_frames // size)
-    if streams == "auto":  # CPU: measured, two 1-thread groups at once are no faster than one 2-thread group
-        streams = 2 if any(p in _GPU_PROVIDERS for p in resolve_providers(providers, func)[0]) else 1
-    streams = min(int(streams), groups)
-    if threads is None:
-        threads = max(1, usable_cores() // streams)
-
+    run = plan_runtime(
+        clip.num_frames, clip.width, clip.height, batch=batch, det_interval=int(det_interval), streams=streams,
+        threads=threads, providers=providers, func=func,
+    )  # fmt: skip
     pipeline = PosePipeline(
-        detector,
-        pose_model,
-        providers=providers,
-        det_threshold=det_threshold,
-        nms_iou=nms_iou,
-        max_persons=int(max_persons),
-        threads=threads,
-        func=func,
-    )
+        detector, pose_model, providers=providers, det_threshold=det_threshold, nms_iou=nms_iou,
+        max_persons=int(max_persons), threads=run.threads, func=func,
+    )  # fmt: skip
     log.info(
         "%s: batch %d, det_interval %d, %d groups at once, %d threads per session, providers %s",
-        func,
-        size,
-        det_interval,
-        streams,
-        threads,
-        pipeline.providers,
-    )
+        func, run.batch, det_interval, run.streams, run.threads, pipeline.providers,
+    )  # fmt: skip
 
+    return _run(clip, rgb, pipeline, run, rule, prefix, int(det_interval), int(cache_frames))
+
+
+def _run(
+    clip: vs.VideoNode, rgb: vs.VideoNode, pipeline: PosePipeline, run: PoseRuntime, rule: HeldRule | None,
+    prefix: str, det_interval: int, cache_frames: int,
+) -> vs.VideoNode:  # fmt: skip
+    """The clip whose frames carry the pose props, each group of ``run.batch`` frames through ``pipeline``
+    once; with a held-frame ``rule`` the models see each key frame's picture once."""
     held_from = f"{prefix}HeldFrom"
     if rule is None:
 
@@ -179,7 +144,7 @@ def pose(
     else:  # each group's frames show their key frames' pictures (rgb.at_key): the models see each key once
         keys = KeyFrames(clip, rule)
         rgb = keys.at_key(rgb)
-        by_key = ResultsByKey(int(cache_frames))
+        by_key = ResultsByKey(cache_frames)
 
         def compute(frames: Sequence[vs.VideoFrame], first: int) -> list:
             shown = [int(f.props[HELD_PROP]) for f in frames]
@@ -192,7 +157,7 @@ def pose(
         write_pose(frame.props, prefix, found.boxes, found.keypoints, found.detected)
         frame.props[held_from] = key
 
-    return batched_modify(clip, rgb, size, compute, apply, cache_frames=int(cache_frames), streams=streams)
+    return batched_modify(clip, rgb, run.batch, compute, apply, cache_frames=cache_frames, streams=run.streams)
 
 
 def _missing(func: str, prefix: str) -> ClipError:

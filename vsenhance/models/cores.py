@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["usable_cores"]
+__all__ = ["cpu_threads", "usable_cores"]
 
 
 def usable_cores() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def cpu_threads(streams: int) -> int:
+    """Threads per stream (torch's for SR, ONNX Runtime's for pose): the usable cores over ``streams``, so that
+    the frames in flight together use the cores and no more."""
+    return max(1, usable_cores() // max(1, streams))

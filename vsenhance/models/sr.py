@@ -27,7 +27,7 @@ from ..errors import DeviceError, ModelError
 from .colour_convert import planes_to_rgb, rgb_to_planes
 from .colour_spec import ChromaUpsampling, PlaneSpec
 from .compile_cache import CompileCache
-from .cores import usable_cores
+from .cores import cpu_threads
 from .tiling import Tile, padding, tile_grid
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "TileSettings",
     "configure_process",
     "cpu_bf16_units",
-    "cpu_threads",
     "resolve_device",
     "resolve_dtype",
 ]
@@ -145,11 +144,6 @@ def resolve_dtype(precision: str, device: torch.device, descriptor: ImageModelDe
     if dtype is torch.float16 and device.type == "cpu":
         raise DeviceError(func, "fp16 inference is not supported on the CPU.", 'Use precision="fp32" or "bf16".')
     return dtype
-
-
-def cpu_threads(streams: int) -> int:
-    """Torch threads per CPU stream: this process's cores (a pinned farm worker: its share) over ``streams``."""
-    return max(1, usable_cores() // max(1, streams))
 
 
 def configure_process(device: torch.device, streams: int, func: str = "vsenhance.upscale") -> None:

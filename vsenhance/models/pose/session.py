@@ -11,13 +11,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ...errors import DeviceError, ModelError
 from ..cores import usable_cores
 
-__all__ = ["OnnxModel", "resolve_providers"]
+__all__ = ["OnnxModel", "resolve_providers", "uses_gpu"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,11 @@ def resolve_providers(providers: str | Sequence[str] | None, func: str) -> tuple
     return resolved, False
 
 
+def uses_gpu(providers: str | Sequence[str] | None, func: str) -> bool:
+    """Whether ``providers`` would put a model on a GPU (``"auto"`` on a machine with a usable GPU provider)."""
+    return any(p in _GPU_PROVIDERS for p in resolve_providers(providers, func)[0])
+
+
 def _ep_error(printed: str) -> str:
     """The reason in ONNX Runtime's printed "EP Error" banner, on one line ("" when it printed none)."""
     if "EP Error" not in printed:
@@ -149,86 +155,84 @@ class OnnxModel:
                 func, f"{role} model {str(self.path)!r} does not exist.", f"Pass the path of an ONNX file ({expected})."
             )
         chosen, fallback_ok = resolve_providers(providers, func)
-        ort = _ort()
-        # stdout belongs to vspipe: ONNX Runtime print()s its "EP Error" banner there when a provider fails
-        # and it falls back, so its Python stdout goes to a buffer while the session is created (sys.stdout is
-        # process-wide: what another thread prints in that moment is caught too, and logged to stderr)
-        banner = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(banner):
-                self.session = ort.InferenceSession(
-                    str(self.path), sess_options=session_options(threads), providers=chosen
-                )
-        except Exception as exc:  # corrupt file, unsupported ops, ...
-            raise ModelError(
-                func,
-                f"the {role} model {self.path.name!r} could not be loaded.",
-                f"Pass a valid ONNX file ({expected}).",
-                f"{self.path}: {str(exc).strip()}",
-            ) from exc
-        printed = banner.getvalue()
-        ep_error = _ep_error(printed)
-        if printed.strip() and not ep_error:
-            log.info("%s: printed while the %s session was created: %s", func, role, printed.strip())
-        active = self.session.get_providers()
-        wanted_gpu = [p for p in chosen if p in _GPU_PROVIDERS]
-        if wanted_gpu and not any(p in active for p in wanted_gpu):
-            if fallback_ok:
-                log.info("%s: no GPU provider could be started for %s; running on CPU", func, self.path.name)
-                if ep_error:
-                    log.debug("%s: ONNX Runtime said: %s", func, ep_error)
-            else:
-                raise DeviceError(
-                    func,
-                    f"{wanted_gpu} was requested for {self.path.name} but ONNX Runtime fell back to {active}"
-                    + (f" ({ep_error})." if ep_error else "."),
-                    _TRAP_FIX,
-                )
-        elif ep_error:
-            log.warning("%s: ONNX Runtime fell back to %s for %s: %s", func, active, self.path.name, ep_error)
-        self.providers = active
-        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or not outputs:
-            raise ModelError(
-                func,
-                f"{role} model {self.path.name} has {len(inputs)} inputs and {len(outputs)} outputs.",
-                f"Export a model with one image input and one output: {expected}.",
-            )
-        shape = list(inputs[0].shape)
-        if len(shape) != 4 or inputs[0].type not in ("tensor(float)",):
-            raise ModelError(
-                func, f"{role} model {self.path.name} input is {inputs[0].type} {shape}.", f"Expected {expected}."
-            )
-        for got, want in zip(shape[1:], input_shape, strict=True):
-            if isinstance(got, int) and got != want:
-                raise ModelError(
-                    func, f"{role} model {self.path.name} input shape is {shape}.", f"Expected {expected}."
-                )
-        self.input_name = inputs[0].name
-        self.output_name = outputs[0].name
-        self.output_shape = list(outputs[0].shape)
-        self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        self.session, ep_error = self._create(chosen, threads)
+        self.providers = active = self._started(chosen, fallback_ok, ep_error)
+        self._read_signature(input_shape)
         self.max_batch: int | None = self.fixed_batch
         # ORT's run() is thread-safe: on CPU concurrent runs (one per group in flight) each use the calling
         # thread plus the session's intra-op pool; GPU runs are serialised per session (one model at a time on
         # the device, so that two groups never hold two batches of activations at once)
         self._lock = threading.Lock() if any(p in active for p in _GPU_PROVIDERS) else contextlib.nullcontext()
-        if self.fixed_batch == 1:
-            log.info(
-                "%s: %s model %s has a fixed batch size of 1; batches run one item at a time",
-                func,
-                role,
-                self.path.name,
-            )
-        elif self.fixed_batch is not None:
-            log.info(
-                "%s: %s model %s has a fixed batch size of %d; batches are padded to it",
-                func,
-                role,
-                self.path.name,
-                self.fixed_batch,
-            )
+        if self.fixed_batch is not None:
+            how = "batches run one item at a time" if self.fixed_batch == 1 else "batches are padded to it"
+            log.info("%s: %s model %s has a fixed batch size of %d; %s", func, role, self.path.name,
+                     self.fixed_batch, how)  # fmt: skip
         log.debug("%s: %s session %s on %s", func, role, self.path.name, active)
+
+    def _create(self, chosen: list[str], threads: int | None) -> tuple[Any, str]:
+        """The session, and the reason in ONNX Runtime's "EP Error" banner ("" when it printed none).
+
+        stdout belongs to vspipe: ONNX Runtime print()s that banner there when a provider fails and it falls
+        back, so its Python stdout goes to a buffer while the session is created (sys.stdout is process-wide:
+        what another thread prints in that moment is caught too, and logged to stderr)."""
+        banner = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(banner):
+                session = _ort().InferenceSession(
+                    str(self.path), sess_options=session_options(threads), providers=chosen
+                )
+        except Exception as exc:  # corrupt file, unsupported ops, ...
+            raise ModelError(
+                self.func,
+                f"the {self.role} model {self.path.name!r} could not be loaded.",
+                f"Pass a valid ONNX file ({self.expected}).",
+                f"{self.path}: {str(exc).strip()}",
+            ) from exc
+        printed = banner.getvalue()
+        ep_error = _ep_error(printed)
+        if printed.strip() and not ep_error:
+            log.info("%s: printed while the %s session was created: %s", self.func, self.role, printed.strip())
+        return session, ep_error
+
+    def _started(self, chosen: list[str], fallback_ok: bool, ep_error: str) -> list[str]:
+        """The providers the session runs on; a GPU asked for by name that did not start is a DeviceError."""
+        active = self.session.get_providers()
+        wanted_gpu = [p for p in chosen if p in _GPU_PROVIDERS]
+        if wanted_gpu and not any(p in active for p in wanted_gpu):
+            if not fallback_ok:
+                raise DeviceError(
+                    self.func,
+                    f"{wanted_gpu} was requested for {self.path.name} but ONNX Runtime fell back to {active}"
+                    + (f" ({ep_error})." if ep_error else "."),
+                    _TRAP_FIX,
+                )
+            log.info("%s: no GPU provider could be started for %s; running on CPU", self.func, self.path.name)
+            if ep_error:
+                log.debug("%s: ONNX Runtime said: %s", self.func, ep_error)
+        elif ep_error:
+            log.warning("%s: ONNX Runtime fell back to %s for %s: %s", self.func, active, self.path.name, ep_error)
+        return active
+
+    def _read_signature(self, input_shape: tuple[int, int, int]) -> None:
+        """The input and output names and shapes, checked against ``input_shape`` (C, H, W)."""
+        func, role, name, expected = self.func, self.role, self.path.name, self.expected
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or not outputs:
+            raise ModelError(
+                func,
+                f"{role} model {name} has {len(inputs)} inputs and {len(outputs)} outputs.",
+                f"Export a model with one image input and one output: {expected}.",
+            )
+        shape = list(inputs[0].shape)
+        if len(shape) != 4 or inputs[0].type not in ("tensor(float)",):
+            raise ModelError(func, f"{role} model {name} input is {inputs[0].type} {shape}.", f"Expected {expected}.")
+        for got, want in zip(shape[1:], input_shape, strict=True):
+            if isinstance(got, int) and got != want:
+                raise ModelError(func, f"{role} model {name} input shape is {shape}.", f"Expected {expected}.")
+        self.input_name = inputs[0].name
+        self.output_name = outputs[0].name
+        self.output_shape = list(outputs[0].shape)
+        self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
 
     def _run_once(self, x: np.ndarray) -> np.ndarray:
         fixed = self.fixed_batch
