@@ -21,7 +21,7 @@ from tests.models.pose import posekit
 from tests.models.test_ncnn import _write_srvgg
 from vsenhance.cli import main
 from vsenhance.encode.state import count_frames
-from vsenhance.errors import ClipError, DeviceError, EncodeError, ModelError
+from vsenhance.errors import ClipError, DeviceError, FileError, ModelError
 
 core = vs.core
 
@@ -866,7 +866,7 @@ def test_cut_output_is_input_refused_through_another_name(media, tmp_path) -> No
     link = tmp_path / "link.mp4"
     link.symlink_to(media.video)
     before = _sha(media.video)
-    with pytest.raises(EncodeError, match="is the input"):
+    with pytest.raises(FileError, match="is the input"):
         from vsenhance.encode.cut import cut
 
         cut(media.video, link, 0, 1, overwrite=True)
@@ -909,7 +909,7 @@ def test_cut_and_encode_never_replace_a_fifo(media, tmp_path, capsys) -> None:
     os.mkfifo(fifo)
     from vsenhance.encode.cut import cut
 
-    with pytest.raises(EncodeError, match="is not a regular file"):
+    with pytest.raises(FileError, match="is not a regular file"):
         cut(media.video, fifo, 0, 1)
     assert main(["encode", str(media.dir / "sleeps.vpy"), "-o", str(fifo)]) == 2
     assert "is not a regular file" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vsenhance.errors import EncodeError
+from vsenhance.errors import FileError
 from vsenhance.files import (
     atomic_open,
     atomic_path,
@@ -121,7 +121,7 @@ def test_check_output_refusals(tmp_path, case, fragment):
     }[case]
     if case == "input":
         output.symlink_to(source)
-    with pytest.raises(EncodeError, match=fragment):
+    with pytest.raises(FileError, match=fragment):
         check_output("cmd", output, [source], overwrite=False)
     if case == "exists":  # the one refusal that -y lifts
         assert check_output("cmd", output, [source], overwrite=True) == output

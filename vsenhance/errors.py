@@ -1,4 +1,22 @@
-"""Error classes. Every message names the calling function, the problem and the fix."""
+"""Error classes, and the rule that picks one. Every message names the function, the problem and the fix.
+
+The class says what kind of thing is wrong, whichever room meets it, so that a caller who catches one kind
+catches it everywhere (``tests/test_errors.py`` holds every raise site to this):
+
+- a model: missing, corrupt, unsafe to load, not super-resolution, the model cache → :class:`ModelError`
+  (:class:`DownloadError` for a download);
+- a device: CUDA, an ONNX Runtime execution provider, NVENC → :class:`DeviceError`;
+- a file or path a filter or command was given (the script, a source, the audio, the output, its state
+  folder, a range file): missing, a folder, a FIFO or device, not writable, or one that would replace an
+  input → :class:`FileError`, which is a :class:`ClipError`: a path is an argument too;
+- any other argument of a filter or command: a value, a choice, the clip or its format, ranges, options →
+  :class:`ClipError` (a ``ValueError``);
+- work that failed once started: vspipe, ffmpeg, a worker, Ray, a segment on disk, a full disk →
+  :class:`EncodeError` (:class:`PlanMismatchError`: the saved plan is another job's).
+
+``func`` is what the user called: a filter by its public name (``"vsenhance.upscale"``) or a command as typed
+(``"encode"``, ``"models download"``), never an internal function's name.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +27,7 @@ __all__ = [
     "DeviceError",
     "DownloadError",
     "EncodeError",
+    "FileError",
     "ModelError",
     "PlanMismatchError",
     "VSEnhanceError",
@@ -33,6 +52,10 @@ class ClipError(VSEnhanceError, ValueError):
     """The clip or an argument is not usable: variable format/size, bad ranges, unsupported format."""
 
 
+class FileError(ClipError):
+    """A file or path given to a filter or command cannot be used as given (see the rule above)."""
+
+
 class ModelError(VSEnhanceError):
     """A model is missing, corrupt, unsafe to load or not a single-image super-resolution model."""
 
@@ -46,7 +69,7 @@ class DeviceError(VSEnhanceError):
 
 
 class EncodeError(VSEnhanceError):
-    """vspipe or ffmpeg failed while encoding."""
+    """Work that failed once started: vspipe, ffmpeg, a worker, Ray, a segment on disk, a full disk."""
 
 
 class PlanMismatchError(EncodeError):

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Literal
 
-from .errors import EncodeError, VSEnhanceError
+from .errors import FileError
 
 __all__ = [
     "atomic_open",
@@ -127,7 +127,6 @@ def check_output(
     *,
     overwrite: bool = True,
     stream: bool = True,
-    error: type[VSEnhanceError] = EncodeError,
 ) -> Path:
     """``output`` as an absolute path, once it is known to be writable without harm; the one check every
     command and filter that writes a file goes through.
@@ -141,30 +140,34 @@ def check_output(
     out = Path(os.path.abspath(output))
     for source in [*inputs, *map(Path, input_files())]:
         if source is not None and same_file(out, Path(source)):
-            raise error(
+            raise FileError(
                 func,
                 f"the output {output} is the input {source}; writing it would destroy the input.",
                 "pass another output path.",
             )
     if out.is_dir():
-        raise error(func, f"the output {output} is a directory.", "pass a file name for the output.")
+        raise FileError(func, f"the output {output} is a directory.", "pass a file name for the output.")
     if out.exists() and not out.is_file():  # a FIFO, a device, a terminal (through links too)
         if stream and (refused := _device_refuses_writes(out)) is not None:
-            raise error(func, f"the output {output} refuses writes ({refused}).", "pass a file, a pipe or a terminal.")
+            raise FileError(
+                func, f"the output {output} refuses writes ({refused}).", "pass a file, a pipe or a terminal."
+            )
         if stream:
             return out
-        raise error(
+        raise FileError(
             func, f"the output {output} is not a regular file (a FIFO or a device), which {func} would replace.",
             "pass the path of a regular file; the file appears there once it is complete and checked.",
         )  # fmt: skip
     if not out.parent.is_dir():
-        raise error(func, f"the output folder {out.parent} does not exist.", "create it first or pass another path.")
+        raise FileError(
+            func, f"the output folder {out.parent} does not exist.", "create it first or pass another path."
+        )
     if not can_create_in(out.parent):
-        raise error(
+        raise FileError(
             func, f"the output folder {out.parent} is not writable.", "pass a path in a folder you can write to."
         )
     if out.exists() and not overwrite:
-        raise error(func, f"the output {output} already exists.", "pass -y/--overwrite or another path.")
+        raise FileError(func, f"the output {output} already exists.", "pass -y/--overwrite or another path.")
     return out
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ClipError
+from .errors import ClipError, FileError
 
 if TYPE_CHECKING:
     import vapoursynth as vs
@@ -95,12 +95,16 @@ def script_arg[T: (str, int, float, bool)](args: Mapping[str, object], name: str
         text = str(value).strip().lower()
         if text in _TRUE or text in _FALSE:
             return text in _TRUE  # type: ignore[return-value]
-        raise ClipError("script_arg", f"-a {name}={value} is not true or false.", f"pass -a {name}=1 or {name}=0.")
+        raise ClipError(
+            "vsenhance.script_arg", f"-a {name}={value} is not true or false.", f"pass -a {name}=1 or {name}=0."
+        )
     try:
         return type(default)(value)  # type: ignore[return-value]
     except (TypeError, ValueError):
         kind = {int: "a whole number", float: "a number"}.get(type(default), "text")
-        raise ClipError("script_arg", f"-a {name}={value} is not {kind}.", f"pass e.g. -a {name}={default}.") from None
+        raise ClipError(
+            "vsenhance.script_arg", f"-a {name}={value} is not {kind}.", f"pass e.g. -a {name}={default}."
+        ) from None
 
 
 def script_args_argv(args: ScriptArgs) -> list[str]:
@@ -133,11 +137,11 @@ def check_script(script: Path, func: str) -> Path:
     """
     path = Path(os.path.abspath(script))
     if path.is_dir():
-        raise ClipError(func, f"the script {os.fspath(script)} is a folder.", "pass the path of a .vpy script.")
+        raise FileError(func, f"the script {os.fspath(script)} is a folder.", "pass the path of a .vpy script.")
     try:
         source = path.read_bytes()
     except FileNotFoundError:
-        raise ClipError(func, f"the script {os.fspath(script)} does not exist.", "check the path.") from None
+        raise FileError(func, f"the script {os.fspath(script)} does not exist.", "check the path.") from None
     except OSError as exc:
         raise ClipError(func, f"the script {os.fspath(script)} cannot be read ({exc.strerror}).", "check it.") from exc
     if b"\0" in source:  # a video or an archive passed as the script

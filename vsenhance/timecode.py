@@ -22,20 +22,20 @@ def parse_frame_number(text: str) -> int | None:
     return int(text) if _FRAME.fullmatch(text) else None
 
 
-def parse_time(text: str) -> float:
+def parse_time(text: str, func: str) -> float:
     """``"75"`` -> 75.0, ``"11:56"`` -> 716.0, ``"1:02:03.5"`` -> 3723.5 (minutes/seconds after a colon < 60)."""
-    return float(parse_time_exact(text))
+    return float(parse_time_exact(text, func))
 
 
-def parse_time_exact(text: str) -> Fraction:
+def parse_time_exact(text: str, func: str) -> Fraction:
     """:func:`parse_time` as an exact fraction (``"0.1"`` is 1/10), for frame arithmetic at 24000/1001 fps."""
     m = _TIME.match(text.strip())
     if not m:
-        raise ClipError("parse_time", f"{text!r} is not a time.", "use seconds (75), MM:SS (11:56) or H:MM:SS.s.")
+        raise ClipError(func, f"{text!r} is not a time.", "use seconds (75), MM:SS (11:56) or H:MM:SS.s.")
     hours, minutes, seconds = m.groups()
     sec = Fraction(seconds)
     if minutes is not None and sec >= 60:
-        raise ClipError("parse_time", f"{text!r} has {float(sec):g} seconds after a colon.", "keep seconds below 60.")
+        raise ClipError(func, f"{text!r} has {float(sec):g} seconds after a colon.", "keep seconds below 60.")
     if hours is not None and int(minutes) >= 60:
-        raise ClipError("parse_time", f"{text!r} has {minutes} minutes after a colon.", "keep minutes below 60.")
+        raise ClipError(func, f"{text!r} has {minutes} minutes after a colon.", "keep minutes below 60.")
     return int(hours or 0) * 3600 + int(minutes or 0) * 60 + sec

@@ -69,14 +69,14 @@ def test_the_beep_is_where_the_source_has_it(tmp_path):
 
 
 def test_probe_audio(tmp_path):
-    info = probe_audio(find_ffprobe(), make_source(tmp_path / "src.mkv"))
+    info = probe_audio(find_ffprobe("encode"), make_source(tmp_path / "src.mkv"))
     assert (info.audio_streams, info.start_time, info.video_fps) == (1, 0, 24)
     with pytest.raises(EncodeError, match="no audio stream"):
-        probe_audio(find_ffprobe(), make_source(tmp_path / "silent.mkv", audio=False))
+        probe_audio(find_ffprobe("encode"), make_source(tmp_path / "silent.mkv", audio=False))
     text = tmp_path / "notes.txt"
     text.write_text("not a video\n")
     with pytest.raises(EncodeError, match="cannot read"):
-        probe_audio(find_ffprobe(), text)
+        probe_audio(find_ffprobe("encode"), text)
 
 
 SOURCE = AudioSource(Path("src.mkv"), 1, Fraction(0), Fraction(24000, 1001))

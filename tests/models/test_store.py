@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from vsenhance.errors import DownloadError, ModelError
+from vsenhance.errors import DownloadError, FileError, ModelError
 from vsenhance.models import ncnn, store
 from vsenhance.models.registry import MODELS
 
@@ -62,7 +62,7 @@ def test_download_mismatch_keeps_existing_file(http_root, tmp_path: Path) -> Non
     (root / "m.pth").write_bytes(PAYLOAD)
     dest = tmp_path / "m.pth"
     dest.write_bytes(b"old")
-    with pytest.raises(DownloadError):
+    with pytest.raises(FileError):
         store.download(f"{base}/m.pth", dest, "1" * 64)
     assert dest.read_bytes() == b"old"
     assert _leftovers(tmp_path) == ["m.pth", "www"]

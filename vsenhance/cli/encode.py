@@ -124,7 +124,7 @@ def _time_arg(text: str) -> float:
     from ..timecode import parse_time
 
     try:
-        return parse_time(text)
+        return parse_time(text, "cut")
     except ClipError as exc:
         raise argparse.ArgumentTypeError(exc.problem) from exc
 

@@ -95,7 +95,7 @@ def probe_audio(ffprobe: Path, source: Path) -> AudioSource:
     done = subprocess.run(argv, capture_output=True, env=child_env(), stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise EncodeError(
-            "probe_audio",
+            "encode",
             f"ffprobe cannot read the audio source {source}: {done.stderr.decode('utf-8', 'replace').strip()}",
             "check that --audio names a media file.",
         )
@@ -104,7 +104,7 @@ def probe_audio(ffprobe: Path, source: Path) -> AudioSource:
     audio = sum(1 for s in streams if s.get("codec_type") == "audio")
     if audio == 0:
         raise EncodeError(
-            "probe_audio",
+            "encode",
             f"the audio source {source} has no audio stream.",
             "pass a file with audio to --audio, or leave --audio out.",
         )
@@ -121,7 +121,7 @@ def parse_audio_start(text: str) -> int | Fraction:
     if (number := parse_frame_number(text)) is not None:
         return number
     try:
-        return parse_time_exact(text)
+        return parse_time_exact(text, "encode")
     except ClipError as exc:
         raise EncodeError(
             "encode",

@@ -76,27 +76,25 @@ def concat_segments(
             write_concat_list(list_path, segment_files)
             run_checked(
                 concat_argv(ffmpeg, list_path, tmp, audio),
-                "concat_segments",
+                "encode",
                 f"joining the segments into {output}",
                 "check that the output extension's container can hold the codec (and audio); "
                 "the segments are kept in the state folder, so a rerun only repeats the mux.",
             )
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
-                raise disk_full_error("concat_segments", list_path.parent, "writing the segment list") from exc
+                raise disk_full_error("encode", list_path.parent, "writing the segment list") from exc
             raise
         except EncodeError as exc:
             if DISK_FULL_TEXT in exc.problem:
-                raise disk_full_error(
-                    "concat_segments", output.parent, f"joining the segments into {output.name}"
-                ) from exc
+                raise disk_full_error("encode", output.parent, f"joining the segments into {output.name}") from exc
             raise
         got = count_frames(tmp)
         if got != total_frames and low_on_space(output.parent):  # ffmpeg may exit 0 after ENOSPC
-            raise disk_full_error("concat_segments", output.parent, f"the joined file came out short ({got} frames)")
+            raise disk_full_error("encode", output.parent, f"the joined file came out short ({got} frames)")
         if got != total_frames:
             raise EncodeError(
-                "concat_segments",
+                "encode",
                 f"the joined file holds {got} frames instead of {total_frames}.",
                 "report this; the segments are kept in the state folder.",
             )

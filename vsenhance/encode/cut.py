@@ -12,7 +12,7 @@ import math
 import os
 from pathlib import Path
 
-from ..errors import EncodeError
+from ..errors import EncodeError, FileError
 from ..files import atomic_path, check_output
 from .programs import find_ffmpeg, find_ffprobe, run_checked
 from .state import count_frames
@@ -44,9 +44,9 @@ def cut(
     """
     func = "cut"
     if source.is_dir():
-        raise EncodeError(func, f"the input {source} is a folder.", "pass a video file.")
+        raise FileError(func, f"the input {source} is a folder.", "pass a video file.")
     if not source.is_file():
-        raise EncodeError(func, f"the input {source} does not exist.", "check the path.")
+        raise FileError(func, f"the input {source} does not exist.", "check the path.")
     if not math.isfinite(start) or start < 0:
         raise EncodeError(func, f"the start {start:g}s is not a time in the input.", "pass --start >= 0.")
     if not math.isfinite(duration) or duration <= 0:
@@ -66,7 +66,7 @@ def cut(
             ends_early = f", to the end of the {length:g}s input"
     with atomic_path(output) as tmp:  # the output appears only once verified
         run_checked(
-            cut_argv(find_ffmpeg(), source, tmp, start, duration, reencode),
+            cut_argv(find_ffmpeg(func), source, tmp, start, duration, reencode),
             func,
             f"cutting {source}",
             "for a container that cannot take the streams as they are, use --reencode or another output extension.",
@@ -84,7 +84,7 @@ def cut(
 def _video_length(source: Path) -> float | None:
     """The input's duration in seconds (None when the container does not say); EncodeError without video."""
     argv = [
-        os.fspath(find_ffprobe()), "-v", "error", "-show_entries", "format=duration:stream=codec_type,duration",
+        os.fspath(find_ffprobe("cut")), "-v", "error", "-show_entries", "format=duration:stream=codec_type,duration",
         "-of", "json", os.fspath(source),
     ]  # fmt: skip
     done = run_checked(argv, "cut", f"reading {source} with ffprobe", "check that the input is a video file.")

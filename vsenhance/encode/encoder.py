@@ -113,7 +113,7 @@ _FFMPEG_ARGS_FIX = "keep --ffmpeg-args to encoder options (-tune, -x264-params, 
 
 
 def _refuse(problem: str, fix: str) -> ClipError:
-    return ClipError("EncoderSettings", problem, fix)
+    return ClipError("encode", problem, fix)
 
 
 @dataclass(frozen=True)
@@ -383,7 +383,7 @@ def _frames_and_size(path: Path) -> tuple[int, int, int] | None:
     """(decoded frames, width, height) of a file's video, by ffprobe; None when it cannot tell."""
     from .programs import child_env, find_ffprobe
 
-    argv = [os.fspath(find_ffprobe()), "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+    argv = [os.fspath(find_ffprobe("encode")), "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
             "stream=nb_read_frames,width,height", "-of", "csv=p=0", os.fspath(path)]  # fmt: skip
     try:
         done = subprocess.run(argv, capture_output=True, env=child_env(), stdin=subprocess.DEVNULL, timeout=60)

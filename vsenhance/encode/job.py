@@ -23,7 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TextIO, cast
 
-from ..errors import ClipError, EncodeError, PlanMismatchError
+from ..errors import ClipError, EncodeError, FileError, PlanMismatchError
 from ..files import can_create_in, check_output, sha256_file
 from ..script import ScriptArgs, check_script
 from .audio import AudioCut, AudioSource, plan_audio, probe_audio
@@ -74,16 +74,16 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
     """Every check that needs no worker, before anything starts."""
     check_script(opts.script, "encode")
     # the joined file is renamed into place once checked: a FIFO or device is refused, never replaced
-    check_output("encode", output, [script, opts.audio], stream=False, error=ClipError)
+    check_output("encode", output, [script, opts.audio], stream=False)
     if opts.audio is not None and opts.audio.is_dir():
-        raise ClipError("encode", f"the audio source {opts.audio} is a folder.", "pass the file that holds the audio.")
+        raise FileError("encode", f"the audio source {opts.audio} is a folder.", "pass the file that holds the audio.")
     if opts.audio is not None and opts.audio.exists() and not opts.audio.is_file():
-        raise ClipError(
+        raise FileError(
             "encode", f"the audio source {opts.audio} is not a regular file (a FIFO or a device).",
             "pass the file that holds the audio: it is read twice (probed, then muxed).",
         )  # fmt: skip
     if opts.audio is not None and not opts.audio.is_file():
-        raise ClipError("encode", f"the audio source {opts.audio} does not exist.", "check the path.")
+        raise FileError("encode", f"the audio source {opts.audio} does not exist.", "check the path.")
     if opts.audio_start is not None and opts.audio is None:
         raise ClipError("encode", "--audio-start was given without --audio.", "pass --audio SOURCE too.")
     container = check_container(output, opts.encoder.encoder)
@@ -91,12 +91,12 @@ def _validate(opts: EncodeOptions, script: Path, output: Path) -> None:
         raise ClipError("encode", f"{container}.", "name the output .mkv (any encoder), or pick a matching --encoder.")
     state_dir = state_dir_for(output)
     if state_dir.exists() and not state_dir.is_dir():
-        raise ClipError(
+        raise FileError(
             "encode", f"{state_dir}, where this encode keeps its state, is a file.",
             "move it away, or pass another -o.",
         )  # fmt: skip
     if state_dir.is_dir() and not can_create_in(state_dir):  # another user's, or made read-only: not a traceback
-        raise ClipError(
+        raise FileError(
             "encode", f"{state_dir}, where this encode keeps its state, cannot be written by this user.",
             "give this user write permission to it (chmod u+w, or chown), or pass another -o.",
         )  # fmt: skip
@@ -138,7 +138,10 @@ def run_encode(opts: EncodeOptions, stream: TextIO | None = None) -> int:
     err = stream if stream is not None else sys.stderr
     script, output = opts.script.resolve(), Path(os.path.abspath(opts.output))
     _validate(opts, script, output)
-    ffmpeg, ffprobe = find_ffmpeg(), find_ffprobe()  # both before any worker: the join is checked with ffprobe
+    ffmpeg, ffprobe = (
+        find_ffmpeg("encode"),
+        find_ffprobe("encode"),
+    )  # both before any worker: the join is checked with ffprobe
     audio = probe_audio(ffprobe, opts.audio) if opts.audio is not None else None
     if audio is not None:
         audio.check_start(opts.audio_start)
@@ -238,9 +241,7 @@ class _Job:
                 "encode", f"--resume was given but there is no plan in {self.state.dir}.", "run without --resume."
             )
         if self.output.exists() and not self.opts.overwrite:
-            raise EncodeError(
-                "encode", f"the output {self.output} already exists.", "pass -y/--overwrite or another -o."
-            )
+            raise FileError("encode", f"the output {self.output} already exists.", "pass -y/--overwrite or another -o.")
 
     def plan_from_clip(self, scheduler: Scheduler, draft: Plan) -> tuple[Plan, AudioCut | None, list[str]]:
         """The plan for the clip the first worker sees: its size, rate, frame count and frame 0's colour."""
@@ -485,7 +486,7 @@ def _tell(stream: TextIO, message: str) -> None:
 def _refuse_sources(output: Path, read: tuple[str, ...]) -> None:
     """The output is never a file the script reads: those a worker has open once it rendered frame 0, and the
     files its filters were given (a model)."""
-    check_output("encode", output, [Path(f) for f in read], stream=False, error=ClipError)
+    check_output("encode", output, [Path(f) for f in read], stream=False)
 
 
 def _refuse_foreign(state: EncodeState, plan: Plan | None) -> None:

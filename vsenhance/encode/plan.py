@@ -60,11 +60,9 @@ def env_digests(env: Mapping[str, str]) -> dict[str, str]:
 def make_segments(total_frames: int, segment_frames: int) -> list[Segment]:
     """Split ``total_frames`` into consecutive segments of ``segment_frames`` (the last may be shorter)."""
     if total_frames <= 0:
-        raise ClipError("make_segments", f"the clip has {total_frames} frames.", "check the script's output clip.")
+        raise ClipError("encode", f"the clip has {total_frames} frames.", "check the script's output clip.")
     if segment_frames <= 0:
-        raise ClipError(
-            "make_segments", f"segment size {segment_frames} is not positive.", "pass --segment-frames N > 0."
-        )
+        raise ClipError("encode", f"segment size {segment_frames} is not positive.", "pass --segment-frames N > 0.")
     return [
         Segment(i, first, min(first + segment_frames, total_frames) - 1)
         for i, first in enumerate(range(0, total_frames, segment_frames))
@@ -130,7 +128,7 @@ class Plan:
             return cls(
                 script=data["script"],
                 script_sha256=data["script_sha256"],
-                script_args=dict(parse_script_arg(item, "Plan.from_json") for item in data["script_args"]),
+                script_args=dict(parse_script_arg(item, "encode") for item in data["script_args"]),
                 encoder=EncoderSettings(
                     enc["encoder"],
                     enc["crf"],
@@ -151,7 +149,7 @@ class Plan:
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise EncodeError(
-                "Plan.from_json",
+                "encode",
                 f"the saved plan is not readable ({type(exc).__name__}: {str(exc)[:80]}).",
                 "pass --restart to start over.",
                 f"the full error: {exc!r}",

@@ -17,19 +17,19 @@ from ..errors import EncodeError
 __all__ = ["StderrTail", "child_env", "find_ffmpeg", "find_ffprobe", "run_checked", "stderr_tail"]
 
 
-def _find(name: str) -> Path:
+def _find(name: str, func: str) -> Path:
     found = shutil.which(name)
     if not found:
-        raise EncodeError(f"find_{name}", f"{name} is not on PATH.", f"install FFmpeg so that {name} is on PATH.")
+        raise EncodeError(func, f"{name} is not on PATH.", f"install FFmpeg so that {name} is on PATH.")
     return Path(found)
 
 
-def find_ffmpeg() -> Path:
-    return _find("ffmpeg")
+def find_ffmpeg(func: str) -> Path:
+    return _find("ffmpeg", func)
 
 
-def find_ffprobe() -> Path:
-    return _find("ffprobe")
+def find_ffprobe(func: str) -> Path:
+    return _find("ffprobe", func)
 
 
 def child_env() -> dict[str, str]:

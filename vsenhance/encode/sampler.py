@@ -26,7 +26,7 @@ from ..constants import (
     PATH_PROP,
     RANGES_PROP,
 )
-from ..errors import VSEnhanceError
+from ..errors import EncodeError, VSEnhanceError
 from ..script import error_line, parse_script_args, run_script
 from .estimate import sample_indices
 from .heldcount import Computed, HeldPiece, count_computed, held_pieces
@@ -100,7 +100,7 @@ def _lookup(spans: list[tuple[str, int, int]]) -> list[list[int]]:
     for clip_id, first, last in spans:
         decisions = holds.decisions(clip_id)
         if decisions is None:
-            raise VSEnhanceError("estimate", f"the held-frame decisions {clip_id} were freed.", "report this.")
+            raise EncodeError("estimate", f"the held-frame decisions {clip_id} were freed.", "report this.")
         out.append(decisions.keys(first, last))
     return out
 

@@ -74,7 +74,7 @@ def state_dir_for(output: Path) -> Path:
 def count_frames(path: Path) -> int | None:
     """Video frames in a file by counting packets with ffprobe (no decoding); None when unreadable."""
     argv = [
-        os.fspath(find_ffprobe()), "-v", "error", "-select_streams", "v:0", "-count_packets",
+        os.fspath(find_ffprobe("encode")), "-v", "error", "-select_streams", "v:0", "-count_packets",
         "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", os.fspath(path),
     ]  # fmt: skip
     try:
@@ -125,7 +125,7 @@ class EncodeState:
             data = json.loads(self.plan_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise EncodeError(
-                "EncodeState.load_plan",
+                "encode",
                 f"the plan {self.plan_path} is not readable ({str(exc)[:100]}).",
                 "pass --restart to discard it and start over.",
             ) from exc
@@ -140,7 +140,7 @@ class EncodeState:
             atomic_write_json(path, data)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
-                raise disk_full_error("EncodeState", self.dir, f"writing {path.name}") from exc
+                raise disk_full_error("encode", self.dir, f"writing {path.name}") from exc
             raise
 
     def records(self) -> tuple[str | None, dict[int, Record]]:

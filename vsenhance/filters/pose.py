@@ -258,7 +258,7 @@ def export_pose(
     if not stream:
         target = Path(os.path.realpath(target))  # a symlink's target: the link itself is never replaced
     # never the video the clip reads, a model it was given, or the script: the one output check
-    check_output(func, target, error=ClipError)
+    check_output(func, target)
 
     try:
         with open(target, "w", encoding="utf-8") if stream else atomic_open(target, "w", encoding="utf-8") as fh:

@@ -247,10 +247,7 @@ def _frame(value: Endpoint, fps: Fraction | None, func: str, *, last: bool) -> i
             f"the time {text!r} needs a constant frame rate, but the clip's is variable (fps 0/1).",
             "Use frame numbers for a variable-frame-rate clip.",
         )
-    try:
-        t = parse_time_exact(text) * fps
-    except ClipError as exc:
-        raise ClipError(func, exc.problem, exc.fix) from exc
+    t = parse_time_exact(text, func) * fps
     return math.ceil(t) - 1 if last else math.floor(t)
 
 

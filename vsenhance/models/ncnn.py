@@ -117,7 +117,7 @@ def parse_param(param: str | os.PathLike, *, func: str = "parse_param") -> NcnnG
     try:
         lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
     except FileNotFoundError:
-        raise ModelError(func, f"ncnn param file {path} does not exist.", "check the path.") from None
+        raise ModelError(func, f"the ncnn model's param file {path} does not exist.", "check the path.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _err(func, path, f"cannot read it as text ({exc})") from None
     lines = [ln for ln in lines if ln]
@@ -332,7 +332,7 @@ def read_ncnn(param: str | os.PathLike, bin: str | os.PathLike | None = None, *,
     except FileNotFoundError:
         raise ModelError(
             func,
-            f"the ncnn weights file {binp} (for {param.name}) does not exist.",
+            f"the ncnn model's weights file {binp} (for {param.name}) does not exist.",
             "put the .bin with the same name beside the .param, or pass it explicitly.",
         ) from None
     except OSError as exc:

@@ -70,7 +70,7 @@ def resolve_device(device: str, func: str) -> torch.device:
     if dev.type == "cpu":
         return dev
     if dev.type != "cuda":
-        raise DeviceError(func, f"device {device!r} is not supported.", 'Use "auto", "cpu", "cuda" or "cuda:N".')
+        raise DeviceError(func, f"device={device!r} is not supported.", 'Use "auto", "cpu", "cuda" or "cuda:N".')
     if not torch.cuda.is_available():
         raise _no_cuda(device, func)
     index = dev.index or 0

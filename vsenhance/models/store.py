@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..errors import DownloadError, ModelError
+from ..errors import DownloadError, FileError, ModelError
 from ..files import atomic_open, can_create_in, sha256_file
 from .registry import MODELS, OR_A_PATH, ModelInfo, get_model_info
 
@@ -124,7 +124,7 @@ def download(
         target = target / default_name
 
     if target.exists() and not target.is_file():
-        raise DownloadError(
+        raise FileError(
             func, f"{target} is not a regular file (a FIFO or a device).", "pass a file or folder path as the output."
         )
     if target.exists() and not force and expected is not None and sha256_file(target) == expected:
@@ -132,7 +132,7 @@ def download(
         return target
     if dest is not None and target.exists() and not force:  # the cache heals itself; a file you named is yours
         why = "its SHA-256 differs from the model's" if expected is not None else "no checksum says it is this model"
-        raise DownloadError(func, f"{target} already exists and {why}.", "pass --force to replace it, or another -o.")
+        raise FileError(func, f"{target} already exists and {why}.", "pass --force to replace it, or another -o.")
 
     if dest is None:
         _check_cache_dir(func, target)

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import VSEnhanceError
+from ..errors import FileError
 from ..files import atomic_open
 
 PLUGIN_FOLDER = Path(__file__).with_name("plugin")
@@ -27,14 +27,14 @@ def install(folder: Path | None = None, *, func: str = "vsenhance preview-plugin
     """Write the ``.pth`` file; returns its path. Running it again rewrites the same line."""
     folder = folder or plugins_dir()
     if folder.exists() and not folder.is_dir():
-        raise VSEnhanceError(func, f"vs-preview's plugins folder {folder} is a file.", "Move the file away.")
+        raise FileError(func, f"vs-preview's plugins folder {folder} is a file.", "Move the file away.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         pth = folder / PTH_NAME
         with atomic_open(pth, "w", encoding="utf-8") as fh:
             fh.write(f"{PLUGIN_FOLDER}\n")
     except OSError as exc:
-        raise VSEnhanceError(
+        raise FileError(
             func, f"cannot write into {folder} ({exc.strerror}).", "Pass --dir with a folder you can write."
         ) from exc
     return pth
@@ -48,5 +48,5 @@ def uninstall(folder: Path | None = None, *, func: str = "vsenhance preview-plug
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise VSEnhanceError(func, f"cannot remove {pth} ({exc.strerror}).", "Remove it by hand.") from exc
+        raise FileError(func, f"cannot remove {pth} ({exc.strerror}).", "Remove it by hand.") from exc
     return pth
