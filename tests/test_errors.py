@@ -17,8 +17,7 @@ CLASSES = {name for name in errors.__all__}
 PUBLIC = {
     "vsenhance.upscale", "vsenhance.upscale_ranges", "vsenhance.pose", "vsenhance.draw_pose",
     "vsenhance.export_pose", "vsenhance.script_arg", "encode", "encode --ray", "estimate", "cut", "pose-export",
-    "vsenhance models download", "vsenhance models path", "vsenhance models import-ncnn",
-    "vsenhance preview-plugin install", "vsenhance preview-plugin uninstall",
+    "models download", "models path", "models import-ncnn", "preview-plugin install", "preview-plugin uninstall",
 }  # fmt: skip
 FILE_WORDS = re.compile(
     r"does not exist|is a (directory|folder)|is a file\b|not a regular file|not writable|cannot be written|"

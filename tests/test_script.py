@@ -14,12 +14,12 @@ HEAD = "import vapoursynth as vs\ncore = vs.core\n"
 
 
 def test_parse_script_args():
-    assert parse_script_args(["a=1", "b=x=y", "c=", "a=2"]) == {"a": "2", "b": "x=y", "c": ""}
-    assert parse_script_args(None) == {}
+    assert parse_script_args(["a=1", "b=x=y", "c=", "a=2"], "encode") == {"a": "2", "b": "x=y", "c": ""}
+    assert parse_script_args(None, "encode") == {}
     for bad in ("novalue", "=1"):
         with pytest.raises(ClipError, match="is not key=value"):
             parse_script_args([bad], "caller")
-    assert list(parse_script_args(["z=1", "a=b=c"])) == ["a", "z"]  # sorted by key, once, where they enter
+    assert list(parse_script_args(["z=1", "a=b=c"], "encode")) == ["a", "z"]  # sorted by key, once, where they enter
 
 
 def test_run_script_like_vspipe(tmp_path, monkeypatch):
@@ -75,8 +75,8 @@ def test_script_arg_types_what_vspipe_passes_as_text_and_names_a_bad_value():
 def test_parse_script_env_takes_this_shells_values_and_refuses_what_names_no_variable(monkeypatch):
     monkeypatch.setenv("GRAIN", "0.3")
     monkeypatch.delenv("NOT_SET_HERE", raising=False)
-    assert parse_script_env(["TINT=a=b", "GRAIN", "EMPTY="]) == {"EMPTY": "", "GRAIN": "0.3", "TINT": "a=b"}
-    assert list(parse_script_env(["b=1", "a=2"])) == ["a", "b"]  # sorted: order means nothing to a script
+    assert parse_script_env(["TINT=a=b", "GRAIN", "EMPTY="], "encode") == {"EMPTY": "", "GRAIN": "0.3", "TINT": "a=b"}
+    assert list(parse_script_env(["b=1", "a=2"], "encode")) == ["a", "b"]  # sorted: order means nothing to a script
     with pytest.raises(ClipError, match=r"encode: --env NOT_SET_HERE: NOT_SET_HERE is not set .* Fix: export"):
         parse_script_env(["NOT_SET_HERE"], "encode")
     for bad in ("", "=x", "1ST", "A-B", "A B", "GRÜN", "$HOME"):

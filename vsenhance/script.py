@@ -43,7 +43,7 @@ ScriptArgs = Mapping[str, str]
 """``-a`` arguments, parsed once where they enter (the CLI, a worker's argv), keyed and sorted by name."""
 
 
-def parse_script_arg(text: str, func: str = "script arguments") -> tuple[str, str]:
+def parse_script_arg(text: str, func: str) -> tuple[str, str]:
     """``"key=value"`` -> ``("key", "value")``; the value may contain ``=`` and may be empty."""
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -51,7 +51,7 @@ def parse_script_arg(text: str, func: str = "script arguments") -> tuple[str, st
     return key, value
 
 
-def parse_script_args(items: Iterable[str] | None, func: str = "script arguments") -> dict[str, str]:
+def parse_script_args(items: Iterable[str] | None, func: str) -> dict[str, str]:
     """``-a`` items as a dict sorted by key (order does not matter to a script); a repeated key keeps its last
     value (as vspipe does)."""
     return dict(sorted(dict(parse_script_arg(item, func) for item in items or ()).items()))
@@ -60,7 +60,7 @@ def parse_script_args(items: Iterable[str] | None, func: str = "script arguments
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def parse_script_env(items: Iterable[str] | None, func: str = "script environment") -> dict[str, str]:
+def parse_script_env(items: Iterable[str] | None, func: str) -> dict[str, str]:
     """``--env`` items (``NAME``, taking this process's value, or ``NAME=VALUE``) as a dict sorted by name.
 
     Why: a local worker inherits the driver's whole environment, a Ray worker its node's; a script that reads

@@ -49,7 +49,7 @@ def _ncnn_forward(param: Path, x: np.ndarray) -> np.ndarray:
 
 
 def test_parse_param_array_params(wheel_dir: Path) -> None:
-    g = parse_param(wheel_dir / "REALESRGAN_X4PLUSANIME_UP4X.param")
+    g = parse_param(wheel_dir / "REALESRGAN_X4PLUSANIME_UP4X.param", func="t")
     assert g.layers[0].type == "Input"
     conv = next(ly for ly in g.layers if ly.type == "Convolution" and ly.get(9) == 2)
     assert conv.params[10] == (0.2,)  # from "-23310=1,2.000000e-01"
@@ -60,7 +60,7 @@ def test_parse_param_array_params(wheel_dir: Path) -> None:
 @pytest.mark.parametrize("stem", sorted(WHEEL))
 def test_wheel_models_detected_by_spandrel(wheel_dir: Path, stem: str) -> None:
     arch, arch_id, net_scale, scale, tag = WHEEL[stem]
-    m = read_ncnn(wheel_dir / f"{stem}.param")
+    m = read_ncnn(wheel_dir / f"{stem}.param", func="t")
     assert (m.arch, m.net_scale, m.scale) == (arch, net_scale, scale)
     assert all(t.dtype == torch.float32 for t in m.state_dict.values())
     desc = spandrel.ModelLoader().load_from_state_dict(m.state_dict)
@@ -227,7 +227,7 @@ def test_bad_magic(tmp_path: Path) -> None:
     p = tmp_path / "x.param"
     p.write_text("1234\n0 0\n")
     with pytest.raises(ModelError, match="magic"):
-        parse_param(p)
+        parse_param(p, func="t")
 
 
 def test_not_realesrgan_graph(tmp_path: Path) -> None:

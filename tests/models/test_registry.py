@@ -39,7 +39,7 @@ def test_checksums_are_distinct() -> None:
 
 
 def test_lookup_case_insensitive() -> None:
-    assert get_model_info("realesrgan_X4PLUS") is MODELS["RealESRGAN_x4plus"]
+    assert get_model_info("realesrgan_X4PLUS", func="t") is MODELS["RealESRGAN_x4plus"]
 
 
 def test_unknown_name_lists_known() -> None:

@@ -107,7 +107,7 @@ def test_download_known_name_uses_registry_checksum(http_root, model_dir: Path) 
     # the user may vouch for another file explicitly
     got = store.download("RealESRGAN_x2plus", sha256=PAYLOAD_SHA, url=f"{base}/RealESRGAN_x2plus.pth")
     assert got == model_dir / "RealESRGAN_x2plus.pth"
-    assert store.resolve("RealESRGAN_x2plus") == got
+    assert store.resolve("RealESRGAN_x2plus", func="t") == got
 
 
 def test_download_skips_verified_existing(http_root, tmp_path: Path) -> None:
@@ -127,8 +127,8 @@ def test_resolve_cache_hit_first(model_dir: Path, monkeypatch: pytest.MonkeyPatc
     pth = model_dir / MODELS["RealESRGAN_x4plus"].filename
     pth.write_bytes(b"x")
     monkeypatch.setattr(ncnn, "import_ncnn", lambda *a, **k: pytest.fail("must not convert"))
-    assert store.resolve("RealESRGAN_x4plus") == pth
-    assert store.resolve("realesrgan_x4plus") == pth
+    assert store.resolve("RealESRGAN_x4plus", func="t") == pth
+    assert store.resolve("realesrgan_x4plus", func="t") == pth
 
 
 def test_resolve_converts_wheel_once(model_dir: Path, wheel_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,11 +140,11 @@ def test_resolve_converts_wheel_once(model_dir: Path, wheel_dir: Path, monkeypat
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ncnn, "import_ncnn", counting)
-    first = store.resolve("realesr-animevideov3-x2")
+    first = store.resolve("realesr-animevideov3-x2", func="t")
     assert first == model_dir / "realesr-animevideov3-x2.safetensors"
     assert first.is_file()
     mtime = first.stat().st_mtime_ns
-    second = store.resolve("realesr-animevideov3-x2")
+    second = store.resolve("realesr-animevideov3-x2", func="t")
     assert second == first and first.stat().st_mtime_ns == mtime
     assert len(calls) == 1
     assert _leftovers(model_dir) == ["realesr-animevideov3-x2.safetensors"]
@@ -164,7 +164,7 @@ def test_resolve_nothing_available(model_dir: Path, monkeypatch: pytest.MonkeyPa
 
 def test_resolve_download_only_model(model_dir: Path) -> None:
     with pytest.raises(ModelError) as ei:
-        store.resolve("realesr-general-x4v3")
+        store.resolve("realesr-general-x4v3", func="t")
     assert "vsenhance models download realesr-general-x4v3" in str(ei.value)
     assert "pip install" not in str(ei.value)
 
@@ -182,11 +182,11 @@ def test_a_damaged_converted_model_is_converted_again(tmp_path, monkeypatch, cap
     if store.ncnn_files(store.get_model_info("realesr-animevideov3", func="t")) is None:
         pytest.skip("the ncnn wheel is not installed")
     monkeypatch.setenv("VSENHANCE_MODEL_DIR", str(tmp_path))
-    good = store.resolve("realesr-animevideov3")
+    good = store.resolve("realesr-animevideov3", func="t")
     whole = good.read_bytes()
     good.write_bytes(whole[: len(whole) // 2])  # a copy or a conversion that stopped half-way
     with caplog.at_level("WARNING"):
-        again = store.resolve("realesr-animevideov3")
+        again = store.resolve("realesr-animevideov3", func="t")
     assert again == good and len(again.read_bytes()) == len(whole) and store._whole_safetensors(again)
     assert any("is damaged" in r.getMessage() for r in caplog.records)
 

@@ -37,7 +37,7 @@ def _download(args: argparse.Namespace) -> int:
         url=args.url,
         timeout=args.timeout,
         force=args.force,
-        func="vsenhance models download",
+        func="models download",
     )
     print(f"{path}\nsha256 {sha256_file(path)}")
     return 0
@@ -47,7 +47,7 @@ def _import_ncnn(args: argparse.Namespace) -> int:
     from ..files import check_output
     from ..models.ncnn import import_ncnn
 
-    func = "vsenhance models import-ncnn"
+    func = "models import-ncnn"
     param = Path(args.param)
     binp = Path(args.bin) if args.bin else param.with_suffix(".bin")
     out = Path(args.output) if args.output else param.with_suffix(".safetensors")
@@ -59,7 +59,7 @@ def _import_ncnn(args: argparse.Namespace) -> int:
 
 
 def _path(args: argparse.Namespace) -> int:
-    print(store.resolve(args.name, func="vsenhance models path", names_only=True))
+    print(store.resolve(args.name, func="models path", names_only=True))
     return 0
 
 

@@ -109,7 +109,7 @@ def _load_safetensors(path: Path, func: str) -> tuple[dict, dict[str, str]]:
     return sd, meta
 
 
-def load_state_dict(path: str | os.PathLike, *, func: str = "load_state_dict") -> tuple[dict, float | None]:
+def load_state_dict(path: str | os.PathLike, *, func: str) -> tuple[dict, float | None]:
     """Read a model file into a state dict without executing anything; also return any output resize
     recorded by the ncnn importer (None for ordinary models)."""
     path = Path(path)

@@ -111,7 +111,7 @@ def _number(text: str) -> int | float:
     return float(text) if any(c in text for c in ".eE") else int(text)
 
 
-def parse_param(param: str | os.PathLike, *, func: str = "parse_param") -> NcnnGraph:
+def parse_param(param: str | os.PathLike, *, func: str) -> NcnnGraph:
     """Parse a text ncnn ``.param`` file."""
     path = Path(param)
     try:
@@ -322,7 +322,7 @@ def _rrdb(graph, tensors, func, param) -> NcnnModel:
     return NcnnModel("RRDBNet", 4, None, sd)
 
 
-def read_ncnn(param: str | os.PathLike, bin: str | os.PathLike | None = None, *, func: str = "read_ncnn") -> NcnnModel:
+def read_ncnn(param: str | os.PathLike, bin: str | os.PathLike | None = None, *, func: str) -> NcnnModel:
     """Parse and convert an ncnn model; ``bin`` defaults to the ``.bin`` beside ``param``."""
     param = Path(param)
     binp = Path(bin) if bin is not None else param.with_suffix(".bin")

@@ -118,7 +118,7 @@ MODELS: dict[str, ModelInfo] = {
 OR_A_PATH = "or pass a path to a .pth/.safetensors/.param file"
 
 
-def get_model_info(name: str, *, func: str = "get_model_info", otherwise: str = OR_A_PATH) -> ModelInfo:
+def get_model_info(name: str, *, func: str, otherwise: str = OR_A_PATH) -> ModelInfo:
     """Look a model up by name (exact, else case-insensitive); ModelError listing known names if unknown.
 
     ``otherwise`` ends the fix: what the caller accepts besides a known name.

@@ -223,7 +223,7 @@ def cached_path(name: str) -> Path | None:
     return None
 
 
-def resolve(name: str, *, func: str = "resolve", names_only: bool = False) -> Path:
+def resolve(name: str, *, func: str, names_only: bool = False) -> Path:
     """Return a local file for a known model name: the cache, else the ncnn wheel (converted once into the
     cache as ``<name>.safetensors``); never downloads. ``names_only``: the caller takes no path instead."""
     info = get_model_info(name, func=func, otherwise="" if names_only else OR_A_PATH)

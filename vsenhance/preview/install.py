@@ -23,7 +23,7 @@ def plugins_dir() -> Path:
     return Path(base) / "vspreview" / "plugins"
 
 
-def install(folder: Path | None = None, *, func: str = "vsenhance preview-plugin install") -> Path:
+def install(folder: Path | None = None, *, func: str = "preview-plugin install") -> Path:
     """Write the ``.pth`` file; returns its path. Running it again rewrites the same line."""
     folder = folder or plugins_dir()
     if folder.exists() and not folder.is_dir():
@@ -40,7 +40,7 @@ def install(folder: Path | None = None, *, func: str = "vsenhance preview-plugin
     return pth
 
 
-def uninstall(folder: Path | None = None, *, func: str = "vsenhance preview-plugin uninstall") -> Path | None:
+def uninstall(folder: Path | None = None, *, func: str = "preview-plugin uninstall") -> Path | None:
     """Remove the ``.pth`` file; returns its path, or None when it was not there."""
     pth = (folder or plugins_dir()) / PTH_NAME
     try:

@@ -33,7 +33,9 @@ def ray_pool(ray_cluster, tmp_path, monkeypatch):
 
     def make(*args: str, **kwargs) -> RayPool:
         script = write_script(tmp_path / "clip.vpy", extra=RECORD_NODE)
-        made.append(RayPool(ray_cluster.address, script, parse_script_args(args), state_dir=tmp_path, **kwargs))
+        made.append(
+            RayPool(ray_cluster.address, script, parse_script_args(args, "encode"), state_dir=tmp_path, **kwargs)
+        )
         return made[-1]
 
     with ray_cluster.inside():  # the cluster's network namespace, where it has one

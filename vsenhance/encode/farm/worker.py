@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         if cpus is not None:  # VapourSynth sizes its pool by the machine, not by this worker's share of it
             vs.core.num_threads = len(os.sched_getaffinity(0))
         executed = sha256_file(args.script)
-        clip = run_script(args.script, parse_script_args(args.script_args, "worker"), args.output_index, "worker")
+        clip = run_script(args.script, parse_script_args(args.script_args, "encode"), args.output_index, "encode")
         if sha256_file(args.script) != executed:  # edited while it ran: what was executed is not known
             executed = "changed while it was executed"
     except VSEnhanceError as exc:  # ours (no output 0, not video...): the message says it all, no traceback
