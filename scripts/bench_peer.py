@@ -5,7 +5,8 @@
 
 Legs, each a `vspipe` process of the same source script (bench_upscale's panned photo, YUV420P8), whose output
 is YUV420P10 x4 discarded by a reader process; frames per second after --warmup frames:
-  vse fp32 / bf16       vse.upscale(model, precision=...), streams 1 and 2
+  vse fp32 / bf16       vse.upscale(model, precision=...), streams 1 and 2 (backend="torch")
+  vseov fp32 / bf16     the same with backend="openvino": OpenVINO's kernels inside vse.upscale's pipeline
   ov f32 / bf16         vs-mlrt's core.ov.Model on the same weights exported to ONNX (torch.onnx.export),
                         INFERENCE_PRECISION_HINT f32 or bf16, num_streams 1 and 2, with the same conversions
                         (resize to RGBS in, to YUV420P10 out) as vse.upscale does inside
@@ -84,7 +85,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=4)
     parser.add_argument("--streams", default="1,2")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--legs", default="vse-fp32,vse-bf16,ov-f32,ov-bf16")
+    parser.add_argument("--legs", default="vse-fp32,vse-bf16,vseov-fp32,vseov-bf16,ov-f32,ov-bf16")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     # what bench_upscale.run_vspipe reads
@@ -103,7 +104,7 @@ def main() -> int:
             if kind == "ov":
                 body = OV_VPY.format(plugin=str(plugin), onnx=str(onnx), streams=streams, hint=precision,
                                      output_format=args.output_format)  # fmt: skip
-            args.precision = precision
+            args.precision, args.backend = precision, "openvino" if kind == "vseov" else "torch"
             r = run_vspipe(args, streams, body=body)
             runs.setdefault(f"{leg} streams={streams}", []).append(r["fps"])
             print(f"  {leg} streams={streams}: {r['fps']:.2f} fps", file=sys.stderr)

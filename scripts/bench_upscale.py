@@ -64,7 +64,7 @@ source = source.std.ModifyFrame(source, replay)
 UPSCALE_VPY = """
 import vsenhance as vse
 out = vse.upscale(source, {model!r}, tile={tile}, tile_pad={tile_pad}, device={device!r}, precision={precision!r},
-                  streams={streams}, output_format=vs.{output_format}, compile={compile})
+                  streams={streams}, output_format=vs.{output_format}, compile={compile}, backend={backend!r})
 out.set_output()
 """
 
@@ -265,7 +265,8 @@ def run_vspipe(
             model = str(saved)
         body = body or UPSCALE_VPY.format(
             model=model, tile=args.tile, tile_pad=args.tile_pad, device=args.device, precision=args.precision,
-            streams=streams, output_format=args.output_format, compile=args.compile)  # fmt: skip
+            streams=streams, output_format=args.output_format, compile=args.compile,
+            backend=getattr(args, "backend", "torch"))  # fmt: skip
         script.write_text(SOURCE_VPY.format(width=width, height=height, frames=total) + body)
         if args.write_script:
             args.write_script.write_text(script.read_text())
@@ -405,6 +406,7 @@ def main() -> int:
     parser.add_argument("--tile-pad", type=int, default=10)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto")
+    parser.add_argument("--backend", default="torch", choices=("torch", "openvino"), help="vse.upscale's backend")
     parser.add_argument("--streams", default="1,2,4", help="comma-separated worker counts for the vspipe mode")
     parser.add_argument(
         "--encoder",

@@ -36,7 +36,7 @@ stamp=.venv/.vsenhance-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     log "installing vsenhance and its dependencies (torch is large: a few minutes the first time)"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[dev,gpu-monitor,cluster,preview]'
+    .venv/bin/python -m pip install --quiet -e '.[dev,gpu-monitor,cluster,preview,openvino]'
     touch "$stamp"
 fi
 

@@ -122,6 +122,10 @@ FILTER_CASES = [
     pytest.param(_up(scale=True), ClipError, "scale=True is not a number", id="scale-True"),
     pytest.param(_up(compile="yes"), ClipError, "compile='yes' must be True or False", id="compile-str"),
     pytest.param(_up(precision="fp8"), ClipError, "precision='fp8' is not known", id="precision-fp8"),
+    pytest.param(_up(backend="tensorrt"), ClipError, "backend='tensorrt' is not known", id="backend-unknown"),
+    pytest.param(
+        _up(backend="openvino", compile=True), ClipError, "compile=True is torch.compile", id="backend-ov-compile"
+    ),
     pytest.param(_up(precision=None), ClipError, "precision=None is not known", id="precision-None"),
     pytest.param(_up(device=None), DeviceError, "device=None is not a device name", id="device-None"),
     pytest.param(_up(device="tpu"), DeviceError, "device='tpu'", id="device-tpu"),

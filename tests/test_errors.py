@@ -25,7 +25,7 @@ FILE_WORDS = re.compile(
 )
 DEVICE_WORDS = re.compile(
     r"\b(CUDA|GPU|NVENC|TensorRT|libnvinfer)\b|execution provider|providers?=|device=|supported on the CPU|"
-    r"out of memory|fell back"
+    r"out of memory|fell back|OpenVINO runtime|for device\b"
 )
 
 

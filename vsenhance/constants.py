@@ -25,9 +25,13 @@ HYBRID_ID_PROP = "VSEnhanceClip"
 TILE_PROP = "VSEnhanceTile"
 """The tile size a frame was made with; 0: the whole frame at once."""
 
-CHOICE_PROPS = ("VSEnhanceModel", "VSEnhanceDevice", "VSEnhancePrecision", TILE_PROP)
-"""On every frame ``upscale`` makes: the model (its name or file name), the device, the precision and the tile size
-actually used (smaller after an out-of-memory retry), so a previewer, which shows props but not logs, shows them."""
+BACKEND_PROP = "VSEnhanceBackend"
+"""What ran the network: ``"torch"`` or ``"openvino"`` (``""`` on an ``upscale_ranges`` fallback frame)."""
+
+CHOICE_PROPS = ("VSEnhanceModel", "VSEnhanceDevice", "VSEnhancePrecision", BACKEND_PROP, TILE_PROP)
+"""On every frame ``upscale`` makes: the model (its name or file name), the device, the precision, the backend and
+the tile size actually used (smaller after an out-of-memory retry), so a previewer, which shows props but not
+logs, shows them."""
 
 NUM_KEYPOINTS = 133
 """COCO-WholeBody keypoints per person: body 17, feet 6, face 68, hands 2 x 21."""

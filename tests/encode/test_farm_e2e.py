@@ -243,19 +243,22 @@ def fill(n, f):
     return out
 
 src = blank.std.ModifyFrame(blank, fill).std.SetFrameProps(_Matrix=1, _Range=0, _ChromaLocation=0)
-vse.upscale(src, model, device="cpu", precision="fp32", output_format="same", dedup=dedup).set_output()
+backend = globals().get("backend", "torch")
+vse.upscale(src, model, device="cpu", precision="fp32", output_format="same", dedup=dedup, backend=backend).set_output()
 """
 
 
-@pytest.mark.parametrize("dedup", ["exact", "near"])
+@pytest.mark.parametrize(("dedup", "backend"), [("exact", "torch"), ("near", "torch"), ("exact", "openvino")])
 def test_held_frames_on_two_workers_are_frame_exact_across_segment_boundaries(tmp_path, tiny_model_path, capsys,
-                                                                                dedup):  # fmt: skip
+                                                                                dedup, backend):  # fmt: skip
     """7-frame segments of a twos clip: segments 7-13, 21-27 and 35-39 start on a held frame, whose key is in
-    the segment before: each computes it once more, and the frames are one vspipe's."""
+    the segment before: each computes it once more, and the frames are one vspipe's (with either backend)."""
+    if backend == "openvino":
+        pytest.importorskip("openvino", reason="openvino is not installed (pip install 'vsenhance[openvino]')")
     script = tmp_path / "held.vpy"
     script.write_text(HELD_SCRIPT, encoding="utf-8")
-    args = ("-a", f"model={tiny_model_path}", "-a", f"dedup={dedup}")
-    ref = direct_framemd5(script, f"model={tiny_model_path}", f"dedup={dedup}")
+    args = ("-a", f"model={tiny_model_path}", "-a", f"dedup={dedup}", "-a", f"backend={backend}")
+    ref = direct_framemd5(script, f"model={tiny_model_path}", f"dedup={dedup}", f"backend={backend}")
     out = tmp_path / "held.mkv"
     rc = main(["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "7",
                "--workers", "2", *args])  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -47,7 +49,7 @@ def calls(monkeypatch) -> list[int]:
 
 def test_rgbs_output_matches_runtime(photo, tiny_model_path) -> None:
     clip = rgbs_clip(photo)
-    out = vse.upscale(clip, tiny_model_path, tile=16, tile_pad=4, device="cpu", precision="fp32")
+    out = vse.upscale(clip, tiny_model_path, tile=16, tile_pad=4, device="cpu", precision="fp32", backend="torch")
     assert (out.format.id, out.width, out.height, out.num_frames) == (vs.RGBS, 128, 96, 4)
     frame = out.get_frame(1)
     got = np.stack(read_planes(frame))
@@ -230,13 +232,29 @@ def test_filters_share_the_loaded_model_but_not_the_tile(photo, tiny_model_path,
     assert view_a is not view_b and view_a.model is view_b.model
 
 
+AUTO_BACKEND = "openvino" if importlib.util.find_spec("openvino") else "torch"  # backend="auto" on the CPU
+
+
 def test_every_frame_says_what_made_it(photo, tiny_model_path) -> None:
     """vs-preview shows frame props but no logs: the model, device, precision and tile used are props."""
     frame = vse.upscale(rgbs_clip(photo, 1), tiny_model_path, tile=16, device="cpu", precision="fp32").get_frame(0)
     got = {key: frame.props[key] for key in CHOICE_PROPS}
     got = {k: v.decode() if isinstance(v, bytes) else v for k, v in got.items()}
     assert got == {"VSEnhanceModel": tiny_model_path.name, "VSEnhanceDevice": "cpu",
-                   "VSEnhancePrecision": "float32", "VSEnhanceTile": 16}  # fmt: skip
+                   "VSEnhancePrecision": "float32", "VSEnhanceBackend": AUTO_BACKEND, "VSEnhanceTile": 16}  # fmt: skip
+
+
+def test_openvino_frames_say_so_and_equal_torchs(photo, tiny_model_path) -> None:
+    pytest.importorskip("openvino", reason="openvino is not installed (pip install 'vsenhance[openvino]')")
+    clip = rgbs_clip(photo, 2)
+    frames = {b: vse.upscale(clip, tiny_model_path, tile=16, precision="fp32", backend=b).get_frame(1)
+              for b in ("torch", "openvino")}  # fmt: skip
+    props = {k: frames["openvino"].props[k] for k in ("VSEnhanceDevice", "VSEnhancePrecision", "VSEnhanceBackend")}
+    assert {k: v.decode() if isinstance(v, bytes) else v for k, v in props.items()} == {
+        "VSEnhanceDevice": "cpu", "VSEnhancePrecision": "float32", "VSEnhanceBackend": "openvino"}  # fmt: skip
+    for plane in range(3):
+        np.testing.assert_allclose(np.asarray(frames["openvino"][plane]), np.asarray(frames["torch"][plane]),
+                                   atol=1 / 255, rtol=0)  # fmt: skip
 
 
 def test_real_esrgans_x1_models_run_same_size_tiled_as_untiled(photo, tmp_path) -> None:

@@ -102,14 +102,14 @@ def test_process_writes_planes_and_is_thread_safe(photo) -> None:
     rt = SRRuntime(desc, device=torch.device("cpu"), dtype=torch.float32, tiles=TileSettings(tile=16), streams=2)
     planes = [np.ascontiguousarray(photo[..., c]) for c in range(3)]
     expected = rt.upscale_tensor(as_tensor(photo))[0].numpy()
-    frames, lock, upscale = [], threading.Lock(), rt.upscale_tensor
+    frames, lock, upscale = [], threading.Lock(), rt._upscale
 
-    def counted(img):
+    def counted(img, stream):
         with lock:
             frames.append(img.shape)
-        return upscale(img)
+        return upscale(img, stream)
 
-    rt.upscale_tensor = counted
+    rt._upscale = counted
     outs = [[np.zeros((96, 128), np.float32) for _ in range(3)] for _ in range(4)]
     threads = [threading.Thread(target=rt.process, args=(planes, o)) for o in outs]
     for t in threads:

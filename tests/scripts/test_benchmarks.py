@@ -110,7 +110,8 @@ def test_bench_peer_side_by_side(tmp_path, tiny_model_path) -> None:
                  "--warmup", "4", "--streams", "1", "--repeat", "1", "--json", str(out))  # fmt: skip
     report = json.loads(out.read_text())
     legs = [row["leg"] for row in report["rows"]]
-    assert legs == ["vse-fp32 streams=1", "vse-bf16 streams=1", "ov-f32 streams=1", "ov-bf16 streams=1"]
+    assert legs == ["vse-fp32 streams=1", "vse-bf16 streams=1", "vseov-fp32 streams=1", "vseov-bf16 streams=1",
+                    "ov-f32 streams=1", "ov-bf16 streams=1"]  # fmt: skip
     assert all(row["fps"] > 0 for row in report["rows"]) and report["openvino"]
     assert "ov-bf16 streams=1" in stdout
 

@@ -331,7 +331,7 @@ def upscale_ranges(
         kwargs["range"] = vs.RANGE_FULL
     classic = resizer(clip, *size, **kwargs)
     # the classic path says what made its frames too, so both paths carry one prop set (see CHOICE_PROPS)
-    made_by = dict(zip(CHOICE_PROPS, [fallback, "cpu", "", 0], strict=True))
+    made_by = dict(zip(CHOICE_PROPS, [fallback, "cpu", "", "", 0], strict=True))
     classic = core.std.SetFrameProps(classic, **{PATH_PROP: fallback}, **made_by).std.RemoveFrameProps("_Alpha")
     ai = core.std.SetFrameProps(ai, **{PATH_PROP: "ai"})
 

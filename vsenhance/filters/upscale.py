@@ -44,6 +44,7 @@ _MAX_RUNTIMES = 4
 _RGBS = core.get_video_format(vs.RGBS)
 _FAMILIES: dict[vs.ColorFamily, Literal["rgb", "yuv", "gray"]] = {vs.RGB: "rgb", vs.YUV: "yuv", vs.GRAY: "gray"}
 Precision = Literal["auto", "fp16", "bf16", "fp32"]
+Backend = Literal["auto", "torch", "openvino"]
 # "cuda:N" (a GPU by index) is a device too, hence `str` beside the literals: type checkers then accept any
 # string, and resolve_device refuses an unknown one when the filter is created
 Device = Literal["auto", "cpu", "cuda"] | str
@@ -67,6 +68,7 @@ def upscale(
     output_format: str | int | vs.VideoFormat | vs.PresetVideoFormat | None = None,
     compile: bool = False,
     dedup: Dedup = "exact",
+    backend: Backend = "auto",
 ) -> vs.VideoNode:
     """Upscale ``clip`` with a super-resolution model, tiled exactly like Real-ESRGAN's ``RealESRGANer``.
 
@@ -79,6 +81,7 @@ def upscale(
     :param pre_pad:       reflect padding at the right and bottom, removed after inference (at most the frame's
                           longer side).
     :param device:        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; CUDA requested but missing raises.
+                          With ``backend="openvino"`` also OpenVINO's own names: ``"GPU"``, ``"GPU.1"``, ``"NPU"``.
     :param precision:     ``"auto"`` (fp16 on CUDA, fp32 on CPU), ``"fp16"``, ``"bf16"`` or ``"fp32"``.
     :param streams:       frames in flight at once (a CUDA stream each on a GPU; CPU workers share the cores).
     :param tile_batch:    same-sized tiles of one frame inferred together.
@@ -93,11 +96,15 @@ def upscale(
                           8 codes of mean difference in any 8x8 area, see docs/dedup.md), a tolerance in 8-bit
                           codes, or ``"off"``. Every frame carries ``VSEnhanceHeldFrom``: the frame whose output it
                           shows (its own number when computed).
+    :param backend:       what runs the network: ``"torch"``, ``"openvino"`` (OpenVINO's kernels, on the CPU or an
+                          Intel GPU/NPU; ``pip install 'vsenhance[openvino]'``), or ``"auto"``: OpenVINO on the
+                          CPU where it is installed (faster there), torch on CUDA and with ``compile=True``. Tiles,
+                          conversions and props are the same with either; ``VSEnhanceBackend`` says which ran.
     """
     return _upscale(
         clip, model, None, scale=scale, tile=tile, tile_pad=tile_pad, pre_pad=pre_pad, device=device,
         precision=precision, streams=streams, tile_batch=tile_batch, output_format=output_format, compile=compile,
-        dedup=dedup,
+        dedup=dedup, backend=backend,
     )  # fmt: skip
 
 
@@ -117,6 +124,7 @@ def _upscale(
     output_format: str | int | vs.VideoFormat | vs.PresetVideoFormat | None,
     compile: bool,
     dedup: Dedup,
+    backend: Backend = "auto",
 ) -> vs.VideoNode:
     """``upscale``; ``keys``: decisions made by the caller (``upscale_ranges`` registers them under its own id)."""
     check_constant(clip, _FUNC)
@@ -134,6 +142,10 @@ def _upscale(
         check_number(_FUNC, "scale", scale, _MIN_SCALE, _MAX_SCALE)
     check_bool(_FUNC, "compile", compile)
     precision = cast(Precision, check_choice(_FUNC, "precision", precision, Precision))
+    backend = _resolve_backend(check_choice(_FUNC, "backend", backend, Backend), device, compile)
+    if backend == "openvino" and compile:
+        raise ClipError(_FUNC, "compile=True is torch.compile; OpenVINO compiles the network by itself.",
+                        "Drop compile=True, or pass backend='torch'.")  # fmt: skip
     rule = resolve_dedup(dedup, _FUNC)
     out_fmt = resolve_output_format(clip, output_format, _FUNC)
     first = clip.get_frame(0).props  # read once: the field order here, the colour props below
@@ -143,7 +155,7 @@ def _upscale(
     needs_matrix = clip.format.color_family != vs.RGB or out_fmt.color_family != vs.RGB
     integer_rgb = clip.format.color_family == vs.RGB and clip.format.sample_type == vs.INTEGER
     params = colour_params(clip, _FUNC, first) if needs_matrix or integer_rgb else None
-    runtime = _runtime(model, device, precision, tile, tile_pad, pre_pad, tile_batch, streams, compile)
+    runtime = _runtime(model, device, precision, tile, tile_pad, pre_pad, tile_batch, streams, compile, backend)
     ensure_threads(streams, _FUNC, held=rule is not None or keys is not None)
 
     check_frame_size(_FUNC, clip.width * runtime.scale, clip.height * runtime.scale,
@@ -267,7 +279,7 @@ def _infer(
     s = runtime.scale
     template = src.std.BlankClip(width=src.width * s, height=src.height * s, format=plan.written.id, keep=True)
     process = partial(runtime.process, source=plan.source, chroma=plan.chroma, output=plan.output)
-    fixed = [model, str(runtime.device), str(runtime.dtype).removeprefix("torch.")]
+    fixed = [model, *_made_by(runtime)]
 
     def choice() -> dict[str, object]:
         return dict(zip(CHOICE_PROPS, [*fixed, runtime.tile], strict=True))
@@ -276,6 +288,39 @@ def _infer(
         return map_planes(src, template, process, lambda n: choice() | {HELD_PROP: n})
     # the outputs of the keys of every frame in flight stay until their held frames have them
     return map_planes_held(src, template, process, choice, keys, cache_frames=max(core.num_threads, streams) + 2)
+
+
+def _resolve_backend(backend: str, device: Device, compile: bool) -> Literal["torch", "openvino"]:
+    """``"auto"``: OpenVINO on the CPU where it is installed (its kernels beat oneDNN's through torch there:
+    docs/performance.md), and for OpenVINO's own device names (``"GPU"``, ``"NPU"``); torch on CUDA, with
+    ``compile=True`` (torch.compile) and where OpenVINO is missing. The runtime's INFO line says which, once per
+    model and settings, and every frame's ``VSEnhanceBackend``."""
+    if backend != "auto":
+        return cast(Literal["torch", "openvino"], backend)
+    from ..models.openvino_network import openvino_available
+
+    if not isinstance(device, str):  # resolve_device names the mistake
+        return "torch"
+    name = device.strip().lower()
+    if name.startswith(("gpu", "npu")):
+        return "openvino"
+    if compile or not openvino_available() or name.startswith("cuda"):
+        return "torch"
+    if name == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return "torch"
+    return "openvino"
+
+
+def _made_by(runtime: SRRuntime) -> list[str]:
+    """The device, precision and backend props: torch's names (``cpu``, ``cuda:0``; ``float16``), and for
+    OpenVINO its device (``cpu`` for its CPU plugin, else ``GPU.1``) and the precision it actually runs at."""
+    network = runtime.openvino
+    if network is None:
+        return [str(runtime.device), str(runtime.dtype).removeprefix("torch."), "torch"]
+    return ["cpu" if network.device == "CPU" else network.device, network.precision(), "openvino"]
 
 
 def _check_progressive(props: Mapping[str, Any]) -> None:
@@ -327,36 +372,50 @@ def _runtime(
     tile_batch: int,
     streams: int,
     compile: bool,
+    backend: Backend,
 ) -> SRRuntime:
     """A runtime per model and settings, kept so a script reloaded in a previewer doesn't load it again; each
     filter gets its own view of it (its own tile size after an out-of-memory retry)."""
     from ..models.loading import load_model
     from ..models.sr import SRRuntime, TileSettings, configure_process, resolve_device, resolve_dtype
 
-    dev = resolve_device(device, _FUNC)
-    key = (os.fspath(model), str(dev), precision, tile, tile_pad, pre_pad, tile_batch, streams, compile)
+    openvino = backend == "openvino"
+    if openvino:
+        from ..models.openvino_network import OpenVinoNetwork, openvino_device
+
+        where, dev = openvino_device(device, _FUNC), resolve_device("cpu", _FUNC)
+    else:
+        dev = resolve_device(device, _FUNC)
+        where = str(dev)
+    key = (os.fspath(model), where, precision, tile, tile_pad, pre_pad, tile_batch, streams, compile, backend)
     with _runtimes_lock:
         runtime = _runtimes.get(key)
         if runtime is None:
             descriptor = load_model(model, func=_FUNC)
-            dtype = resolve_dtype(precision, dev, descriptor, _FUNC)
+            network = None
+            if openvino:  # tensors around the network stay float32 on the CPU: OpenVINO's hint sets its precision
+                network = OpenVinoNetwork(descriptor.model, device=where, precision=precision, streams=streams,
+                                          func=_FUNC)  # fmt: skip
+            dtype = resolve_dtype("fp32" if openvino else precision, dev, descriptor, _FUNC)
             runtime = SRRuntime(
                 descriptor,
                 device=dev,
                 dtype=dtype,
                 streams=streams,
                 compile=compile,
+                openvino=network,
                 func=_FUNC,
                 tiles=TileSettings(tile, tile_pad, pre_pad, tile_batch),
             )
             configure_process(dev, streams)  # once per process: the first runtime's device and streams
             log.info(
-                "%s: %s x%d on %s (%s), tile=%d tile_pad=%d pre_pad=%d streams=%d compile=%s",
+                "%s: %s x%d on %s, backend %s, %s, tile=%d tile_pad=%d pre_pad=%d streams=%d compile=%s",
                 _FUNC,
                 descriptor.architecture.name,
                 runtime.scale,
-                dev,
-                dtype,
+                where,
+                backend,
+                network.precision() if network is not None else dtype,
                 tile,
                 tile_pad,
                 pre_pad,

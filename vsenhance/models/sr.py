@@ -16,7 +16,7 @@ import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -29,6 +29,9 @@ from .colour_spec import ChromaUpsampling, PlaneSpec
 from .compile_cache import CompileCache
 from .cores import cpu_threads
 from .tiling import Tile, padding, tile_grid
+
+if TYPE_CHECKING:
+    from .openvino_network import OpenVinoNetwork
 
 __all__ = [
     "AUTO_BF16_UNITS",
@@ -183,10 +186,12 @@ class TileSettings:
 
 
 class _Stream:
-    """One stream: a CUDA stream (on a GPU) and pinned host buffers reused across frames."""
+    """One stream: a CUDA stream (on a GPU) and pinned host buffers reused across frames; with OpenVINO, the
+    stream's own infer requests."""
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, openvino: OpenVinoNetwork | None = None) -> None:
         self.cuda = torch.cuda.Stream(device) if device.type == "cuda" else None
+        self.openvino = openvino.requests() if openvino is not None else None
         self._pinned: dict[tuple[str, tuple[int, ...], torch.dtype], torch.Tensor] = {}
 
     def pinned(self, key: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
@@ -201,7 +206,8 @@ class SRRuntime:
     """Runs a spandrel super-resolution model on frames with Real-ESRGAN's tiling.
 
     ``streams`` streams; a frame takes whichever is free. Each owns a CUDA stream and pinned buffers on a GPU,
-    so uploads, inference and downloads of different frames overlap. ``process`` is thread-safe.
+    so uploads, inference and downloads of different frames overlap. ``process`` is thread-safe. With
+    ``openvino``, the network runs on OpenVINO's kernels (:mod:`.openvino_network`) and the rest stays here.
     """
 
     def __init__(
@@ -213,9 +219,11 @@ class SRRuntime:
         tiles: TileSettings,
         streams: int = 1,
         compile: bool = False,
+        openvino: OpenVinoNetwork | None = None,
         func: str = "vsenhance.upscale",
     ) -> None:
         self.descriptor = descriptor
+        self.openvino = openvino
         self.scale = int(descriptor.scale)
         self.device = device
         self.dtype = dtype
@@ -246,7 +254,7 @@ class SRRuntime:
         # while another idles) and owns it, stream and buffers, until its planes are written.
         self._free: queue.SimpleQueue[_Stream] = queue.SimpleQueue()
         for _ in range(streams):
-            self._free.put(_Stream(device))
+            self._free.put(_Stream(device, openvino))
 
     # -- public ---------------------------------------------------------------------------------------
 
@@ -281,23 +289,31 @@ class SRRuntime:
             on_stream = torch.cuda.stream(stream.cuda) if stream.cuda is not None else contextlib.nullcontext()
             with torch.inference_mode(), on_stream:
                 rgb = planes_to_rgb(self._upload(stream, planes), source, chroma)
-                upscaled = self.upscale_tensor(rgb.unsqueeze(0).to(self.dtype))[0]
+                upscaled = self._upscale(rgb.unsqueeze(0).to(self.dtype), stream)[0]
                 self._download(stream, rgb_to_planes(upscaled, output), out)
         finally:
             self._free.put(stream)
 
     def upscale_tensor(self, img: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] on the runtime's device → (N, 3, H*s, W*s) clamped, with OOM recovery."""
+        stream = self._free.get()
+        try:
+            with torch.inference_mode():
+                return self._upscale(img, stream)
+        finally:
+            self._free.put(stream)
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _upscale(self, img: torch.Tensor, stream: _Stream) -> torch.Tensor:
         while True:
             tile = self._tile
             try:
-                return self._tiled(img, tile)
+                return self._tiled(img, tile, stream)
             except torch.OutOfMemoryError:
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
                 self._shrink_tile(tile, img.shape[-2:])
-
-    # -- internals ------------------------------------------------------------------------------------
 
     def _upload(self, stream: _Stream, planes: Sequence[np.ndarray]) -> list[torch.Tensor]:
         """The frame's planes on the device: through the stream's pinned buffers on a GPU (non-blocking)."""
@@ -346,7 +362,7 @@ class SRRuntime:
         mode = "reflect" if bottom < h and right < w else "replicate"
         return F.pad(img, (0, right, 0, bottom), mode=mode)
 
-    def _tiled(self, img: torch.Tensor, tile: int) -> torch.Tensor:
+    def _tiled(self, img: torch.Tensor, tile: int, stream: _Stream) -> torch.Tensor:
         n, _, h, w = img.shape
         s = self.scale
         pad = padding(h, w, s, self._tiles.pre_pad)
@@ -355,12 +371,12 @@ class SRRuntime:
         ph, pw = img.shape[-2:]
         tiles = tile_grid(ph, pw, tile, self._tiles.tile_pad)
         if len(tiles) == 1:
-            result = self._run(img)
+            result = self._run(img, stream)
         else:
             result = torch.empty((n, 3, ph * s, pw * s), dtype=img.dtype, device=img.device)
             for group in self._groups(tiles):
                 x = torch.cat([img[:, :, t.in_y0 : t.in_y1, t.in_x0 : t.in_x1] for t in group])
-                y = self._run(x)
+                y = self._run(x, stream)
                 for i, t in enumerate(group):
                     oy, ox = t.out_slices(s)
                     dy, dx = t.dest_slices(s)
@@ -375,18 +391,19 @@ class SRRuntime:
         size = max(1, self._tiles.tile_batch)
         return [group[i : i + size] for group in by_shape.values() for i in range(0, len(group), size)]
 
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
+    def _run(self, x: torch.Tensor, stream: _Stream) -> torch.Tensor:
         """The network on one batch, padded (replicate) to the architecture's size requirements if needed."""
         h, w = x.shape[-2:]
         m = self._multiple_of
         th, tw = max(-(-h // m) * m, self._min_size), max(-(-w // m) * m, self._min_size)
         if (th, tw) != (h, w):
             x = F.pad(x, (0, tw - w, 0, th - h), mode="replicate")
-        x = x.contiguous(memory_format=torch.channels_last)
-        if self._compiled_shapes is not None and tuple(x.shape) not in self._compiled_shapes:
-            y = self._first_compiled_call(x)
+        if stream.openvino is not None:
+            y = stream.openvino.run(x)
+        elif self._compiled_shapes is not None and tuple(x.shape) not in self._compiled_shapes:
+            y = self._first_compiled_call(x.contiguous(memory_format=torch.channels_last))
         else:
-            y = self.model(x)
+            y = self.model(x.contiguous(memory_format=torch.channels_last))
         return y[:, :, : h * self.scale, : w * self.scale]
 
     def _first_compiled_call(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,108 @@
+"""The network on OpenVINO: Real-ESRGAN's tiling kept exactly, the IR and compile caches and their failure paths,
+devices OpenVINO does not see, streams."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from tests.tiny_models import make_compact
+from vsenhance.errors import DeviceError
+from vsenhance.models import openvino_network
+from vsenhance.models.sr import SRRuntime, TileSettings
+
+from .test_sr import as_tensor, reference_enhance
+
+pytest.importorskip("openvino", reason="openvino is not installed (pip install 'vsenhance[openvino]')")
+
+
+def ov_runtime(descriptor, precision: str = "fp32", streams: int = 1, **tiles) -> SRRuntime:
+    network = openvino_network.OpenVinoNetwork(
+        descriptor.model, device="CPU", precision=precision, streams=streams, func="vsenhance.upscale"
+    )
+    return SRRuntime(descriptor, device=torch.device("cpu"), dtype=torch.float32, tiles=TileSettings(**tiles),
+                     streams=streams, openvino=network)  # fmt: skip
+
+
+@pytest.mark.parametrize("scale", [1, 2, 4])
+@pytest.mark.parametrize(("tile", "tile_pad", "pre_pad", "crop"), [(16, 2, 0, (48, 64)), (0, 10, 3, (47, 63))])
+def test_fp32_matches_realesrganer_within_a_code(model_dir, photo, scale, tile, tile_pad, pre_pad, crop) -> None:
+    desc = make_compact(scale=scale)
+    img = as_tensor(photo)[:, :, : crop[0], : crop[1]].contiguous()
+    with torch.inference_mode():
+        expected = reference_enhance(desc.model.eval(), scale, img, tile, tile_pad, pre_pad)
+    got = ov_runtime(desc, tile=tile, tile_pad=tile_pad, pre_pad=pre_pad).upscale_tensor(img)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, atol=1 / 255, rtol=0)
+    assert (got - expected).abs().max() < 1e-4  # measured: about 1e-6, the kernels' own rounding
+
+
+def test_bf16_is_within_50_db_of_fp32(model_dir, photo) -> None:
+    desc = make_compact(scale=2)
+    img = as_tensor(photo)
+    fp32 = ov_runtime(desc, "fp32", tile=0).upscale_tensor(img)
+    low = ov_runtime(desc, "bf16", tile=0).upscale_tensor(img)
+    mse = float(((low - fp32) ** 2).mean())
+    assert mse == 0 or 10 * np.log10(1 / mse) >= 50
+
+
+def test_the_ir_is_converted_once_and_read_from_the_cache(model_dir, photo, monkeypatch) -> None:
+    desc = make_compact(scale=2)
+    first = ov_runtime(desc, tile=16).upscale_tensor(as_tensor(photo))
+    folders = [p for p in (model_dir / "openvino").iterdir() if p.name != "compiled"]
+    assert len(folders) == 1 and (folders[0] / "model.xml").is_file() and (folders[0] / "model.bin").is_file()
+    monkeypatch.setattr(openvino_network.OpenVinoNetwork, "_save", lambda *a: pytest.fail("converted again"))
+    import openvino
+
+    monkeypatch.setattr(openvino, "convert_model", lambda *a, **k: pytest.fail("converted again"))
+    torch.testing.assert_close(ov_runtime(desc, tile=16).upscale_tensor(as_tensor(photo)), first, atol=0, rtol=0)
+
+
+def test_a_damaged_ir_costs_a_warning_and_a_conversion(model_dir, photo, caplog) -> None:
+    desc = make_compact(scale=2)
+    first = ov_runtime(desc, tile=0).upscale_tensor(as_tensor(photo))
+    (ir,) = [p for p in (model_dir / "openvino").iterdir() if p.name != "compiled"]
+    (ir / "model.xml").write_text("<net>cut short")
+    with caplog.at_level("WARNING"):
+        again = ov_runtime(desc, tile=0).upscale_tensor(as_tensor(photo))
+    assert any("is damaged" in r.getMessage() for r in caplog.records)
+    torch.testing.assert_close(again, first, atol=0, rtol=0)
+    assert (ir / "model.xml").read_text().startswith("<?xml")  # replaced by the new conversion
+
+
+def test_a_damaged_compile_cache_costs_a_warning_never_a_frame(model_dir, photo, caplog) -> None:
+    desc = make_compact(scale=2)
+    first = ov_runtime(desc, tile=0).upscale_tensor(as_tensor(photo))
+    blobs = [p for p in (model_dir / "openvino" / "compiled").rglob("*") if p.is_file()]
+    assert blobs, "OpenVINO wrote no compiled blob"
+    for blob in blobs:
+        blob.write_bytes(b"\0garbage" * 8)
+    with caplog.at_level("WARNING"):
+        again = ov_runtime(desc, tile=0).upscale_tensor(as_tensor(photo))
+    torch.testing.assert_close(again, first, atol=0, rtol=0)
+
+
+def test_a_device_openvino_does_not_see_is_refused_in_one_line() -> None:
+    for name in ("GPU", "GPU.1", "NPU"):
+        with pytest.raises(DeviceError, match=rf"device='{name}' is not an OpenVINO device on this machine \(OpenVINO sees CPU\)") as caught:  # fmt: skip
+            openvino_network.openvino_device(name, "vsenhance.upscale")
+        assert len(str(caught.value).splitlines()) == 1
+    assert openvino_network.openvino_device("cpu", "f") == "CPU" == openvino_network.openvino_device("auto", "f")
+
+
+def test_streams_infer_frames_at_once_each_with_its_own_requests(model_dir, photo) -> None:
+    desc = make_compact(scale=2)
+    rt = ov_runtime(desc, streams=2, tile=16)
+    expected = rt.upscale_tensor(as_tensor(photo))[0].numpy()
+    planes = [np.ascontiguousarray(photo[..., c]) for c in range(3)]
+    outs = [[np.zeros((96, 128), np.float32) for _ in range(3)] for _ in range(4)]
+    threads = [threading.Thread(target=rt.process, args=(planes, o)) for o in outs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for o in outs:
+        np.testing.assert_array_equal(np.stack(o), expected)
