@@ -193,11 +193,11 @@ class _Requests:
         self._by_shape: dict[tuple[int, ...], Any] = {}
 
     def run(self, x: torch.Tensor) -> torch.Tensor:
-        """The network on ``x`` (N, 3, H, W) float32 on the CPU; a tensor of its own (the request's output
-        buffer is reused by the next call)."""
+        """The network on ``x`` (N, 3, H, W) float32 on the CPU, in the request's own output buffer (no copy):
+        valid until this stream's next call, which is after its frame has been written out."""
         shape = tuple(x.shape)
         request = self._by_shape.get(shape)
         if request is None:
             request = self._by_shape[shape] = self._network._compile(shape).create_infer_request()
-        result = request.infer({0: np.ascontiguousarray(x.float().numpy())}, share_inputs=True)
-        return torch.from_numpy(np.array(result[0]))
+        result = request.infer({0: np.ascontiguousarray(x.float().numpy())}, share_inputs=True, share_outputs=True)
+        return torch.from_numpy(result[0])

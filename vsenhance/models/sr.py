@@ -299,7 +299,9 @@ class SRRuntime:
         stream = self._free.get()
         try:
             with torch.inference_mode():
-                return self._upscale(img, stream)
+                out = self._upscale(img, stream)
+                # OpenVINO's result lives in the stream's request, which the next frame on it overwrites
+                return out.clone() if stream.openvino is not None else out
         finally:
             self._free.put(stream)
 
