@@ -3,7 +3,10 @@ devices OpenVINO does not see, streams."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +19,11 @@ from vsenhance.models.sr import SRRuntime, TileSettings
 
 from .test_sr import as_tensor, reference_enhance
 
-pytest.importorskip("openvino", reason="openvino is not installed (pip install 'vsenhance[openvino]')")
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(
+    not openvino_network.openvino_available(), reason="openvino is not installed (pip install 'vsenhance[openvino]')"
+)
 
 
 def ov_runtime(descriptor, precision: str = "fp32", streams: int = 1, **tiles) -> SRRuntime:
@@ -55,8 +62,7 @@ def test_the_ir_is_converted_once_and_read_from_the_cache(model_dir, photo, monk
     folders = [p for p in (model_dir / "openvino").iterdir() if p.name != "compiled"]
     assert len(folders) == 1 and (folders[0] / "model.xml").is_file() and (folders[0] / "model.bin").is_file()
     monkeypatch.setattr(openvino_network.OpenVinoNetwork, "_save", lambda *a: pytest.fail("converted again"))
-    import openvino
-
+    openvino = openvino_network._openvino("t")
     monkeypatch.setattr(openvino, "convert_model", lambda *a, **k: pytest.fail("converted again"))
     torch.testing.assert_close(ov_runtime(desc, tile=16).upscale_tensor(as_tensor(photo)), first, atol=0, rtol=0)
 
@@ -106,3 +112,19 @@ def test_streams_infer_frames_at_once_each_with_its_own_requests(model_dir, phot
         t.join()
     for o in outs:
         np.testing.assert_array_equal(np.stack(o), expected)
+
+
+def test_openvino_is_imported_without_its_telemetry() -> None:
+    """openvino forks a process to send a usage event when imported and on each conversion: a filter inside
+    vspipe must neither fork nor reach the network."""
+    code = (
+        "import os, sys\n"
+        "os.fork = lambda: sys.exit('forked')\n"
+        "import torch\n"
+        "from tests.tiny_models import make_compact\n"
+        "from vsenhance.models import openvino_network as n\n"
+        "n.OpenVinoNetwork(make_compact().model, device='CPU', precision='fp32', streams=1, func='t')\n"
+        "assert sys.modules['openvino_telemetry'] is None\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

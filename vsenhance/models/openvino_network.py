@@ -22,6 +22,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
@@ -52,6 +53,14 @@ def openvino_available() -> bool:
 
 
 def _openvino(func: str) -> Any:
+    """The ``openvino`` module, imported without its usage telemetry.
+
+    Importing openvino (and each conversion) sends an event to Google Analytics from a forked process
+    (``openvino_telemetry``, on unless the user opted out). A filter runs inside vspipe or a previewer: it must
+    neither fork a multi-threaded process nor reach the network. With ``openvino_telemetry`` unimportable,
+    OpenVINO falls back to its own no-op stub; a process that imported either already is left as it is."""
+    if "openvino" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
     try:
         import openvino
     except ImportError as exc:
