@@ -15,6 +15,9 @@ Each actor checks on start that it can read the script and create and delete a f
 misconfigured node fails the encode up front (a later replacement that fails the check reports ``Failed`` and
 ``Died`` instead).
 
+Environment: a worker's script sees its node's environment (what ``ray start`` was given there) plus the
+variables named by ``--env``, passed to each actor's worker; nothing else of the driver's environment travels.
+
 Faults: an actor that dies (its process killed, its node lost) yields ``Died`` with the task it held; the
 driver requeues it and calls :meth:`RayPool.replace`, which starts a fresh actor that Ray places on any live
 node. Actors are not restarted in place (``max_restarts=0``): a restarted actor would come back under an id the
