@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from vsenhance.errors import DeviceError
 from vsenhance.models import openvino_network
 from vsenhance.models.sr import SRRuntime, TileSettings
 
-from .test_sr import as_tensor, reference_enhance
+from .test_sr import as_tensor, process_in_threads, reference_enhance
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,13 +103,7 @@ def test_streams_infer_frames_at_once_each_with_its_own_requests(model_dir, phot
     rt = ov_runtime(desc, streams=2, tile=16)
     expected = rt.upscale_tensor(as_tensor(photo))[0].numpy()
     planes = [np.ascontiguousarray(photo[..., c]) for c in range(3)]
-    outs = [[np.zeros((96, 128), np.float32) for _ in range(3)] for _ in range(4)]
-    threads = [threading.Thread(target=rt.process, args=(planes, o)) for o in outs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for o in outs:
+    for o in process_in_threads(rt, planes, 4):
         np.testing.assert_array_equal(np.stack(o), expected)
 
 

@@ -97,6 +97,17 @@ def test_tile_batch_gives_the_same_result(photo) -> None:
     torch.testing.assert_close(four, one, atol=1e-5, rtol=0)
 
 
+def process_in_threads(rt: SRRuntime, planes: list[np.ndarray], frames: int) -> list[list[np.ndarray]]:
+    """``frames`` frames through ``rt.process`` at once, one thread each; their output planes (96x128)."""
+    outs = [[np.zeros((96, 128), np.float32) for _ in range(3)] for _ in range(frames)]
+    threads = [threading.Thread(target=rt.process, args=(planes, o)) for o in outs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outs
+
+
 def test_process_writes_planes_and_is_thread_safe(photo) -> None:
     desc = make_compact(scale=2)
     rt = SRRuntime(desc, device=torch.device("cpu"), dtype=torch.float32, tiles=TileSettings(tile=16), streams=2)
@@ -110,13 +121,7 @@ def test_process_writes_planes_and_is_thread_safe(photo) -> None:
         return upscale(img, stream)
 
     rt._upscale = counted
-    outs = [[np.zeros((96, 128), np.float32) for _ in range(3)] for _ in range(4)]
-    threads = [threading.Thread(target=rt.process, args=(planes, o)) for o in outs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for o in outs:
+    for o in process_in_threads(rt, planes, 4):
         np.testing.assert_allclose(np.stack(o), expected, atol=1e-6)
     assert len(frames) == 4  # one network pass (tiled) per frame
 
