@@ -114,6 +114,7 @@ class OpenVinoNetwork:
         self._model = self._ir(module)
         self._compiled: dict[tuple[int, ...], Any] = {}
         self._lock = threading.Lock()
+        self._asked = precision
         self._precision: str | None = None
 
     def precision(self) -> str:
@@ -123,6 +124,11 @@ class OpenVinoNetwork:
         if self._precision is None:
             hint = str(self._compile((1, 3, 64, 64)).get_property("INFERENCE_PRECISION_HINT")).lower()
             self._precision = next((name for key, name in _PRECISION_NAMES if key in hint or name in hint), hint)
+            asked = dict(_PRECISION_NAMES).get(PRECISION_HINTS[self._asked] or "")
+            if asked is not None and asked != self._precision:  # the user asked for it: say it is not what runs
+                log.warning("%s: precision=%r: OpenVINO's %s plugin runs %s here (this %s has no %s support); "
+                            "VSEnhancePrecision says so", self.func, self._asked, self.device, self._precision,
+                            "CPU" if self.device == "CPU" else "device", asked)  # fmt: skip
         return self._precision
 
     def requests(self) -> _Requests:
