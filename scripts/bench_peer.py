@@ -10,7 +10,9 @@ is YUV420P10 x4 discarded by a reader process; frames per second after --warmup 
   ov f32 / bf16         vs-mlrt's core.ov.Model on the same weights exported to ONNX (torch.onnx.export),
                         INFERENCE_PRECISION_HINT f32 or bf16, num_streams 1 and 2, with the same conversions
                         (resize to RGBS in, to YUV420P10 out) as vse.upscale does inside
-The legs alternate --repeat times and the median is reported (shared VMs are noisy). vs-mlrt is not a
+The legs alternate --repeat times and the median is reported (shared VMs are noisy). --one-core adds, per leg,
+streams=1 pinned to one core (taskset): the single-stream speed a stream has on its share of the cores, so that
+the table can say whether streams=2 on two cores gives the sum of two of them. vs-mlrt is not a
 dependency: its wheel (vapoursynth-mlrt-ov) is downloaded with pip into out/peer/ and loaded with LoadPlugin,
 so nothing is installed into the environment.
 """
@@ -86,6 +88,7 @@ def main() -> int:
     parser.add_argument("--streams", default="1,2")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--legs", default="vse-fp32,vse-bf16,vseov-fp32,vseov-bf16,ov-f32,ov-bf16")
+    parser.add_argument("--one-core", action="store_true", help="also each leg with streams=1 pinned to one core")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     # what bench_upscale.run_vspipe reads
@@ -93,31 +96,39 @@ def main() -> int:
     args.output_format, args.encoder, args.write_script = "YUV420P10", "null", None
 
     width, height = parse_size(args.size)
-    legs = [(leg, int(s)) for leg in args.legs.split(",") for s in args.streams.split(",")]
+    legs = [(leg, int(s), None) for leg in args.legs.split(",") for s in args.streams.split(",")]
+    if args.one_core:
+        legs += [(leg, 1, 1) for leg in args.legs.split(",")]
     PEER_DIR.mkdir(parents=True, exist_ok=True)
     plugin, onnx = ov_plugin(), export_onnx(args.model, width, height)
     runs: dict[str, list[float]] = {}
     for _ in range(args.repeat):
-        for leg, streams in legs:
+        for leg, streams, cores in legs:
             kind, precision = leg.split("-")
             body = None
             if kind == "ov":
                 body = OV_VPY.format(plugin=str(plugin), onnx=str(onnx), streams=streams, hint=precision,
                                      output_format=args.output_format)  # fmt: skip
             args.precision, args.backend = precision, "openvino" if kind == "vseov" else "torch"
-            r = run_vspipe(args, streams, body=body)
-            runs.setdefault(f"{leg} streams={streams}", []).append(r["fps"])
-            print(f"  {leg} streams={streams}: {r['fps']:.2f} fps", file=sys.stderr)
+            r = run_vspipe(args, streams, body=body, cores=cores)
+            name = f"{leg} streams={streams}" + (" one core" if cores else "")
+            runs.setdefault(name, []).append(r["fps"])
+            print(f"  {name}: {r['fps']:.2f} fps", file=sys.stderr)
     rows = [{"leg": name, "fps": statistics.median(v), "runs": v} for name, v in runs.items()]
+    fps = {row["leg"]: row["fps"] for row in rows}
+    sums = [{"leg": leg, "streams2_over_two_single": fps[f"{leg} streams=2"] / (2 * fps[f"{leg} streams=1 one core"])}
+            for leg in args.legs.split(",") if f"{leg} streams=2" in fps and f"{leg} streams=1 one core" in fps]  # fmt: skip
     cpu_flags = sorted({f for f in ("amx_bf16", "avx512_bf16", "avx512f") if f in Path("/proc/cpuinfo").read_text()})
     report = {
         "cpu": cpu_name(), "cpu_flags": cpu_flags, "model": args.model, "size": args.size, "frames": args.frames,
-        "warmup": args.warmup, "repeat": args.repeat, "openvino": ov_version(plugin), "rows": rows,
+        "warmup": args.warmup, "repeat": args.repeat, "openvino": ov_version(plugin), "rows": rows, "sums": sums,
     }  # fmt: skip
     print(f"{report['cpu']} ({', '.join(cpu_flags)}), {args.model} {args.size}, median of {args.repeat}")
-    print(f"{'leg':<28}{'fps':>8}   runs")
+    print(f"{'leg':<36}{'fps':>8}   runs")
     for row in rows:
-        print(f"{row['leg']:<28}{row['fps']:>8.2f}   {', '.join(f'{v:.2f}' for v in row['runs'])}")
+        print(f"{row['leg']:<36}{row['fps']:>8.2f}   {', '.join(f'{v:.2f}' for v in row['runs'])}")
+    for row in sums:
+        print(f"{row['leg']}: streams=2 on two cores is {row['streams2_over_two_single']:.2f}x two single-core streams")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     return 0

@@ -249,10 +249,16 @@ def encoder_argv(args: argparse.Namespace, width: int, height: int, *, raw_gbrp:
 
 
 def run_vspipe(
-    args: argparse.Namespace, streams: int, model: str | None = None, frames: int | None = None, body: str | None = None
+    args: argparse.Namespace,
+    streams: int,
+    model: str | None = None,
+    frames: int | None = None,
+    body: str | None = None,
+    cores: int | None = None,
 ) -> dict:
     """The .vpy path; called in the parent so NVML can sample the GPU while it runs. ``body``: the script's
-    filtering after the source (which defines ``source``), instead of ``vse.upscale`` (a peer's filter)."""
+    filtering after the source (which defines ``source``), instead of ``vse.upscale`` (a peer's filter).
+    ``cores``: vspipe pinned to the first ``cores`` cores (``taskset``), which vse.upscale and OpenVINO read."""
     width, height = parse_size(args.size)
     frames = frames or args.frames
     total = frames + args.warmup
@@ -271,11 +277,12 @@ def run_vspipe(
         if args.write_script:
             args.write_script.write_text(script.read_text())
         container = ["-c", "y4m"] if args.output_format.startswith(("YUV", "GRAY")) else []
+        pin = ["taskset", "-c", f"0-{cores - 1}"] if cores else []
         if args.encoder == "devnull":  # vspipe writes the file itself: no pipe in the way
-            vspipe = subprocess.Popen([VSPIPE, "-p", *container, str(script), os.devnull], stderr=subprocess.PIPE)
+            vspipe = subprocess.Popen([*pin, VSPIPE, "-p", *container, str(script), os.devnull], stderr=subprocess.PIPE)
             consumer = None
         else:
-            vspipe = subprocess.Popen([VSPIPE, "-p", *container, str(script), "-"], stdout=subprocess.PIPE,
+            vspipe = subprocess.Popen([*pin, VSPIPE, "-p", *container, str(script), "-"], stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE)  # fmt: skip
             with contextlib.suppress(OSError):  # a 1 MiB pipe instead of 64 KiB: fewer context switches per frame
                 fcntl.fcntl(vspipe.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
