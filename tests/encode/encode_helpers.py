@@ -84,6 +84,21 @@ clip.set_output()
 """
 
 
+# Appended to SCRIPT: every rendered frame appends "<NODE_TAG> <frame>" to the file named by -a frames_log=...
+# (the node a frame was rendered on; NODE_TAG is set per node by the Ray test cluster, else "None").
+LOG_FRAMES = """
+if "frames_log" in globals():
+    import os
+    node_tag = os.environ.get("NODE_TAG")
+    def log_frame(n, f):
+        with open(frames_log, "a") as fh:
+            fh.write(f"{node_tag} {n}\\n")
+        return f
+    clip = core.std.ModifyFrame(clip, clip, log_frame)
+    clip.set_output()
+"""
+
+
 def write_script(path: Path, extra: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(SCRIPT + extra, encoding="utf-8")

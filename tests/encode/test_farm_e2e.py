@@ -16,7 +16,15 @@ import pytest
 
 from vsenhance.cli import main
 
-from .encode_helpers import direct_framemd5, framemd5, run_cli, start_cli, wait_for_done_segments, write_script
+from .encode_helpers import (
+    LOG_FRAMES,
+    direct_framemd5,
+    framemd5,
+    run_cli,
+    start_cli,
+    wait_for_done_segments,
+    write_script,
+)
 from .farm.farm_helpers import COUNT_EXECUTIONS
 
 pytestmark = pytest.mark.slow
@@ -227,6 +235,28 @@ def test_disk_full_says_so_and_keeps_what_is_done(script, small_disk, capsys, le
     done = json.loads((state / "done.json").read_text())["done"]
     assert done and all((state / f"seg_{int(i):05d}.mkv").is_file() for i in done)
     assert not list(state.glob("*.partial*")) and not out.exists()
+
+
+def test_a_resume_after_the_disk_is_freed_renders_no_verified_segment_again(tmp_path, small_disk, capsys):
+    """The disk fills mid-encode; once there is room again, the resume renders none of the segments verified
+    before the stop (files cut short by the full disk are proven wrong, moved aside and rendered again), and
+    the output is one vspipe's, frame for frame."""
+    script = write_script(tmp_path / "clip.vpy", extra=LOG_FRAMES)
+    log, out = tmp_path / "frames.txt", small_disk / "out.mkv"
+    argv = ["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "40",
+            "-a", "length=480", "-a", f"frames_log={log}"]  # fmt: skip
+    assert main(argv) == 2
+    assert "is full" in capsys.readouterr().err
+    verified = {int(i) for i in json.loads((small_disk / "out.mkv.vsenhance" / "done.json").read_text())["done"]}
+    assert verified and len(verified) < 12
+    subprocess.run(["mount", "-o", "remount,size=4m", str(small_disk)], check=True)
+    log.write_text("")
+    assert main(argv) == 0
+    assert "resuming: found a matching plan" in capsys.readouterr().err
+    rendered = {int(line.split()[1]) for line in log.read_text().splitlines()}
+    segments = {i for i in range(12) if set(range(40 * i, 40 * i + 40)) <= rendered}  # the probe reads single frames
+    assert segments and not segments & verified
+    assert framemd5(out) == direct_framemd5(script, "length=480")
 
 
 HELD_SCRIPT = """\

@@ -16,24 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from ..encode_helpers import direct_framemd5, framemd5, start_cli, write_script
+from ..encode_helpers import LOG_FRAMES, direct_framemd5, framemd5, start_cli, write_script
 from .farm_helpers import RayCluster, parent_pid
 
 pytestmark = pytest.mark.slow
-
-# Appended to encode_helpers.SCRIPT: every rendered frame appends "<NODE_TAG> <frame>" to the file named by
-# -a frames_log=... (the node a frame was rendered on; NODE_TAG is set per node by the test cluster).
-LOG_FRAMES = """
-if "frames_log" in globals():
-    import os
-    node_tag = os.environ.get("NODE_TAG")
-    def log_frame(n, f):
-        with open(frames_log, "a") as fh:
-            fh.write(f"{node_tag} {n}\\n")
-        return f
-    clip = core.std.ModifyFrame(clip, clip, log_frame)
-    clip.set_output()
-"""
 
 
 def _encode(script: Path, out: Path, address: str, *extra: str) -> list[str]:
