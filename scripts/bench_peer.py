@@ -29,6 +29,7 @@ import zipfile
 from pathlib import Path
 
 from scripts.bench_upscale import ROOT, cpu_name, parse_size, run_vspipe
+from vsenhance.models.sr import cpu_bf16_units
 
 PEER_DIR = ROOT / "out" / "peer"
 OV_WHEEL = "vapoursynth-mlrt-ov"
@@ -87,7 +88,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=4)
     parser.add_argument("--streams", default="1,2")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--legs", default="vse-fp32,vse-bf16,vseov-fp32,vseov-bf16,ov-f32,ov-bf16")
+    parser.add_argument(
+        "--legs", help="comma-separated; default: every leg, the bf16 ones where the CPU has bf16 units"
+    )
     parser.add_argument("--one-core", action="store_true", help="also each leg with streams=1 pinned to one core")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -95,6 +98,11 @@ def main() -> int:
     args.tile, args.tile_pad, args.device, args.compile = 0, 10, "cpu", False
     args.output_format, args.encoder, args.write_script = "YUV420P10", "null", None
 
+    if args.legs is None:
+        args.legs = "vse-fp32,vseov-fp32,ov-f32" + (",vse-bf16,vseov-bf16,ov-bf16" if cpu_bf16_units() else "")
+    if "bf16" in args.legs and cpu_bf16_units() is None:  # OpenVINO would run f32 under a bf16 label
+        raise SystemExit(f"bench_peer: this CPU ({cpu_name()}) has no bf16 units, so the bf16 legs would run f32 "
+                         "(torch emulates bf16, OpenVINO ignores the hint). Fix: --legs vse-fp32,vseov-fp32,ov-f32.")  # fmt: skip
     width, height = parse_size(args.size)
     legs = [(leg, int(s), None) for leg in args.legs.split(",") for s in args.streams.split(",")]
     if args.one_core:
