@@ -105,15 +105,26 @@ def test_bench_peer_side_by_side(tmp_path, tiny_model_path) -> None:
         ov_plugin()
     except Exception as exc:  # no index reachable: the benchmark cannot have its peer
         pytest.skip(f"vapoursynth-mlrt-ov could not be fetched: {exc}")
+    from vsenhance.models.sr import cpu_bf16_units
+
     out = tmp_path / "peer.json"
     stdout = run("bench_peer.py", "--model", str(tiny_model_path), "--size", "256x144", "--frames", "600",
-                 "--warmup", "4", "--streams", "1", "--repeat", "1", "--json", str(out))  # fmt: skip
+                 "--warmup", "4", "--streams", "1,2", "--one-core", "--repeat", "1", "--json", str(out))  # fmt: skip
     report = json.loads(out.read_text())
-    legs = [row["leg"] for row in report["rows"]]
-    assert legs == ["vse-fp32 streams=1", "vse-bf16 streams=1", "vseov-fp32 streams=1", "vseov-bf16 streams=1",
-                    "ov-f32 streams=1", "ov-bf16 streams=1"]  # fmt: skip
+    legs = ["vse-fp32", "vseov-fp32", "ov-f32"] + (["vse-bf16", "vseov-bf16", "ov-bf16"] if cpu_bf16_units() else [])
+    assert [row["leg"] for row in report["rows"]] == [
+        *(f"{leg} streams={n}" for leg in legs for n in (1, 2)),
+        *(f"{leg} streams=1 one core" for leg in legs),
+    ]
     assert all(row["fps"] > 0 for row in report["rows"]) and report["openvino"]
-    assert "ov-bf16 streams=1" in stdout
+    assert [row["leg"] for row in report["sums"]] == legs and all(
+        row["streams2_over_two_single"] > 0 for row in report["sums"]
+    )
+    assert "vseov-fp32: streams=2 on two cores is" in stdout
+    if cpu_bf16_units() is None:  # bf16 legs would run f32 here under a bf16 label
+        proc = subprocess.run([sys.executable, "-m", "scripts.bench_peer", "--legs", "vseov-bf16"], capture_output=True,
+                              text=True, timeout=120, cwd=ROOT)  # fmt: skip
+        assert proc.returncode == 1 and "has no bf16 units, so the bf16 legs would run f32" in proc.stderr
 
 
 def test_bench_dedup_counts_and_compares_every_mode(tmp_path, tiny_model_path) -> None:
