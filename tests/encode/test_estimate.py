@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -176,14 +177,17 @@ def test_a_script_writing_to_fd_1_cannot_break_the_estimate(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_estimate_counts_and_times_computed_frames(tmp_path, capsys, tiny_model_path):
+@pytest.mark.parametrize("backend", ["torch", "openvino"])
+def test_the_estimate_counts_and_times_computed_frames(tmp_path, capsys, tiny_model_path, backend):
     """A clip drawn on twos: 20 of its 40 frames are computed; the timed run holds 4 computed frames (and the
-    4 held ones between them), so the projection is 20 x seconds per computed frame."""
+    4 held ones between them), so the projection is 20 x seconds per computed frame; with either backend."""
     from .test_farm_e2e import HELD_SCRIPT
 
+    if backend == "openvino" and importlib.util.find_spec("openvino") is None:
+        pytest.skip("openvino is not installed (pip install 'vsenhance[openvino]')")
     script = tmp_path / "held.vpy"
     script.write_text(HELD_SCRIPT)
-    args = ["-a", f"model={tiny_model_path}", "-a", "dedup=exact"]
+    args = ["-a", f"model={tiny_model_path}", "-a", "dedup=exact", "-a", f"backend={backend}"]
     assert main(["estimate", str(script), "--frames", "5", *args, "--json"]) == 0
     est = json.loads(capsys.readouterr().out)
     path = est["paths"]["all"]
@@ -192,3 +196,5 @@ def test_the_estimate_counts_and_times_computed_frames(tmp_path, capsys, tiny_mo
     assert path["timed_frames"] == list(range(2, 10)) and path["warmup_frames"] == [0]
     assert path["projected_seconds"] == pytest.approx(20 * path["seconds_per_frame"])
     assert "AI frames 40, computed 20 (50 % held): 20 computed frames at" in format_estimate(est)
+    assert est["models"] == [f"{tiny_model_path.name} on cpu ({backend}, float32)"]  # what the timing holds for
+    assert f"model: {tiny_model_path.name} on cpu ({backend}, float32)\n" in format_estimate(est)

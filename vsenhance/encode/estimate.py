@@ -84,6 +84,7 @@ def build_estimate(probe: dict) -> dict:
         "counted": mapped.counted,
         "mapping": mapped.note,
         "paths": paths,
+        "models": probe.get("models", []),
         "render_fps": total / projected if projected > 0 else None,
         "projected_seconds": projected,
     }
@@ -101,6 +102,8 @@ def format_estimate(est: dict, lang: str = "en") -> str:
         f"sampled {len(sampled)} frames spread over {sampled[0]}..{sampled[-1]}",
     ]
     lines.append(f"paths: {est['mapping']}")
+    if est.get("models"):  # what the timings were measured with: a projection holds for these choices only
+        lines.append(f"model: {'; '.join(est['models'])}")
     for name, p in est["paths"].items():
         how = "counted" if p["counted"] else "estimated from the samples"
         speed = f"{p['fps']:.2f} fps" if p["fps"] else "? fps"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .. import holds
 from ..constants import (
+    CHOICE_PROPS,
     DEDUP_FRAME_PROP,
     DEDUP_ID_PROP,
     HYBRID_FRAME_PROP,
@@ -50,6 +51,7 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
     load_seconds = time.perf_counter() - start
     total = clip.num_frames
     timed: dict[int, float] = {}
+    models: dict[str, None] = {}  # what ran the network on the sampled frames, in the order first seen
 
     def render(frames: list[int]) -> dict[int, dict]:
         out = {}
@@ -58,6 +60,8 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
             frame = _get_frame(clip, n)
             timed[n] = time.perf_counter() - t0
             out[n] = {key: frame.props.get(key) for key in MAP_PROPS}
+            if made_by := _made_by(frame.props):
+                models[made_by] = None
             del frame
         return out
 
@@ -86,12 +90,22 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
         "sampled_frames": spread,
         "samples": samples,
         "ranges": ranges,
+        "models": list(models),
         "timing": timing,
         "held": None if computed is None else {
             "path": ai_path, "ai_frames": computed.ai_frames, "computed": computed.computed,
             "counted": computed.counted, "frames_read": computed.frames_read, "describe": computed.describe(),
         },
     }  # fmt: skip
+
+
+def _made_by(props) -> str | None:
+    """``upscale``'s choices on a frame (:data:`~vsenhance.constants.CHOICE_PROPS`) in words: ``MODEL on DEVICE
+    (BACKEND, PRECISION)``; None for a frame no model made (a classic path, a fallback frame)."""
+    model, device, precision, backend, _tile = (prop_text(props.get(key)) for key in CHOICE_PROPS)
+    if not model or not backend:
+        return None
+    return f"{model} on {device} ({backend}, {precision})"
 
 
 def _lookup(spans: list[tuple[str, int, int]]) -> list[list[int]]:
