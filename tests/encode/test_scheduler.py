@@ -451,6 +451,32 @@ def test_a_worker_still_executing_the_script_is_reported(tmp_path, ffv1_files):
     assert int(said[-1].split()[-1][:-1]) > int(said[0].split()[-1][:-1])  # every 10 s until it is ready
 
 
+def test_a_ray_actor_waiting_for_a_place_is_reported_as_such_then_as_executing(tmp_path, ffv1_files):
+    class SlowPlacement(FakePool):
+        def start(self) -> int:
+            self.queue.append(Started("w0", "film.vpy", placing=True))  # the cluster has no room for it yet
+            self.polls = 0
+            return 1
+
+        def poll(self, timeout):
+            self.polls += 1
+            if self.polls == 40:  # placed: its worker executes the script
+                self.queue.append(Started("w0", "film.vpy"))
+            if self.polls == 80:
+                self._announce("w0")
+            return super().poll(timeout)
+
+    said: list[str] = []
+    scheduler = Scheduler(SlowPlacement(1, finish, ffv1_files), poll_seconds=0, tell=said.append, clock=Clock(1.0))
+    scheduler.start()
+    assert scheduler.first_ready() == CLIP
+    placing = [line for line in said if re.fullmatch(r"w0 waiting for the Ray cluster to place it: \d+s", line)]
+    executing = [line for line in said if re.fullmatch(r"w0 executing film.vpy: \d+s", line)]
+    assert placing and executing and len(placing) + len(executing) == len(said)
+    assert said.index(executing[0]) > said.index(placing[-1])  # placed first, then executing, never back
+    assert int(executing[0].split()[-1][:-1]) < int(placing[-1].split()[-1][:-1])  # its clock restarts when placed
+
+
 def test_segments_with_the_most_ai_frames_go_first(tmp_path, ffv1_files):
     pool = FakePool(1, finish, ffv1_files)
     _, done, _ = _run(tmp_path, pool, 1, ai_frames={0: 0, 1: 3, 2: 4})

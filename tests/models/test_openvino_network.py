@@ -47,8 +47,9 @@ def test_fp32_matches_realesrganer_within_a_code(model_dir, photo, scale, tile, 
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
-def test_a_low_precision_runs_where_the_cpu_has_its_units_and_says_so_where_not(model_dir, photo, caplog,
-                                                                                precision) -> None:
+def test_a_low_precision_runs_where_the_cpu_has_its_units_and_says_so_where_not(
+    model_dir, photo, caplog, precision
+) -> None:
     """bf16 on a CPU with bf16 units (AMX, AVX512-BF16) is within 50 dB of fp32; where OpenVINO's CPU plugin
     ignores the hint (no such units: it runs f32), the output is fp32's, the precision says float32, and a
     warning says the asked precision does not run. fp16 runs on the CPU only with AMX-FP16 units."""
@@ -69,7 +70,7 @@ def test_a_low_precision_runs_where_the_cpu_has_its_units_and_says_so_where_not(
     else:
         assert ran == {"bf16": "bfloat16", "fp16": "float16"}[precision] and not warned
         mse = float(((low - fp32) ** 2).mean())
-        assert 0 < mse and 10 * np.log10(1 / mse) >= 50
+        assert mse > 0 and 10 * np.log10(1 / mse) >= 50
 
 
 def test_the_ir_is_converted_once_and_read_from_the_cache(model_dir, photo, monkeypatch) -> None:

@@ -110,7 +110,7 @@ class Scheduler:
         self._activity: dict[str, float] = {}  # busy (or probing) worker -> when it last delivered a frame
         self._stalled: dict[str, float] = {}  # worker -> the seconds without a frame after which it was ended
         self._watched_at: float | None = None  # when the stall watch last ran
-        self._executing: dict[str, tuple[str, float]] = {}  # started worker -> (its script, since when)
+        self._executing: dict[str, tuple[str, float]] = {}  # started worker -> (what it is doing, since when)
         self._last_report = clock()
         self.starting = 0  # started, neither Ready nor Died yet
         self.workers: dict[str, WorkerInfo] = {}  # every worker that became Ready and is alive
@@ -234,8 +234,8 @@ class Scheduler:
                 self.pool.stop_worker(worker_id)
         if self._executing and now - self._last_report >= EXECUTING_REPORT_SECONDS:
             self._last_report = now
-            for worker_id, (script, since) in sorted(self._executing.items()):
-                self._say(f"{worker_id} executing {script}: {format_duration(now - since)}")
+            for worker_id, (doing, since) in sorted(self._executing.items()):
+                self._say(f"{worker_id} {doing}: {format_duration(now - since)}")
 
     def _say(self, text: str) -> None:
         if self.display is not None:
@@ -267,7 +267,8 @@ class Scheduler:
     def _dispatch(self, event: Event) -> None:
         worker_id = event.worker.worker_id if isinstance(event, Ready) else event.worker_id
         if isinstance(event, Started):
-            self._executing[worker_id] = (event.script, self.clock())
+            doing = "waiting for the Ray cluster to place it" if event.placing else f"executing {event.script}"
+            self._executing[worker_id] = (doing, self.clock())
         elif isinstance(event, Ready):
             self._ready(event)
         elif isinstance(event, Died):

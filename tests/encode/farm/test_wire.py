@@ -26,6 +26,7 @@ MESSAGES = [
     ProbeTask((0, 12)),
     ProbeTask((), (("held0", 0, 63), ("held1", 64, 70))),
     Started("w2", "film.vpy"),
+    Started("r3-w0", "film.vpy", placing=True),
     Ready(INFO, CLIP),
     FramesWritten("w0", 3, 5),
     Finished("w0", 3, 2.5, 0.4),

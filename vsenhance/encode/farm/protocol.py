@@ -86,10 +86,13 @@ Task = RenderTask | ProbeTask
 
 @dataclass(frozen=True)
 class Started:
-    """A worker process or actor was started and is executing the script (Ready or Died follows)."""
+    """A worker process was started and is executing the script (Ready or Died follows); with ``placing``, a Ray
+    actor was asked for and waits for the cluster to place it (a Started without it follows once its worker
+    executes the script)."""
 
     worker_id: str
     script: str  # the script's file name, for "w0 executing film.vpy: 2m 10s"
+    placing: bool = False
 
 
 @dataclass(frozen=True)

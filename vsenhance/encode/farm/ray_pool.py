@@ -227,8 +227,7 @@ class RenderActor:
         self.pool.submit(worker_id, task)
 
     def events(self, timeout: float) -> list[Event]:
-        events = self.pool.poll(timeout) if self.pool is not None else []
-        return [e for e in events if not isinstance(e, Started)]  # the driver's pool announces the actor
+        return self.pool.poll(timeout) if self.pool is not None else []
 
     def stop_worker(self, worker_id: str) -> None:
         if self.pool is not None:
@@ -378,7 +377,7 @@ class RayPool:
         )
         actor = _Actor(f"{worker_id}-w0", handle)  # the id its one-worker LocalPool gives the worker
         self._actors[actor.worker_id] = actor
-        self._events.put(Started(actor.worker_id, self.script.name))
+        self._events.put(Started(actor.worker_id, self.script.name, placing=True))
         return actor
 
     def _check_then_relay(self, actor: _Actor) -> None:
