@@ -108,6 +108,73 @@ def test_a_damaged_compile_cache_costs_a_warning_never_a_frame(model_dir, photo,
     torch.testing.assert_close(again, first, atol=0, rtol=0)
 
 
+# What OpenVINO's GPU plugin raises when a shape does not fit (ocl_engine.cpp), as its Python API passes it on.
+_GPU_OOM = (
+    "Exception from src/inference/src/cpp/infer_request.cpp:245:\n"
+    "Exception from src/plugins/intel_gpu/src/runtime/ocl/ocl_engine.cpp:185:\n[GPU] out of GPU resources\n"
+)
+
+
+class _SmallDevice:
+    """OpenVINO on a device with room for inputs up to 40 pixels a side: larger ones fail ``where`` ("compile":
+    compile_model; "infer": the request), as an Intel GPU's do when a tile does not fit."""
+
+    def __init__(self, network, where: str) -> None:
+        self.network, self.where, self.compiled = network, where, network._compile
+
+    @staticmethod
+    def fits(shape) -> bool:
+        return shape[-1] <= 40 and shape[-2] <= 40
+
+    def compile_model(self, model, device, config):
+        shape = tuple(model.input(0).get_shape())
+        if self.where == "compile" and not self.fits(shape):
+            raise RuntimeError(_GPU_OOM)
+        return self.network._ov.Core().compile_model(model, device, config)
+
+    def compile(self, shape):
+        compiled = self.compiled(shape)
+        if self.where != "infer" or self.fits(shape):
+            return compiled
+
+        class Request:
+            def infer(self, *args, **kwargs):
+                raise RuntimeError(_GPU_OOM)
+
+        class Compiled:
+            def create_infer_request(self):
+                return Request()
+
+        return Compiled()
+
+
+@pytest.mark.parametrize("where", ["compile", "infer"])
+def test_out_of_memory_on_the_device_halves_the_tile_as_with_torch(model_dir, photo, caplog, where) -> None:
+    desc = make_compact(scale=2, num_conv=2)
+    rt = ov_runtime(desc, tile=64, tile_pad=4)
+    device = _SmallDevice(rt.openvino, where)
+    rt.openvino._core, rt.openvino._compile = device, device.compile
+    with caplog.at_level("WARNING"), torch.inference_mode():
+        got = rt.upscale_tensor(as_tensor(photo))
+        rt.upscale_tensor(as_tensor(photo))  # later frames keep the smaller tile: no second warning
+        expected = reference_enhance(desc.model.eval(), 2, as_tensor(photo), 32, 4, 0)
+    torch.testing.assert_close(got, expected, atol=1 / 255, rtol=0)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == ["vsenhance.upscale: out of memory; retrying with tile=32 (and for later frames)"]
+    assert rt.tile == 32 and all(device.fits(shape) for shape in rt.openvino._compiled)  # the big one let go
+
+
+def test_out_of_memory_at_every_tile_is_one_line(model_dir, photo) -> None:
+    desc = make_compact(scale=2, num_conv=2)
+    rt = ov_runtime(desc, tile=64, tile_pad=4)
+    device = _SmallDevice(rt.openvino, "compile")
+    device.fits = lambda shape: False
+    rt.openvino._core = device
+    with pytest.raises(DeviceError, match=r"out of memory even with tile=32\.") as caught, torch.inference_mode():
+        rt.upscale_tensor(as_tensor(photo))
+    assert len(str(caught.value).splitlines()) == 1
+
+
 def test_a_device_openvino_does_not_see_is_refused_in_one_line() -> None:
     for name in ("GPU", "GPU.1", "NPU"):
         with pytest.raises(DeviceError, match=rf"device='{name}' is not an OpenVINO device on this machine \(OpenVINO sees CPU\)") as caught:  # fmt: skip

@@ -13,6 +13,11 @@ that cannot be read costs a warning and a rebuild, never a frame.
 
 Streams: the compiled model runs ``streams`` OpenVINO streams over this process's cores, and each of the
 runtime's streams owns one infer request per input shape, so ``streams`` frames infer at once, as with torch.
+
+Out of memory (an Intel GPU's few GiB, an integrated GPU's share of RAM, a huge tile on the CPU): OpenVINO's
+allocation failures, at compilation or inference, are raised as ``torch.OutOfMemoryError``, so the runtime's
+out-of-memory handling applies as with torch (the tile halves, the frame is retried, later frames keep the
+smaller tile), and the compiled model of the shape that did not fit is let go.
 """
 
 from __future__ import annotations
@@ -45,6 +50,26 @@ PRECISION_HINTS = {"auto": None, "fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 vsenhance's ``auto`` picks on the CPU too: bf16 where the CPU has bf16 units, else f32."""
 _PRECISION_NAMES = (("bf16", "bfloat16"), ("f16", "float16"), ("f32", "float32"))  # OpenVINO's short names
 """How torch names the element type OpenVINO reports (``<Type: 'bf16'>``, ``<Type: 'float32'>``, ...)."""
+
+
+_OUT_OF_MEMORY = (
+    "out of GPU resources",  # the GPU plugin (ocl_engine.cpp), and CL_OUT_OF_RESOURCES after a kernel
+    "CL_OUT_OF_RESOURCES",
+    "Exceeded max size of memory object allocation",  # the GPU plugin: one buffer over the device's limit
+    "Can not allocate",  # the GPU plugin's USM allocations
+    "Failed to allocate",  # the CPU plugin (cpu_memory.cpp)
+    "std::bad_alloc",
+)
+"""How OpenVINO's exceptions (a RuntimeError with the C++ message) say that memory ran out."""
+
+
+def _out_of_memory(exc: BaseException, device: str, shape: tuple[int, ...]) -> torch.OutOfMemoryError | None:
+    """``exc`` as the out-of-memory error the runtime handles, where it is one."""
+    text = str(exc)
+    if not any(words in text for words in _OUT_OF_MEMORY):
+        return None
+    last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "")
+    return torch.OutOfMemoryError(f"OpenVINO {device} out of memory for input {shape}: {last[:200]}")
 
 
 def openvino_available() -> bool:
@@ -182,6 +207,11 @@ class OpenVinoNetwork:
                 compiled = self._compiled[shape] = self._compile_shape(shape)
             return compiled
 
+    def _forget(self, shape: tuple[int, ...]) -> None:
+        """Let go of the compiled model of a shape that ran out of memory (its buffers are the device's)."""
+        with self._lock:
+            self._compiled.pop(shape, None)
+
     def _compile_shape(self, shape: tuple[int, ...]) -> Any:
         model = self._model.clone()
         model.reshape(list(shape))
@@ -190,12 +220,16 @@ class OpenVinoNetwork:
         try:
             return self._core.compile_model(model, self.device, config)
         except Exception as exc:  # a damaged compiled blob in OpenVINO's own cache: compile without it
+            if (oom := _out_of_memory(exc, self.device, shape)) is not None:  # the shape, not the cache
+                raise oom from exc
             log.warning("%s: OpenVINO could not use its compile cache %s (%s); compiling without it",
                         self.func, blobs, str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__)  # fmt: skip
             shutil.rmtree(blobs, ignore_errors=True)
             try:
                 return self._core.compile_model(model, self.device, self._config)
             except Exception as again:
+                if (oom := _out_of_memory(again, self.device, shape)) is not None:
+                    raise oom from again
                 raise DeviceError(self.func, f"OpenVINO could not compile the network for device {self.device}: "
                                   f"{str(again).splitlines()[0][:200]}", "Use device='cpu' or backend='torch'.") from again  # fmt: skip
 
@@ -211,8 +245,18 @@ class _Requests:
         """The network on ``x`` (N, 3, H, W) float32 on the CPU, in the request's own output buffer (no copy):
         valid until this stream's next call, which is after its frame has been written out."""
         shape = tuple(x.shape)
-        request = self._by_shape.get(shape)
-        if request is None:
-            request = self._by_shape[shape] = self._network._compile(shape).create_infer_request()
-        result = request.infer({0: np.ascontiguousarray(x.float().numpy())}, share_inputs=True, share_outputs=True)
+        try:
+            request = self._by_shape.get(shape)
+            if request is None:
+                request = self._by_shape[shape] = self._network._compile(shape).create_infer_request()
+            result = request.infer({0: np.ascontiguousarray(x.float().numpy())}, share_inputs=True, share_outputs=True)
+        except Exception as exc:  # OpenVINO's errors are RuntimeErrors carrying the C++ message
+            oom = exc if isinstance(exc, torch.OutOfMemoryError) else _out_of_memory(exc, self._network.device, shape)
+            if oom is None:
+                raise
+            self._by_shape.pop(shape, None)
+            self._network._forget(shape)
+            if oom is exc:  # from the compilation: already said as out of memory
+                raise
+            raise oom from exc
         return torch.from_numpy(result[0])
