@@ -54,8 +54,11 @@ def find_vspipe() -> Path:
     )
 
 
-# 64x48 frames, each different (frame number drawn), optionally slow, failing at a frame, or hybrid-tagged.
+# 64x48 frames, each different (frame number drawn), optionally slow, failing at a frame, or hybrid-tagged; with
+# -a gate=PATH, frames 8-15 (one 8-frame segment, none of the frames an encode probes) wait until PATH exists, so
+# an encode cannot finish before a test interrupts it, however slow or fast the machine.
 SCRIPT = """\
+import os
 import time
 import vapoursynth as vs
 core = vs.core
@@ -64,10 +67,13 @@ delay = float(globals().get("delay", "0"))
 ai_delay = float(globals().get("ai_delay", "0"))
 failat = int(globals().get("failat", "-1"))
 hybrid = globals().get("hybrid", "0") == "1"
+gate = globals().get("gate")
 clip = core.std.BlankClip(format=vs.YUV420P8, width=64, height=48, length=length, fpsnum=24, color=[40, 128, 128])
 clip = core.text.FrameNum(clip, alignment=5)
 
 def per_frame(n, f):
+    while gate and 8 <= n <= 15 and not os.path.exists(gate):
+        time.sleep(0.01)
     if n == failat:
         raise RuntimeError(f"planned failure at frame {n}")
     ai = hybrid and (n // 8) % 2 == 0  # AI ranges of 8 frames, then 8 Lanczos

@@ -85,10 +85,11 @@ def test_audio_is_muxed(script, tmp_path):
 
 
 def _start_slow_encode(script, tmp_path, workers: int = 1):
-    """An ffv1 encode in 8-frame segments, slowed down so a test can interrupt it mid-way."""
+    """An ffv1 encode in 8-frame segments, slowed down, whose segment 1 waits for ``tmp_path / "gate"``: it
+    cannot finish before the test interrupts it, however slow the test's process is."""
     out = tmp_path / "out.mkv"
-    args = ["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "8", "-a", "delay=0.06",
-            "--workers", str(workers)]  # fmt: skip
+    args = ["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "8", "-a", "delay=0.02",
+            "-a", f"gate={tmp_path / 'gate'}", "--workers", str(workers)]  # fmt: skip
     return out, tmp_path / "out.mkv.vsenhance", args, start_cli(*args)
 
 
@@ -117,7 +118,8 @@ def test_sigkill_then_resume_is_frame_identical(script, tmp_path):
         time.sleep(0.05)
     assert not out.exists()
     done_before = _state_is_valid(state, 48, 8)
-    assert 1 <= len(done_before) < 6
+    assert 1 <= len(done_before) < 6 and "1" not in done_before  # segment 1 waited at the gate
+    (tmp_path / "gate").touch()
     done = run_cli(*args)
     err = done.stderr.decode()
     assert done.returncode == 0, err
@@ -140,8 +142,9 @@ def test_sigint_exits_130_with_valid_state_and_resumes(script, tmp_path, workers
     assert proc.returncode == 130, err.decode()
     assert _workers_of(script) == []
     assert "interrupted" in err.decode()
-    _state_is_valid(state, 48, 8)
+    assert "1" not in _state_is_valid(state, 48, 8)  # segment 1 waited at the gate
     assert not out.exists()
+    (tmp_path / "gate").touch()
     done = run_cli("encode", *args[1:], "--resume")
     assert done.returncode == 0, done.stderr.decode()
     assert framemd5(out) == direct_framemd5(script)

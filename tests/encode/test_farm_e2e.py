@@ -109,12 +109,14 @@ def test_two_workers_frame_exact_and_the_script_runs_once_per_worker(tmp_path, c
 def test_worker_killed_mid_segment_is_replaced_and_the_encode_is_frame_exact(script, tmp_path):
     out = tmp_path / "out.mkv"
     state = tmp_path / "out.mkv.vsenhance"
-    proc = start_cli(*_encode(script, out, "--workers", "2", "-a", "delay=0.05"))
+    gate = tmp_path / "gate"  # segment 1 waits for it: the encode cannot end before the kill
+    proc = start_cli(*_encode(script, out, "--workers", "2", "-a", "delay=0.05", "-a", f"gate={gate}"))
     try:
         partial = _wait(lambda: next(iter(state.glob("seg_*.partial.mkv")), None), proc)
         worker_id = partial.name.split(".")[1]  # seg_00001.w1.a1.partial.mkv
         pid = _wait(lambda: _workers(proc.pid).get(worker_id), proc)
         os.kill(pid, signal.SIGKILL)
+        gate.touch()
         _out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -127,7 +129,8 @@ def test_worker_killed_mid_segment_is_replaced_and_the_encode_is_frame_exact(scr
 def test_driver_killed_then_resumed_with_another_worker_count(script, tmp_path):
     out = tmp_path / "out.mkv"
     state = tmp_path / "out.mkv.vsenhance"
-    args = _encode(script, out, "-a", "delay=0.05")
+    gate = tmp_path / "gate"  # segment 1 waits for it: the encode cannot end before the kill
+    args = _encode(script, out, "-a", "delay=0.05", "-a", f"gate={gate}")
     proc = start_cli(*args, "--workers", "2")
     workers = []
     try:
@@ -142,7 +145,8 @@ def test_driver_killed_then_resumed_with_another_worker_count(script, tmp_path):
         time.sleep(0.05)
     assert not [p for p in workers if _alive(p)], "workers outlived their driver"
     done_before = json.loads((state / "done.json").read_text())["done"]
-    assert 1 <= len(done_before) < 6 and not out.exists()
+    assert 1 <= len(done_before) < 6 and "1" not in done_before and not out.exists()
+    gate.touch()
     done = run_cli(*args, "--workers", "1")  # a lock left by the killed driver does not block
     err = done.stderr.decode()
     assert done.returncode == 0, err
@@ -153,7 +157,8 @@ def test_driver_killed_then_resumed_with_another_worker_count(script, tmp_path):
 
 def test_two_drivers_on_one_output(script, tmp_path):
     out = tmp_path / "out.mkv"
-    args = _encode(script, out, "-a", "delay=0.05")
+    gate = tmp_path / "gate"  # segment 1 waits for it: the first encode is still running when the second starts
+    args = _encode(script, out, "-a", "delay=0.05", "-a", f"gate={gate}")
     proc = start_cli(*args)
     try:
         _wait(lambda: (tmp_path / "out.mkv.vsenhance" / "lock").exists(), proc)
@@ -161,6 +166,7 @@ def test_two_drivers_on_one_output(script, tmp_path):
         assert second.returncode == 2
         err = second.stderr.decode()
         assert f"PID {proc.pid}" in err and "another vsenhance encode" in err and "Traceback" not in err
+        gate.touch()
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()  # the first one was not disturbed
     finally:
