@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -148,15 +149,24 @@ def cli_env() -> dict[str, str]:
 
 
 def start_cli(*args: str, env: dict[str, str] | None = None, enter: Sequence[str] = ()) -> subprocess.Popen:
-    """``vsenhance ARGS`` in its own session; ``env`` adds to (or replaces in) the CLI's environment; ``enter``:
+    """``vsenhance ARGS`` in its own session, as a terminal's foreground command starts: Ctrl-C (SIGINT) not
+    ignored, even where this test process ignores it (a shell starts background jobs so, ``pytest &``, and
+    exec keeps an ignored signal ignored). ``env`` adds to (or replaces in) the CLI's environment; ``enter``:
     an argv prefix it runs under (a test Ray cluster's ``enter``, into its network namespace)."""
-    return subprocess.Popen(
-        [*enter, sys.executable, "-m", "vsenhance", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=cli_env() | (env or {}),
-        start_new_session=True,
-    )
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:  # handled here for the fork; exec gives the child the default, and Python its KeyboardInterrupt
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [*enter, sys.executable, "-m", "vsenhance", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=cli_env() | (env or {}),
+            start_new_session=True,
+        )
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
