@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import holds
 from ..constants import (
-    CHOICE_PROPS,
+    BACKEND_PROP,
     DEDUP_FRAME_PROP,
     DEDUP_ID_PROP,
     HYBRID_FRAME_PROP,
@@ -100,9 +100,11 @@ def probe(script: Path, script_args: dict[str, str], frames: int, output_index: 
 
 
 def _made_by(props) -> str | None:
-    """``upscale``'s choices on a frame (:data:`~vsenhance.constants.CHOICE_PROPS`) in words: ``MODEL on DEVICE
+    """``upscale``'s choices on a frame (among :data:`~vsenhance.constants.CHOICE_PROPS`) in words: ``MODEL on DEVICE
     (BACKEND, PRECISION)``; None for a frame no model made (a classic path, a fallback frame)."""
-    model, device, precision, backend, _tile = (prop_text(props.get(key)) for key in CHOICE_PROPS)
+    model, device, precision, backend = (
+        prop_text(props.get(key)) for key in ("VSEnhanceModel", "VSEnhanceDevice", "VSEnhancePrecision", BACKEND_PROP)
+    )  # by name, not by CHOICE_PROPS's order
     if not model or not backend:
         return None
     return f"{model} on {device} ({backend}, {precision})"
