@@ -13,19 +13,27 @@ Reported per mode: wall time and fps of the whole encode (start-up included: tha
 segment's start-up, i.e. the time from starting the segment to its first frame (vspipe: from starting the
 processes to the first y4m FRAME; workers: from the task to its first frame, as the worker reports it). All
 outputs are compared frame by frame (framemd5) with the first mode's.
+
+A mode that has not ended after --timeout seconds is a hang, not a slow run: every Python process of it (vspipe,
+or the encode's driver and workers) gets SIGABRT, which Python's faulthandler (PYTHONFAULTHANDLER=1) answers with
+every thread's stack on stderr, and the benchmark fails with that stderr's tail, so a hang seen once on CI says
+where it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -68,7 +76,33 @@ def ffmpeg_ffv1(output: Path) -> list[str]:
             str(output)]  # fmt: skip
 
 
-def mode_vspipe(script: Path, frames: int, seg_frames: int, work: Path) -> dict:
+def with_stacks() -> dict[str, str]:
+    """The environment for a process whose threads' stacks a SIGABRT should print (faulthandler on)."""
+    return os.environ | {"PYTHONFAULTHANDLER": "1"}
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux's /proc/PID/task/TID/children), children before theirs."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
+
+
+def abort(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGABRT)
+
+
+def hung(what: str, seconds: float, stderr: str) -> SystemExit:
+    return SystemExit(f"{what} had not ended after {seconds:.0f} s (a hang; --timeout); its stderr, with every "
+                      f"thread's stack:\n{stderr[-12000:]}")  # fmt: skip
+
+
+def mode_vspipe(script: Path, frames: int, seg_frames: int, work: Path, timeout: float) -> dict:
     """One vspipe and one ffmpeg per segment, then the concat demuxer, as the encoder did before the farm."""
     segments, files = [], []
     start = time.perf_counter()
@@ -77,19 +111,33 @@ def mode_vspipe(script: Path, frames: int, seg_frames: int, work: Path) -> dict:
         seg_file = work / f"seg_{index:05d}.mkv"
         t0 = time.perf_counter()
         vsp = subprocess.Popen([VSPIPE, "-c", "y4m", "-s", str(first), "-e", str(last), str(script), "-"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=with_stacks())  # fmt: skip
         ffm = subprocess.Popen(ffmpeg_ffv1(seg_file), stdin=subprocess.PIPE)
+        err = bytearray()
+        drain = threading.Thread(target=lambda p=vsp, e=err: e.extend(p.stderr.read()), daemon=True)  # never full
+        drain.start()
+        # the vspipe on PATH may be a wrapper (the wheel's) running the real one: the whole tree
+        watchdog = threading.Timer(max(0.0, timeout - (t0 - start)), lambda p=vsp.pid: abort([*descendants(p), p]))
+        watchdog.start()
         first_frame, seen = None, b""
-        while chunk := vsp.stdout.read1(1 << 16):
-            if first_frame is None:
-                seen = (seen + chunk)[-(1 << 20) :]
-                if b"FRAME" in seen:
-                    first_frame = time.perf_counter() - t0
-            ffm.stdin.write(chunk)
-        ffm.stdin.close()
-        err = vsp.stderr.read().decode(errors="replace")
-        if vsp.wait() != 0 or ffm.wait() != 0:
-            raise SystemExit(f"segment {index}: vspipe or ffmpeg failed:\n{err[-2000:]}")
+        with contextlib.suppress(BrokenPipeError):  # ffmpeg stopped reading: its exit code says why
+            while chunk := vsp.stdout.read1(1 << 16):
+                if first_frame is None:
+                    seen = (seen + chunk)[-(1 << 20) :]
+                    if b"FRAME" in seen:
+                        first_frame = time.perf_counter() - t0
+                ffm.stdin.write(chunk)
+        with contextlib.suppress(BrokenPipeError):
+            ffm.stdin.close()
+        rc = vsp.wait()  # vspipe also stops when ffmpeg does (its stdout breaks), else the watchdog ends it
+        watchdog.cancel()
+        drain.join()
+        text = err.decode(errors="replace")
+        if rc != 0 and time.perf_counter() - start >= timeout:
+            ffm.kill()
+            raise hung(f"vspipe for segment {index}", timeout, text)
+        if rc != 0 or ffm.wait() != 0:
+            raise SystemExit(f"segment {index}: vspipe or ffmpeg failed:\n{text[-2000:]}")
         segments.append({"index": index, "frames": last - first + 1, "seconds": time.perf_counter() - t0,
                          "first_frame_seconds": first_frame})  # fmt: skip
         files.append(seg_file)
@@ -102,21 +150,38 @@ def mode_vspipe(script: Path, frames: int, seg_frames: int, work: Path) -> dict:
             "segments": segments}  # fmt: skip
 
 
-def mode_workers(script: Path, seg_frames: int, workers: int, work: Path) -> dict:
+def mode_workers(script: Path, seg_frames: int, workers: int, work: Path, timeout: float) -> dict:
     output = work / "out.mkv"
     argv = [sys.executable, "-m", "vsenhance", "-v", "encode", str(script), "-o", str(output), "--encoder", "ffv1",
             "--segment-frames", str(seg_frames), "--workers", str(workers), "--keep-segments"]  # fmt: skip
     start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env=with_stacks())  # fmt: skip
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        abort(descendants(proc.pid))  # the workers first: with -v the driver echoes their stacks while it lives
+        time.sleep(3)
+        left = descendants(proc.pid)
+        proc.send_signal(signal.SIGABRT)
+        try:
+            _, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, stderr = proc.communicate()
+        for pid in left:  # workers start in their own sessions: ended one by one
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        raise hung(f"vsenhance encode --workers {workers}", timeout, stderr) from None
     seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"vsenhance encode --workers {workers} failed:\n{done.stderr[-3000:]}")
+    if proc.returncode != 0:
+        raise SystemExit(f"vsenhance encode --workers {workers} failed:\n{stderr[-3000:]}")
     segments = sorted(
         ({"index": int(m[1]), "seconds": float(m[2]), "first_frame_seconds": float(m[3])}
-         for m in SEGMENT_LINE.finditer(done.stderr)),
+         for m in SEGMENT_LINE.finditer(stderr)),
         key=lambda s: s["index"],
     )  # fmt: skip
-    loads = [float(x) for x in re.findall(r"worker w\d+ ready on .*? after ([\d.]+) s", done.stderr)]
+    loads = [float(x) for x in re.findall(r"worker w\d+ ready on .*? after ([\d.]+) s", stderr)]
     return {"mode": f"workers={workers}", "workers": workers, "seconds": seconds, "output": output,
             "segments": segments, "script_load_seconds": loads}  # fmt: skip
 
@@ -129,6 +194,7 @@ def main() -> int:
     ap.add_argument("--segment-frames", type=int, default=12)
     ap.add_argument("--workers", default="1,2", help="worker counts to run (1,2)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds a mode may take before it is a hang")
     args = ap.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     counts = [int(v) for v in args.workers.split(",") if v]
@@ -146,9 +212,10 @@ def main() -> int:
             work = tmp / name
             work.mkdir()
             if name == "vspipe":
-                runs.append(mode_vspipe(script, args.frames, args.segment_frames, work))
+                runs.append(mode_vspipe(script, args.frames, args.segment_frames, work, args.timeout))
             else:
-                runs.append(mode_workers(script, args.segment_frames, int(name.removeprefix("workers")), work))
+                workers = int(name.removeprefix("workers"))
+                runs.append(mode_workers(script, args.segment_frames, workers, work, args.timeout))
             print(f"{runs[-1]['mode']}: {runs[-1]['seconds']:.1f} s", file=sys.stderr)
         reference = framemd5(runs[0]["output"])
         rows = []
