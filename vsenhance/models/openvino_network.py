@@ -52,6 +52,9 @@ _PRECISION_NAMES = (("bf16", "bfloat16"), ("f16", "float16"), ("f32", "float32")
 """How torch names the element type OpenVINO reports (``<Type: 'bf16'>``, ``<Type: 'float32'>``, ...)."""
 
 
+_FIRST_SHAPE = (1, 3, 64, 64)
+"""The input shape compiled first: the one inference made before the streams start, and the precision read."""
+
 _OUT_OF_MEMORY = (
     "out of GPU resources",  # the GPU plugin (ocl_engine.cpp), and CL_OUT_OF_RESOURCES after a kernel
     "CL_OUT_OF_RESOURCES",
@@ -141,13 +144,14 @@ class OpenVinoNetwork:
         self._lock = threading.Lock()
         self._asked = precision
         self._precision: str | None = None
+        self._requests_once()
 
     def precision(self) -> str:
         """The precision OpenVINO runs the network at on this device, as torch names it (``"float32"``,
         ``"bfloat16"``, ``"float16"``): the hint where the device honours it (an AVX2 CPU runs f32 whatever
         the hint), read from a compiled model."""
         if self._precision is None:
-            hint = str(self._compile((1, 3, 64, 64)).get_property("INFERENCE_PRECISION_HINT")).lower()
+            hint = str(self._compile(_FIRST_SHAPE).get_property("INFERENCE_PRECISION_HINT")).lower()
             self._precision = next((name for key, name in _PRECISION_NAMES if key in hint or name in hint), hint)
             asked = dict(_PRECISION_NAMES).get(PRECISION_HINTS[self._asked] or "")
             if asked is not None and asked != self._precision:  # the user asked for it: say it is not what runs
@@ -155,6 +159,13 @@ class OpenVinoNetwork:
                             "VSEnhancePrecision says so", self.func, self._asked, self.device, self._precision,
                             "CPU" if self.device == "CPU" else "device", asked)  # fmt: skip
         return self._precision
+
+    def _requests_once(self) -> None:
+        """One inference here, on the thread that builds the network, before any stream's: the first calls into
+        OpenVINO's numpy bindings from two threads at once can deadlock (pybind11 initialises its numpy API inside
+        a C++ static guard and lets go of the GIL there; the other thread takes the GIL and waits on the guard).
+        Seen: vspipe hung for good before frame 0, both streams in their first ``infer``, on a CI run and here."""
+        _Requests(self).run(torch.zeros(_FIRST_SHAPE))
 
     def requests(self) -> _Requests:
         """Infer requests for one stream of the runtime (one per input shape, made when first needed)."""
