@@ -212,7 +212,7 @@ def test_openvino_is_imported_without_its_telemetry() -> None:
 def test_streams_first_inferences_at_once_do_not_deadlock(model_dir) -> None:
     """The first calls into OpenVINO's numpy bindings from two threads at once can deadlock (pybind11 initialises
     its numpy API inside a C++ static guard and lets go of the GIL there): vspipe hung before frame 0 with both
-    streams in their first ``infer``, once on CI and once in ~50 runs here. So a network makes one inference
+    streams in their first ``infer``, once on CI and once in ~140 processes here. So a network makes one inference
     when it is built. Each fresh process here builds one from the cached IR, as every vspipe after the first
     does, then 16 threads start, at one barrier, what a stream's first inference calls. Measured on a Zen 3
     VM: without that first inference 4 processes in 30 hung, with it 0 in 30."""
