@@ -37,7 +37,8 @@ import threading
 import time
 from pathlib import Path
 
-from bench_upscale import cpu_name, save_synthetic  # a sibling: scripts/ is sys.path[0] when run as a script
+from bench_upscale import cpu_name, save_synthetic  # siblings: scripts/ is sys.path[0] when run as a script
+from processes import descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,16 +80,6 @@ def ffmpeg_ffv1(output: Path) -> list[str]:
 def with_stacks() -> dict[str, str]:
     """The environment for a process whose threads' stacks a SIGABRT should print (faulthandler on)."""
     return os.environ | {"PYTHONFAULTHANDLER": "1"}
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux's /proc/PID/task/TID/children), children before theirs."""
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                found += [int(child), *descendants(int(child))]
-    return found
 
 
 def abort(pids: list[int]) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.processes import descendants
 from vsenhance.cli import main
 
 from .encode_helpers import (
@@ -34,24 +35,10 @@ def _encode(script: Path, out: Path, *extra: str) -> list[str]:
     return ["encode", str(script), "-o", str(out), "--encoder", "ffv1", "--segment-frames", "8", *extra]
 
 
-def _descendants(pid: int) -> list[int]:
-    """PIDs below ``pid`` (from /proc: children files)."""
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        with contextlib.suppress(OSError):
-            for task in os.listdir(f"/proc/{parent}/task"):
-                with open(f"/proc/{parent}/task/{task}/children") as fh:
-                    kids = [int(k) for k in fh.read().split()]
-                found += kids
-                todo += kids
-    return found
-
-
 def _workers(root: int) -> dict[str, int]:
     """Worker id -> PID of the render workers below ``root`` (``... vsenhance.encode.farm.worker ... --id W``)."""
     found = {}
-    for pid in _descendants(root):
+    for pid in descendants(root):
         with contextlib.suppress(OSError, ValueError):
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
             if "vsenhance.encode.farm.worker" in argv:
@@ -81,7 +68,7 @@ def _wait(predicate, proc: subprocess.Popen, timeout: float = 60):
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:
-    pids = _descendants(proc.pid)
+    pids = descendants(proc.pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     for pid in pids:  # workers may run in their own session

@@ -144,7 +144,7 @@ class OpenVinoNetwork:
         self._lock = threading.Lock()
         self._asked = precision
         self._precision: str | None = None
-        self._requests_once()
+        self._first_inference()
 
     def precision(self) -> str:
         """The precision OpenVINO runs the network at on this device, as torch names it (``"float32"``,
@@ -160,7 +160,7 @@ class OpenVinoNetwork:
                             "CPU" if self.device == "CPU" else "device", asked)  # fmt: skip
         return self._precision
 
-    def _requests_once(self) -> None:
+    def _first_inference(self) -> None:
         """One inference here, on the thread that builds the network, before any stream's: the first calls into
         OpenVINO's numpy bindings from two threads at once can deadlock (pybind11 initialises its numpy API inside
         a C++ static guard and lets go of the GIL there; the other thread takes the GIL and waits on the guard).
